@@ -1,0 +1,34 @@
+# Two commands do all the set-up on a fresh Debian 12 machine:
+#   make demo   - installs everything, then runs verislice + salv_trainer on examples/
+#   make test   - installs everything, then runs the whole test suite
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo test bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v iverilog >/dev/null && command -v dot >/dev/null || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog graphviz; }
+	@[ -x $(PY) ] || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# the CPU build of torch first: an unpinned torch pulls a multi-GB CUDA build
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[dev,formal,plot]'
+	@touch $(STAMP)
+
+demo: setup
+	@bash examples/demo.sh $(VENV)
+
+test: setup
+	$(PY) -m pytest -q tests
+
+bench: setup
+	@for b in tools/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,3 @@
+"""`salv-train` data commands (thin layer over the Python API)."""
+
+from ._app import app  # noqa: F401

@@ -1,0 +1,3 @@
+"""`salv-train` eval commands (thin layer over the Python API)."""
+
+from ._app import app  # noqa: F401

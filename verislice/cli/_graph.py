@@ -1,0 +1,3 @@
+"""`verislice graph` command (thin layer over the Python API)."""
+
+from ._app import app  # noqa: F401
