@@ -1,0 +1,40 @@
+"""Errors verislice reports to users: one message, one exit code, never a traceback."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Diagnostic", "DiagnosticError", "VerisliceError"]
+
+
+class VerisliceError(Exception):
+    """A problem with the user's input or request. The CLI prints ``message`` and exits 2."""
+
+    exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One compiler diagnostic, located in the user's files."""
+
+    file: str
+    line: int
+    column: int
+    severity: str  # "error" | "warning" | "note"
+    message: str
+    code: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.severity}: {self.message}"
+
+
+class DiagnosticError(VerisliceError):
+    """The design does not parse or elaborate; ``diagnostics`` holds every error found."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = diagnostics
+        super().__init__("\n".join(str(d) for d in diagnostics))
