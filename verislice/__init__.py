@@ -1,13 +1,44 @@
 """verislice: signal-level Verilog analysis with pyslang, networkx, cocotb and Icarus Verilog.
 
-No torch here. Public surface (the rest lives in private ``_modules``)::
+No torch here. Public surface (everything else lives in private ``_modules``)::
 
-    from verislice import load, VerisliceError
+    import verislice
+    design = verislice.load(["design.v"])               # parse + elaborate, top module, ports
+    sl = verislice.cone("design.v", ["d"])             # backward cone of d as a compilable module
+    g = verislice.build_graph(design)                  # signal dependency graph (networkx)
+    from verislice import equiv                        # per-output randomized equivalence
 """
 
-from ._errors import DiagnosticError, VerisliceError
+from __future__ import annotations
+
+from typing import Any
+
+from ._errors import Diagnostic, DiagnosticError, VerisliceError
 from ._frontend import Design, Port, Source, load
 
 __version__ = "0.1.0"
 
-__all__ = ["Design", "DiagnosticError", "Port", "Source", "VerisliceError", "load"]
+__all__ = [
+    "Design",
+    "Diagnostic",
+    "DiagnosticError",
+    "Port",
+    "Slice",
+    "Source",
+    "VerisliceError",
+    "build_graph",
+    "cone",
+    "load",
+]
+
+# Imported on first use so that `import verislice` stays fast for the parts that need only the
+# front end (each of these pulls in networkx or the simulator glue).
+_LAZY = {"cone": "._cone", "Slice": "._cone", "build_graph": "._graph", "SignalGraph": "._graph"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module 'verislice' has no attribute {name!r}")
