@@ -1,0 +1,179 @@
+"""Helpers shared by every ``verislice`` sub-command: errors, consoles, JSON output, common options.
+
+Each command is a thin layer over the Python API::
+
+    @app.command()
+    def thing(files: list[Path] = FILES, json_out: bool = JSON) -> None:
+        run_cli(lambda: _thing(files, json_out))
+
+:func:`run_cli` turns a :class:`~verislice.VerisliceError` into a red message on stderr and exit
+code 2 (never a traceback); the function's integer return value (0 same/ok, 1 different) becomes
+the exit code. :func:`console` prints rich output to a terminal and plain text when piped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from .._errors import DiagnosticError, VerisliceError
+
+__all__ = [
+    "DEFINE",
+    "FILES",
+    "INCLUDE",
+    "JSON",
+    "TOP",
+    "console",
+    "err_console",
+    "fail",
+    "parse_defines",
+    "print_json",
+    "run_cli",
+]
+
+EXIT_OK = 0
+EXIT_DIFFERENT = 1
+EXIT_ERROR = 2
+
+# Options every design-reading command shares (same names, same help everywhere).
+FILES = typer.Argument(..., help="Verilog/SystemVerilog source files.", show_default=False)
+TOP = typer.Option(None, "--top", "-t", help="Top module (default: the module no other instantiates).")
+INCLUDE = typer.Option([], "--include", "-I", help="Include directory (repeatable).")
+DEFINE = typer.Option([], "--define", "-D", help="Macro definition NAME or NAME=VALUE (repeatable).")
+JSON = typer.Option(False, "--json", help="Machine-readable JSON on stdout.")
+
+
+def _is_tty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def console() -> Console:
+    """Console for stdout: colours and tables on a terminal, plain text (no markup codes,
+    no wrapping) when piped or redirected. ``NO_COLOR`` is honoured by rich itself."""
+    tty = _is_tty(sys.stdout)
+    return Console(
+        file=sys.stdout,
+        force_terminal=None if tty else False,
+        color_system="auto" if tty else None,
+        soft_wrap=not tty,
+        highlight=False,
+        width=None if tty else 10_000,
+    )
+
+
+def err_console() -> Console:
+    """Console for stderr (messages, progress bars); plain when stderr is not a terminal."""
+    tty = _is_tty(sys.stderr)
+    return Console(
+        file=sys.stderr,
+        force_terminal=None if tty else False,
+        color_system="auto" if tty else None,
+        soft_wrap=True,
+        highlight=False,
+    )
+
+
+def show_progress() -> bool:
+    """Progress bars only for people: stderr is a terminal and ``CI`` is not set."""
+    return _is_tty(sys.stderr) and not os.environ.get("CI")
+
+
+def fail(message: str) -> typer.Exit:
+    """Print ``error: message`` on stderr; return the exit to raise (code 2)."""
+    _print_error(message)
+    return typer.Exit(EXIT_ERROR)
+
+
+def _print_error(message: str) -> None:
+    con = err_console()
+    for line in message.splitlines() or [""]:
+        # DiagnosticError lines already read `file:line:col: error: ...`: print them as they are.
+        text = line if ": error:" in line or ": warning:" in line else f"error: {line}"
+        con.print(text, style="bold red" if ": warning:" not in text else "yellow", markup=False)
+
+
+def run_cli(fn: Callable[[], int | None]) -> None:
+    """Run a command body: VerisliceError -> message on stderr + exit 2; return value -> exit code.
+
+    Broken pipes (``verislice graph x.v | head``) end quietly. Any other exception is a bug in
+    verislice: it is reported in one line (exit 2) and the traceback is shown only with
+    ``VERISLICE_DEBUG=1``.
+    """
+    try:
+        code = fn()
+    except typer.Exit:
+        raise
+    except DiagnosticError as exc:
+        _print_error(exc.message)
+        raise typer.Exit(EXIT_ERROR) from None
+    except VerisliceError as exc:
+        _print_error(exc.message)
+        raise typer.Exit(EXIT_ERROR) from None
+    except BrokenPipeError:
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (silence the interpreter's flush)
+        except OSError:
+            pass
+        raise typer.Exit(EXIT_OK) from None
+    except KeyboardInterrupt:
+        _print_error("interrupted")
+        raise typer.Exit(130) from None
+    except Exception as exc:  # a bug: one clear line, never a bare traceback
+        if os.environ.get("VERISLICE_DEBUG"):
+            raise
+        _print_error(f"internal error: {type(exc).__name__}: {exc} (set VERISLICE_DEBUG=1 for details)")
+        raise typer.Exit(EXIT_ERROR) from None
+    raise typer.Exit(int(code or 0))
+
+
+def print_json(obj: Any) -> None:
+    """Write ``obj`` as indented JSON on stdout (one document, trailing newline)."""
+    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False, default=_json_default) + "\n")
+    sys.stdout.flush()
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "to_json"):
+        return obj.to_json()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def parse_defines(items: Sequence[str]) -> dict[str, str | None]:
+    """``-D NAME`` / ``-D NAME=VALUE`` options -> the ``defines`` mapping of :func:`verislice.load`."""
+    out: dict[str, str | None] = {}
+    for item in items:
+        name, eq, value = item.partition("=")
+        name = name.strip()
+        if not name or not (name[0].isalpha() or name[0] == "_") or not all(
+            c.isalnum() or c in "_$" for c in name
+        ):
+            raise VerisliceError(f"-D {item}: expected NAME or NAME=VALUE")
+        out[name] = value if eq else None
+    return out
+
+
+def load_args(
+    files: Sequence[Path], top: str | None, include: Sequence[Path], define: Sequence[str]
+) -> Mapping[str, Any]:
+    """Keyword arguments for :func:`verislice.load` from the shared options."""
+    return {
+        "sources": [str(f) for f in files],
+        "top": top,
+        "include_dirs": [str(d) for d in include],
+        "defines": parse_defines(define) or None,
+    }
