@@ -1,0 +1,17 @@
+"""The one error type of the evaluation stage."""
+
+from __future__ import annotations
+
+__all__ = ["EvalError"]
+
+
+from verislice import VerisliceError
+
+
+class EvalError(VerisliceError):
+    """Bad input to the evaluator (missing data, unknown benchmark, malformed file).
+
+    The CLI prints ``message`` and exits with status 2; never raised for a bad *response*, which
+    always becomes a per-sample verdict instead.
+    """
+
