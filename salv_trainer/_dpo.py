@@ -1,0 +1,415 @@
+"""Signal-aware DPO (Eq. 2) on top of TRL's DPOTrainer, without forking its loss.
+
+TRL (pinned 1.16.0) tokenizes each pair into ``prompt_ids`` / ``chosen_ids`` / ``rejected_ids``,
+its collator builds ``completion_mask`` (1 on completion tokens) and its loss masks the labels with
+it, for the policy and the reference forward alike, before summing per-token log-probs. So Eq. 2 is
+exactly: AND the cone mask into ``completion_mask``. Three small hooks do that:
+
+* :meth:`SignalAwareDPOTrainer._prepare_dataset` lets TRL tokenize, then maps the character spans
+  of each response to a mask over TRL's own ``chosen_ids`` / ``rejected_ids``
+  (:mod:`salv_trainer.masks`), and drops the rows whose mask is empty after truncation, counting
+  them in :attr:`SignalAwareDPOTrainer.mask_stats`;
+* :class:`SignalAwareCollator` runs TRL's collator and multiplies its ``completion_mask`` by the
+  token masks (same truncation, same padding);
+* ``compute_loss`` / ``compute_ref_log_probs`` only record the fraction of completion tokens that
+  stayed in the mask (``mask/fraction`` in the logs) and hand over to TRL.
+
+With ``mask="full"`` (or spans covering whole responses) the batches are TRL's, bit for bit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from trl import DPOConfig, DPOTrainer
+from trl.trainer.dpo_trainer import DataCollatorForPreference
+
+from .config import ConfigError, DPORunConfig
+from .masks import MASK_MODES, completion_token_mask, normalize_spans, truncated_mask_count
+from .prompts import DEFAULT_SYSTEM, build_messages, render_prompt
+from ._training import (
+    DataFormatError,
+    TrainResult,
+    final_metrics,
+    log_callback,
+    read_jsonl,
+    resolve_resume,
+    trainer_kwargs,
+    write_run_record,
+)
+
+__all__ = [
+    "MaskStats",
+    "SignalAwareCollator",
+    "SignalAwareDPOTrainer",
+    "load_pairs",
+    "pairs_to_dataset",
+    "train_dpo",
+]
+
+_TOKEN_KEY = "salv_completion_tokens"  # per-sequence completion tokens before the AND (for logging)
+_MASK_COLUMNS = ("chosen_token_mask", "rejected_token_mask")
+_REQUIRED = ("prompt", "chosen", "rejected")
+
+
+@dataclass
+class MaskStats:
+    """Where the pairs went between the file and the loss."""
+
+    rows_read: int = 0
+    dropped_kind: int = 0  # kind not selected by --kinds
+    rows_tokenized: int = 0
+    dropped_empty: int = 0  # mask empty before truncation (no span tokens in chosen or rejected)
+    dropped_truncated: int = 0  # mask emptied by max_length truncation
+    rows_trained: int = 0
+    mask_tokens: int = 0  # tokens in the mask (chosen + rejected, after truncation)
+    completion_tokens: int = 0  # all completion tokens (after truncation)
+
+    @property
+    def mask_fraction(self) -> float:
+        return self.mask_tokens / self.completion_tokens if self.completion_tokens else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "mask_fraction": round(self.mask_fraction, 6)}
+
+
+# --------------------------------------------------------------------------------------------- data
+
+
+def load_pairs(
+    path: str | Path,
+    *,
+    kinds: Iterable[str] = ("complete", "partial"),
+) -> tuple[list[dict[str, Any]], MaskStats]:
+    """Read and validate a pairs JSONL file; keep the rows whose ``kind`` is in ``kinds``.
+
+    Every row needs ``prompt`` (text or chat ``messages``), ``chosen``, ``rejected``; spans default
+    to the whole response when absent. Spans are checked against their text. Problems raise
+    :class:`DataFormatError` as ``file:line:col: message``.
+    """
+    kinds = set(kinds)
+    stats = MaskStats()
+    rows: list[dict[str, Any]] = []
+    for n, row in read_jsonl(path):
+        stats.rows_read += 1
+        where = f"{path}:{n}:1"
+        if "prompt" not in row and "messages" in row:
+            row = {**row, "prompt": row["messages"]}
+        missing = [k for k in _REQUIRED if k not in row]
+        if missing:
+            raise DataFormatError(f"{where}: missing key(s) {', '.join(missing)}")
+        for key in ("chosen", "rejected"):
+            if not isinstance(row[key], str):
+                raise DataFormatError(f"{where}: {key} must be a string (the response text)")
+        prompt = row["prompt"]
+        if not isinstance(prompt, str) and not (
+            isinstance(prompt, list)
+            and all(isinstance(m, dict) and "role" in m and "content" in m for m in prompt)
+        ):
+            raise DataFormatError(f"{where}: prompt must be text or a list of {{role, content}} messages")
+        kind = row.get("kind", "complete")
+        if kind not in ("complete", "partial"):
+            raise DataFormatError(f"{where}: kind must be 'complete' or 'partial', got {kind!r}")
+        for key in ("chosen", "rejected"):
+            skey = f"{key}_spans"
+            spans = row.get(skey)
+            if spans is None:
+                spans = [[0, len(row[key])]]
+            try:
+                normalize_spans(spans, len(row[key]))
+            except ValueError as exc:
+                raise DataFormatError(f"{where}: {skey}: {exc}") from None
+            row[skey] = [[int(a), int(b)] for a, b in spans]
+        if kind not in kinds:
+            stats.dropped_kind += 1
+            continue
+        rows.append(row)
+    return rows, stats
+
+
+def pairs_to_dataset(rows: Sequence[dict[str, Any]], tokenizer: Any, *, system: str | None = None):
+    """Rows of a pairs file -> a ``datasets.Dataset`` in TRL's preference format.
+
+    Prompts go through :func:`salv_trainer.prompts.build_messages` (``module_header`` honoured).
+    With a chat template the dataset is conversational (TRL applies the template); without one the
+    prompt is rendered as text by :func:`salv_trainer.prompts.render_prompt` and TRL appends EOS.
+    """
+    from datasets import Dataset
+
+    chat = bool(getattr(tokenizer, "chat_template", None))
+    records = []
+    for row in rows:
+        messages = build_messages(
+            row["prompt"], module_header=row.get("module_header"), system=system or DEFAULT_SYSTEM
+        )
+        rec = {
+            "id": str(row.get("id", "")),
+            "kind": row.get("kind", "complete"),
+            "chosen_spans": row["chosen_spans"],
+            "rejected_spans": row["rejected_spans"],
+        }
+        if chat:
+            rec["prompt"] = messages
+            rec["chosen"] = [{"role": "assistant", "content": row["chosen"]}]
+            rec["rejected"] = [{"role": "assistant", "content": row["rejected"]}]
+        else:
+            rec["prompt"] = render_prompt(tokenizer, messages)
+            rec["chosen"] = row["chosen"]
+            rec["rejected"] = row["rejected"]
+        records.append(rec)
+    if not records:
+        raise DataFormatError("no pairs left to train on (check --kinds and the pairs file)")
+    return Dataset.from_list(records)
+
+
+def _response_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return "".join(m["content"] for m in value if m.get("role") == "assistant")
+
+
+# ----------------------------------------------------------------------------------------- collator
+
+
+@dataclass
+class SignalAwareCollator(DataCollatorForPreference):
+    """TRL's preference collator, with ``completion_mask`` ANDed with per-token cone masks.
+
+    Each example may carry ``chosen_token_mask`` / ``rejected_token_mask`` (0/1 over
+    ``chosen_ids`` / ``rejected_ids``); examples without them collate exactly like TRL's. The masks
+    are truncated and padded like the ids. The batch also carries ``salv_completion_tokens`` (the
+    completion tokens per sequence before the AND), which the trainer pops for logging.
+    """
+
+    def torch_call(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        out = super().torch_call(examples)
+        if _MASK_COLUMNS[0] not in examples[0]:
+            return out
+        completion_mask = out["completion_mask"]
+        rows = [[0] * len(ex["prompt_ids"]) + list(ex["chosen_token_mask"]) for ex in examples]
+        rows += [[0] * len(ex["prompt_ids"]) + list(ex["rejected_token_mask"]) for ex in examples]
+        if self.max_length is not None:
+            sl = slice(None, self.max_length) if self.truncation_mode == "keep_start" else slice(-self.max_length, None)
+            rows = [r[sl] for r in rows]
+        token_mask = torch.zeros_like(completion_mask)
+        for i, r in enumerate(rows):
+            token_mask[i, : len(r)] = torch.tensor(r, dtype=completion_mask.dtype)
+        out[_TOKEN_KEY] = completion_mask.sum(dim=1)
+        out["completion_mask"] = completion_mask * token_mask
+        return out
+
+
+# ------------------------------------------------------------------------------------------ trainer
+
+
+class SignalAwareDPOTrainer(DPOTrainer):
+    """``trl.DPOTrainer`` whose loss runs over the cone tokens only (Eq. 2 of QiMeng-SALV).
+
+    The train/eval datasets are TRL preference datasets with two extra columns, ``chosen_spans``
+    and ``rejected_spans`` (character ``[start, end)`` offsets into each response). ``mask_mode``
+    is ``cone`` (Eq. 2), ``full`` (standard DPO) or ``inverse`` (the released code's behaviour).
+    Rows whose mask is empty after truncation are dropped before training and counted in
+    :attr:`mask_stats`. Everything else (loss types, PEFT reference = adapter disabled,
+    ``precompute_ref_log_probs``, accelerate/DeepSpeed) is TRL's own.
+    """
+
+    def __init__(self, *args: Any, mask_mode: str = "cone", data_collator: Any = None, **kwargs: Any):
+        if mask_mode not in MASK_MODES:
+            raise ValueError(f"mask_mode must be one of {', '.join(MASK_MODES)}, got {mask_mode!r}")
+        self.mask_mode = mask_mode
+        self.mask_stats: dict[str, MaskStats] = {}
+        dpo_args: DPOConfig | None = kwargs.get("args")
+        tok = kwargs.get("processing_class")
+        if data_collator is None and tok is not None and dpo_args is not None:
+            pad = dpo_args.pad_token or tok.pad_token or tok.eos_token
+            if tok.pad_token is None:
+                tok.pad_token = pad
+            data_collator = SignalAwareCollator(
+                pad_token_id=tok.convert_tokens_to_ids(pad),
+                max_length=dpo_args.max_length,
+                truncation_mode=dpo_args.truncation_mode,
+                pad_to_multiple_of=dpo_args.pad_to_multiple_of,
+            )
+        if data_collator is None:
+            raise ValueError(
+                "SignalAwareDPOTrainer needs `args=` and `processing_class=` keyword arguments (or a data_collator)"
+            )
+        super().__init__(*args, data_collator=data_collator, **kwargs)
+
+    # -- dataset hook: TRL tokenizes, we add the token masks and drop empty rows
+    def _prepare_dataset(self, dataset, processing_class, args, dataset_name):  # noqa: ANN001
+        has_spans = "chosen_spans" in dataset.column_names
+        dataset = super()._prepare_dataset(dataset, processing_class, args, dataset_name)
+        if not has_spans:
+            return dataset
+        tokenizer = getattr(processing_class, "tokenizer", processing_class)
+        mode, max_len, trunc = self.mask_mode, args.max_length, args.truncation_mode
+
+        def add_masks(ex: dict[str, Any]) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            survive, total_mask, total_completion = [], 0, 0
+            for side in ("chosen", "rejected"):
+                ids = ex[f"{side}_ids"]
+                mask = completion_token_mask(
+                    tokenizer, _response_text(ex[side]), ex[f"{side}_spans"], ids, mode
+                )
+                out[f"{side}_token_mask"] = mask
+                kept = truncated_mask_count(len(ex["prompt_ids"]), mask, max_len, trunc)
+                survive.append((sum(mask) > 0, kept > 0))
+                total_mask += kept
+                total_completion += truncated_mask_count(len(ex["prompt_ids"]), [1] * len(ids), max_len, trunc)
+            out["salv_status"] = (
+                "empty" if not all(s[0] for s in survive) else "truncated" if not all(s[1] for s in survive) else "ok"
+            )
+            out["salv_mask_tokens"] = total_mask
+            out["salv_completion_total"] = total_completion
+            return out
+
+        dataset = dataset.map(add_masks, desc=f"Token masks ({mode}) for {dataset_name} dataset")
+        status = dataset["salv_status"]
+        stats = MaskStats(rows_tokenized=len(status))
+        stats.dropped_empty = status.count("empty")
+        stats.dropped_truncated = status.count("truncated")
+        keep = [i for i, s in enumerate(status) if s == "ok"]
+        stats.rows_trained = len(keep)
+        stats.mask_tokens = sum(dataset.select(keep)["salv_mask_tokens"]) if keep else 0
+        stats.completion_tokens = sum(dataset.select(keep)["salv_completion_total"]) if keep else 0
+        self.mask_stats[dataset_name] = stats
+        if not keep:
+            raise DataFormatError(
+                f"every row of the {dataset_name} dataset has an empty {mode} mask after truncation to "
+                f"{max_len} tokens ({stats.dropped_empty} empty, {stats.dropped_truncated} truncated)"
+            )
+        return dataset.select(keep)
+
+    def _set_signature_columns_if_needed(self):
+        super()._set_signature_columns_if_needed()
+        if not self._is_vision_dataset:
+            for col in _MASK_COLUMNS:
+                if col not in self._signature_columns:
+                    self._signature_columns.append(col)
+
+    # -- logging hooks: pop our bookkeeping key, record the fraction of completion tokens in the mask
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001
+        full = inputs.pop(_TOKEN_KEY, None)
+        if full is not None:
+            mode = "train" if self.model.training else "eval"
+            kept = self.accelerator.gather_for_metrics(inputs["completion_mask"].sum()).sum()
+            total = self.accelerator.gather_for_metrics(full.sum()).sum()
+            self._metrics[mode]["mask/fraction"].append((kept / total.clamp(min=1)).item())
+        return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+
+    def compute_ref_log_probs(self, model, inputs):  # noqa: ANN001
+        inputs = {k: v for k, v in inputs.items() if k != _TOKEN_KEY}
+        return super().compute_ref_log_probs(model, inputs)
+
+
+# ---------------------------------------------------------------------------------------- front door
+
+
+def build_dpo_config(cfg: DPORunConfig) -> DPOConfig:
+    """TRL ``DPOConfig`` for our run config (paper defaults live in :class:`DPORunConfig`)."""
+    return DPOConfig(
+        **trainer_kwargs(cfg),
+        beta=cfg.beta,
+        loss_type=[cfg.loss_type],
+        precompute_ref_log_probs=cfg.precompute_ref_log_probs,
+        remove_unused_columns=True,
+    )
+
+
+def build_lora_config(cfg: DPORunConfig):
+    from peft import LoraConfig
+
+    target: str | list[str] = cfg.lora_target
+    if target != "all-linear":
+        target = [t.strip() for t in target.split(",") if t.strip()]
+    return LoraConfig(
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=target,
+        task_type="CAUSAL_LM",
+    )
+
+
+def load_policy(model_path: str, *, bf16: bool = False):
+    """Tokenizer and causal LM from a directory or hub id, with clear errors."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_path)
+        model = AutoModelForCausalLM.from_pretrained(
+            model_path, dtype=torch.bfloat16 if bf16 else torch.float32
+        )
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot load model {model_path!r}: {str(exc).splitlines()[0]}") from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer, model
+
+
+def train_dpo(cfg: DPORunConfig, *, callbacks: Sequence[Any] = ()) -> TrainResult:
+    """Run signal-aware DPO as configured; the output directory holds a PEFT adapter.
+
+    Writes ``train_log.jsonl`` (every log record), ``salv_run.json`` (config, mask statistics,
+    final metrics), checkpoints (``checkpoint-N``) and the final adapter + tokenizer.
+    """
+    cfg.validate()
+    resume = resolve_resume(cfg)
+    rows, read_stats = load_pairs(cfg.pairs, kinds=cfg.kind_list)
+    tokenizer, model = load_policy(cfg.model, bf16=cfg.bf16)
+    dataset = pairs_to_dataset(rows, tokenizer, system=cfg.system_prompt or None)
+    out = Path(cfg.output_dir)
+    trainer = SignalAwareDPOTrainer(
+        model=model,
+        args=build_dpo_config(cfg),
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=build_lora_config(cfg),
+        mask_mode=cfg.mask,
+        callbacks=[log_callback(out / "train_log.jsonl"), *callbacks],
+    )
+    stats = trainer.mask_stats["train"]
+    stats.rows_read, stats.dropped_kind = read_stats.rows_read, read_stats.dropped_kind
+    trainer.train(resume_from_checkpoint=resume)
+    trainer.save_model(str(out))
+    if trainer.accelerator.is_main_process:
+        tokenizer.save_pretrained(out)
+    result = TrainResult(
+        stage="dpo",
+        output_dir=str(out),
+        steps=trainer.state.global_step,
+        rows=stats.rows_trained,
+        metrics=final_metrics(trainer.state.log_history),
+        data=stats.to_dict(),
+        config=asdict(cfg),
+    )
+    if trainer.accelerator.is_main_process:
+        write_run_record(result)
+    return result
+
+
+def merge_adapter(adapter_dir: str | Path, output_dir: str | Path, *, bf16: bool = False) -> Path:
+    """Load base model + PEFT adapter from ``adapter_dir``, merge, and save full weights + tokenizer."""
+    from peft import AutoPeftModelForCausalLM
+    from transformers import AutoTokenizer
+
+    src, dst = Path(adapter_dir), Path(output_dir)
+    if not (src / "adapter_config.json").is_file():
+        raise ConfigError(f"{src}: not a PEFT adapter directory (no adapter_config.json)")
+    try:
+        model = AutoPeftModelForCausalLM.from_pretrained(
+            str(src), dtype=torch.bfloat16 if bf16 else torch.float32
+        )
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot load adapter {src}: {str(exc).splitlines()[0]}") from None
+    merged = model.merge_and_unload()
+    dst.mkdir(parents=True, exist_ok=True)
+    merged.save_pretrained(dst)
+    AutoTokenizer.from_pretrained(str(src)).save_pretrained(dst)
+    return dst

@@ -1,0 +1,135 @@
+"""Pieces shared by the SFT and DPO stages: JSONL reading, resume, logging, trainer arguments."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import ConfigError, _Common
+
+__all__ = ["DataFormatError", "TrainResult", "read_jsonl", "resolve_resume", "trainer_kwargs"]
+
+
+class DataFormatError(ValueError):
+    """A training data file is malformed; the message starts with ``file:line:``."""
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced (also written as ``salv_run.json`` in the output directory)."""
+
+    stage: str
+    output_dir: str
+    steps: int
+    rows: int
+    metrics: dict[str, float] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, row)`` for each non-blank line; bad JSON raises DataFormatError."""
+    p = Path(path)
+    try:
+        fh = p.open(encoding="utf-8")
+    except OSError as exc:
+        raise DataFormatError(f"{p}: cannot read ({exc.strerror or exc})") from None
+    with fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataFormatError(f"{p}:{n}:{exc.colno}: invalid JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise DataFormatError(f"{p}:{n}:1: each line must be a JSON object")
+            yield n, row
+
+
+def resolve_resume(cfg: _Common) -> str | bool | None:
+    """``resume`` option -> ``resume_from_checkpoint`` for ``Trainer.train`` (checked up front)."""
+    if not cfg.resume:
+        return None
+    from transformers.trainer_utils import get_last_checkpoint
+
+    if cfg.resume == "latest":
+        out = Path(cfg.output_dir)
+        last = get_last_checkpoint(str(out)) if out.is_dir() else None
+        if last is None:
+            raise ConfigError(f"--resume latest: no checkpoint-* directory in {out}")
+        return last
+    ckpt = Path(cfg.resume)
+    if not (ckpt / "trainer_state.json").is_file():
+        raise ConfigError(f"--resume {ckpt}: not a checkpoint directory (no trainer_state.json)")
+    return str(ckpt)
+
+
+def trainer_kwargs(cfg: _Common) -> dict[str, Any]:
+    """Keyword arguments common to TRL's SFTConfig and DPOConfig, from our config."""
+    quiet = not _is_tty()
+    return dict(
+        output_dir=cfg.output_dir,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type=cfg.lr_scheduler,
+        warmup_steps=cfg.warmup_ratio,  # a float in [0, 1) is a ratio in transformers 5
+        num_train_epochs=cfg.num_train_epochs,
+        max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.per_device_batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        max_length=cfg.max_length,
+        logging_steps=cfg.logging_steps,
+        save_steps=cfg.save_steps,
+        save_total_limit=cfg.save_total_limit,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        bf16=cfg.bf16,
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        report_to=[] if cfg.report_to in ("", "none") else cfg.report_to.split(","),
+        disable_tqdm=quiet,
+        save_only_model=False,
+    )
+
+
+def _is_tty() -> bool:
+    try:
+        return os.isatty(2)
+    except (OSError, ValueError):
+        return False
+
+
+def log_callback(path: Path):  # -> TrainerCallback
+    """A callback appending every ``Trainer.log`` record as one JSON line to ``path``."""
+    from transformers import TrainerCallback
+
+    class _JsonlLog(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
+            if not state.is_world_process_zero or not logs:
+                return
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps({"step": state.global_step, **logs}) + "\n")
+
+    return _JsonlLog()
+
+
+def final_metrics(log_history: list[dict[str, Any]]) -> dict[str, float]:
+    """The last value of every numeric metric in a trainer's log history."""
+    out: dict[str, float] = {}
+    for rec in log_history:
+        for k, v in rec.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "step":
+                out[k] = float(v)
+    return out
+
+
+def write_run_record(result: TrainResult) -> None:
+    path = Path(result.output_dir) / "salv_run.json"
+    path.write_text(json.dumps(result.to_dict(), indent=2) + "\n")

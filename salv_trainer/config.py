@@ -1,0 +1,192 @@
+"""Training configurations: one dataclass per stage, shared by the Python API, YAML files and CLI.
+
+Each field carries its help text in ``metadata["help"]``; ``salv-train sft|dpo`` turn every field
+into a ``--flag`` (underscores become dashes), and ``--config file.yaml`` loads the same keys.
+Precedence: dataclass defaults < YAML file < command-line flags.
+
+Defaults follow the QiMeng-SALV paper: DPO with the sigmoid loss, beta 0.1, LoRA r=8 alpha=16
+dropout 0 on all linear layers, lr 5e-6 cosine with 10 % warm-up, 2048-token cutoff; SFT as a full
+fine-tune at lr 1e-5 for 2 epochs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+__all__ = ["ConfigError", "DPORunConfig", "SFTRunConfig", "load_config"]
+
+
+class ConfigError(ValueError):
+    """A configuration file or value is invalid (the message names the key)."""
+
+
+def _f(default: Any, help: str, **kw: Any) -> Any:  # noqa: A002 - mirrors argparse's name
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass
+class _Common:
+    model: str = _f("", "Model directory (Hugging Face layout) or hub id of the policy.")
+    output_dir: str = _f("", "Where checkpoints, the final weights/adapter and train_log.jsonl go.")
+    learning_rate: float = _f(5e-6, "Peak learning rate.")
+    lr_scheduler: str = _f("cosine", "Learning-rate schedule (transformers name: cosine, linear, constant...).")
+    warmup_ratio: float = _f(0.1, "Fraction of the steps spent warming the learning rate up.")
+    num_train_epochs: float = _f(1.0, "Epochs over the data (ignored when max_steps > 0).")
+    max_steps: int = _f(-1, "Stop after this many optimizer steps (-1: run the epochs).")
+    per_device_batch_size: int = _f(1, "Rows per device per forward pass.")
+    gradient_accumulation_steps: int = _f(1, "Forward passes per optimizer step (global batch = this x batch x devices).")
+    max_length: int = _f(2048, "Cutoff in tokens for prompt + response (longer rows are truncated at the end).")
+    logging_steps: int = _f(10, "Log metrics every N steps.")
+    save_steps: int = _f(500, "Write a checkpoint every N steps.")
+    save_total_limit: int = _f(3, "Keep at most this many checkpoints.")
+    seed: int = _f(0, "Random seed (data order, adapter initialisation).")
+    bf16: bool = _f(False, "Train in bfloat16 mixed precision (GPUs).")
+    gradient_checkpointing: bool = _f(False, "Trade compute for memory.")
+    resume: str = _f("", "Resume: 'latest' (newest checkpoint in output_dir) or a checkpoint directory.")
+    system_prompt: str = _f("", "System prompt of the chat template ('' = the project's default).")
+    report_to: str = _f("none", "Where transformers reports metrics (none, tensorboard, wandb...).")
+
+    def validate(self) -> None:
+        if not self.model:
+            raise ConfigError("model is required (--model PATH or 'model:' in the config file)")
+        if not self.output_dir:
+            raise ConfigError("output_dir is required (--output-dir DIR or 'output_dir:')")
+        positive = ("per_device_batch_size", "gradient_accumulation_steps", "max_length",
+                    "logging_steps", "save_steps")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.learning_rate <= 0:
+            raise ConfigError(f"learning_rate must be positive, got {self.learning_rate}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+
+
+@dataclass
+class SFTRunConfig(_Common):
+    """Stage 0: full fine-tune with TRL's SFTTrainer on (prompt, reference) rows.
+
+    The data file is JSONL with ``prompt`` (text or chat ``messages``), optional ``module_header``,
+    and ``reference`` (Verilog); the target is :func:`salv_trainer.prompts.format_response`.
+    """
+
+    data: str = _f("", "Training JSONL: prompt (+ module_header) and reference per row.")
+    learning_rate: float = _f(1e-5, "Peak learning rate.")
+    num_train_epochs: float = _f(2.0, "Epochs over the data (ignored when max_steps > 0).")
+    warmup_ratio: float = _f(0.03, "Fraction of the steps spent warming the learning rate up.")
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.data:
+            raise ConfigError("data is required (--data train.jsonl or 'data:' in the config file)")
+
+
+@dataclass
+class DPORunConfig(_Common):
+    """Signal-aware DPO (Eq. 2) with a LoRA adapter; the reference is the adapter-disabled policy."""
+
+    pairs: str = _f("", "Pairs JSONL from `salv-train pairs` (chosen/rejected + spans).")
+    mask: str = _f("cone", "Which response tokens enter the loss: cone (paper), full (standard DPO), "
+                   "inverse (released code's behaviour).")
+    kinds: str = _f("complete,partial", "Pair kinds to train on, comma-separated: complete, partial.")
+    beta: float = _f(0.1, "DPO temperature beta.")
+    loss_type: str = _f("sigmoid", "TRL DPO loss (sigmoid = the paper's).")
+    lora_r: int = _f(8, "LoRA rank.")
+    lora_alpha: int = _f(16, "LoRA alpha.")
+    lora_dropout: float = _f(0.0, "LoRA dropout.")
+    lora_target: str = _f("all-linear", "LoRA target modules: all-linear or comma-separated names.")
+    precompute_ref_log_probs: bool = _f(False, "Compute the reference log-probs once before training.")
+
+    def validate(self) -> None:
+        from .masks import MASK_MODES
+
+        super().validate()
+        if not self.pairs:
+            raise ConfigError("pairs is required (--pairs pairs.jsonl or 'pairs:' in the config file)")
+        if self.mask not in MASK_MODES:
+            raise ConfigError(f"mask must be one of {', '.join(MASK_MODES)}, got {self.mask!r}")
+        bad = set(self.kind_list) - {"complete", "partial"}
+        if bad or not self.kind_list:
+            raise ConfigError(f"kinds must list complete and/or partial, got {self.kinds!r}")
+        if self.beta <= 0:
+            raise ConfigError(f"beta must be positive, got {self.beta}")
+        if self.lora_r <= 0:
+            raise ConfigError(f"lora_r must be positive, got {self.lora_r}")
+
+    @property
+    def kind_list(self) -> list[str]:
+        return [k.strip() for k in self.kinds.split(",") if k.strip()]
+
+
+C = TypeVar("C", bound=_Common)
+
+
+def load_config(cls: type[C], path: str | Path | None = None, **overrides: Any) -> C:
+    """Build ``cls`` from defaults, then the YAML file at ``path``, then ``overrides`` (not None).
+
+    Unknown keys and values of the wrong type raise :class:`ConfigError` naming the key and file.
+    Relative paths in the file (model, data, pairs, output_dir) are kept as written: they are
+    resolved against the working directory, like command-line paths.
+    """
+    import yaml
+
+    values: dict[str, Any] = {}
+    known = {f.name: f for f in fields(cls)}
+    if path is not None:
+        p = Path(path)
+        try:
+            loaded = yaml.safe_load(p.read_text()) or {}
+        except OSError as exc:
+            raise ConfigError(f"{p}: cannot read config file ({exc.strerror or exc})") from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{p}:{mark.line + 1}:{mark.column + 1}" if mark else str(p)
+            raise ConfigError(f"{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{p}: a config file must be a mapping of keys to values")
+        for key, value in loaded.items():
+            name = str(key).replace("-", "_")
+            if name not in known:
+                raise ConfigError(
+                    f"{p}: unknown key {key!r} for {cls.__name__} (known: {', '.join(sorted(known))})"
+                )
+            values[name] = _coerce(known[name], value, f"{p}: {key}")
+    for name, value in overrides.items():
+        if value is None:
+            continue
+        if name not in known:
+            raise ConfigError(f"unknown option {name!r} for {cls.__name__}")
+        values[name] = _coerce(known[name], value, f"--{name.replace('_', '-')}")
+    cfg = cls(**values)
+    return cfg
+
+
+def _coerce(f: dataclasses.Field, value: Any, where: str) -> Any:
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    try:
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in ("true", "yes", "1", "false", "no", "0"):
+                return value.lower() in ("true", "yes", "1")
+            raise TypeError
+        if kind == "int":
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise TypeError
+            return int(value)
+        if kind == "float":
+            if isinstance(value, bool):
+                raise TypeError
+            return float(value)
+        if kind == "str":
+            if isinstance(value, (list, tuple)):  # e.g. kinds: [complete, partial]
+                return ",".join(str(v) for v in value)
+            if isinstance(value, (dict,)):
+                raise TypeError
+            return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: expected {kind}, got {value!r}") from None
+    return value
