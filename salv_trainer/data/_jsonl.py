@@ -1,0 +1,158 @@
+"""Resumable JSONL files: streaming reads with located errors, crash-safe appends, done-sets.
+
+Every data command writes one JSON object per line and can be stopped at any moment (Ctrl-C, a
+killed job, a full disk) and rerun: rows are appended whole with one ``write`` call on a file
+opened with ``O_APPEND``, so a crash can at worst leave one truncated last line. Opening the file
+again for appending cuts that partial line off, and :func:`done_ids` reads the ids of the complete
+rows, which the command then skips.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from ._errors import DataError
+
+__all__ = ["JsonlWriter", "done_ids", "read_jsonl", "read_rows", "require_fields"]
+
+
+def read_jsonl(
+    path: str | os.PathLike[str], *, partial_tail_ok: bool = False
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, row)`` for every non-blank line of ``path``.
+
+    Raises :class:`DataError` with a ``file:line:col: error: ...`` message for a line that is not
+    a JSON object, and for a file that cannot be read. With ``partial_tail_ok`` (our own output
+    files), a last line without its newline that does not parse is the remains of an interrupted
+    append and is skipped.
+    """
+    p = Path(path)
+    try:
+        fh = p.open("r", encoding="utf-8", errors="replace", newline="\n")
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc.strerror}") from None
+    with fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            if partial_tail_ok and not line.endswith("\n"):  # only ever the last line
+                try:
+                    yield _parse(path, lineno, line)
+                except DataError:
+                    return  # the remains of an interrupted append: that row will be redone
+                continue
+            yield _parse(path, lineno, line)
+
+
+def _parse(path: Any, lineno: int, line: str) -> tuple[int, dict[str, Any]]:
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}:{lineno}:{exc.colno}: error: invalid JSON: {exc.msg}") from None
+    if not isinstance(row, dict):
+        raise DataError(f"{path}:{lineno}:1: error: expected a JSON object, got {type(row).__name__}")
+    return lineno, row
+
+
+def require_fields(path: Any, lineno: int, row: Mapping[str, Any], fields: Iterable[str]) -> None:
+    """Raise a located :class:`DataError` when ``row`` lacks one of ``fields``."""
+    missing = [f for f in fields if f not in row]
+    if missing:
+        names = ", ".join(repr(f) for f in missing)
+        raise DataError(f"{path}:{lineno}:1: error: missing field {names}")
+
+
+def read_rows(path: str | os.PathLike[str], fields: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """All rows of ``path`` (see :func:`read_jsonl`), each checked for ``fields``; ids unique."""
+    need = list(fields)
+    rows, seen = [], {}
+    for lineno, row in read_jsonl(path):
+        require_fields(path, lineno, row, need)
+        if "id" in row:
+            key = str(row["id"])
+            if key in seen:
+                raise DataError(
+                    f"{path}:{lineno}:1: error: duplicate id {key!r} (first on line {seen[key]})"
+                )
+            seen[key] = lineno
+        rows.append(row)
+    return rows
+
+
+def done_ids(path: str | os.PathLike[str], key: str = "id") -> set[str]:
+    """Ids (as strings) of the complete rows already in ``path``; empty when it does not exist."""
+    if not Path(path).exists():
+        return set()
+    return {str(row[key]) for _, row in read_jsonl(path, partial_tail_ok=True) if key in row}
+
+
+class JsonlWriter:
+    """Append rows to a JSONL file, one whole line per ``write`` call.
+
+    ``resume=False`` truncates the file first; ``resume=True`` keeps the complete rows already
+    there and drops a partial last line left by an interrupted run. Use as a context manager.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, resume: bool = True, fsync: bool = False):
+        self.path = Path(path)
+        self.count = 0
+        self._fsync = fsync
+        try:
+            if self.path.parent != Path(""):
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+            if not resume:
+                flags |= os.O_TRUNC
+            self._fd = os.open(self.path, flags, 0o644)
+        except OSError as exc:
+            raise DataError(f"{path}: cannot write: {exc.strerror}") from None
+        if resume:
+            self._drop_partial_tail()
+
+    def _drop_partial_tail(self) -> None:
+        size = os.fstat(self._fd).st_size
+        if size == 0:
+            return
+        with self.path.open("rb") as fh:
+            # Find the last newline; everything after it is an interrupted append.
+            pos, tail = size, b""
+            while pos > 0 and b"\n" not in tail:
+                step = min(65536, pos)
+                pos -= step
+                fh.seek(pos)
+                tail = fh.read(step) + tail
+            cut = pos + tail.rfind(b"\n") + 1 if b"\n" in tail else 0
+        if cut != size:
+            os.truncate(self.path, cut)
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        data = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+        try:
+            view = memoryview(data)
+            while view:  # a regular file takes it in one call; loop only for safety
+                n = os.write(self._fd, view)
+                view = view[n:]
+            if self._fsync:
+                os.fsync(self._fd)
+        except OSError as exc:
+            raise DataError(f"{self.path}: cannot write: {exc.strerror}") from None
+        self.count += 1
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            try:
+                os.fsync(self._fd)
+            except OSError:
+                pass
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> JsonlWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
