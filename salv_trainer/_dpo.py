@@ -35,6 +35,7 @@ from ._training import (
     DataFormatError,
     TrainResult,
     final_metrics,
+    load_policy,
     log_callback,
     read_jsonl,
     resolve_resume,
@@ -335,22 +336,6 @@ def build_lora_config(cfg: DPORunConfig):
         target_modules=target,
         task_type="CAUSAL_LM",
     )
-
-
-def load_policy(model_path: str, *, bf16: bool = False):
-    """Tokenizer and causal LM from a directory or hub id, with clear errors."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(model_path)
-        model = AutoModelForCausalLM.from_pretrained(
-            model_path, dtype=torch.bfloat16 if bf16 else torch.float32
-        )
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot load model {model_path!r}: {str(exc).splitlines()[0]}") from None
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer, model
 
 
 def train_dpo(cfg: DPORunConfig, *, callbacks: Sequence[Any] = ()) -> TrainResult:

@@ -133,3 +133,25 @@ def final_metrics(log_history: list[dict[str, Any]]) -> dict[str, float]:
 def write_run_record(result: TrainResult) -> None:
     path = Path(result.output_dir) / "salv_run.json"
     path.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+
+
+def load_policy(model_path: str, *, bf16: bool = False):
+    """Tokenizer and causal LM from a directory or hub id, with clear errors."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_path)
+        model = AutoModelForCausalLM.from_pretrained(
+            model_path, dtype=_dtype(bf16)
+        )
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot load model {model_path!r}: {str(exc).splitlines()[0]}") from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer, model
+
+
+def _dtype(bf16: bool):
+    import torch
+
+    return torch.bfloat16 if bf16 else torch.float32
