@@ -1,3 +1,210 @@
-"""`salv-train` eval commands (thin layer over the Python API)."""
+"""`salv-train eval`: pass@k with each benchmark's own testbench (thin layer over
+:mod:`salv_trainer.eval`). Exit codes: 0 done, 2 bad input (message, no traceback), 130 interrupted
+(rerun the same command to resume)."""
 
-from ._app import app  # noqa: F401
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ._app import app
+
+_EPILOG = """
+[bold]Examples[/bold]
+
+  # generate 20 samples per task with a local model and score them
+  salv-train eval --model out/dpo --benchmark verilogeval-v2-spec --data ~/verilog-eval -n 20 -k 1,5,10 --temperature 0.8
+
+  # score existing generations (rows: {"id": task id, "responses": [...]}) on an RTLLM clone
+  salv-train eval --responses gens.jsonl --benchmark rtllm-v2.0 --data ~/RTLLM
+
+  # check the harness and simulator: every reference solution as the response
+  salv-train eval --canonical --benchmark verilogeval-v1-human --data ../shared/benchmarks
+
+  # per-task results for scripts; rerunning the same command resumes from results.cache.jsonl
+  salv-train eval --responses gens.jsonl --benchmark verilogeval-v2-spec --data DIR --json results.json
+
+Benchmarks: verilogeval-v2-spec, verilogeval-v2-completion, verilogeval-v1-human,
+verilogeval-v1-machine, rtllm-v1.1, rtllm-v2.0. See docs/eval.md.
+"""
+
+
+def _ks(text: str) -> tuple[int, ...]:
+    try:
+        ks = tuple(sorted({int(x) for x in text.replace(" ", "").split(",") if x}))
+    except ValueError:
+        raise typer.BadParameter(f"expected comma-separated integers, got '{text}'") from None
+    if not ks or ks[0] < 1:
+        raise typer.BadParameter("k values must be positive integers")
+    return ks
+
+
+@app.command("eval", epilog=_EPILOG)
+def eval_command(
+    benchmark: str = typer.Option(..., "--benchmark", "-b", help="Benchmark tag, e.g. verilogeval-v2-spec or rtllm-v2.0."),
+    data: Optional[str] = typer.Option(None, "--data", help="A clone of NVlabs/verilog-eval or hkust-zhiyao/RTLLM, or bundle JSONL (file or directory). Default: $SALV_BENCHMARKS."),
+    model: Optional[str] = typer.Option(None, "--model", help="Local model directory to sample from."),
+    responses: Optional[str] = typer.Option(None, "--responses", help="Score existing responses: JSONL rows {\"id\": task id, \"responses\": \\[str, ...]}."),
+    canonical: bool = typer.Option(False, "--canonical", help="Score each task's reference solution (harness/simulator self-check)."),
+    n: int = typer.Option(1, "-n", help="Samples per task (generation)."),
+    k: str = typer.Option("1", "-k", help="pass@k values, comma-separated (each <= n)."),
+    temperature: float = typer.Option(0.0, "--temperature", "-t", help="Sampling temperature; 0 = greedy."),
+    top_p: float = typer.Option(0.95, "--top-p", help="Nucleus sampling threshold."),
+    max_new_tokens: int = typer.Option(1024, "--max-new-tokens", help="Generation length limit."),
+    seed: int = typer.Option(0, "--seed", help="Sampling seed."),
+    batch_size: int = typer.Option(8, "--batch-size", help="Sequences per generation batch."),
+    backend: str = typer.Option("transformers", "--backend", help="transformers, or vllm when installed."),
+    jobs: int = typer.Option(2, "--jobs", "-j", help="Simulations run in parallel."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds per compile and per run (default: the benchmark's own: 30 s VerilogEval, 8 s RTLLM)."),
+    task: Optional[list[str]] = typer.Option(None, "--task", help="Evaluate only this task id (repeatable)."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Evaluate only the first N tasks."),
+    json_out: Optional[str] = typer.Option(None, "--json", help="Write per-task results as JSON to this file ('-' = stdout)."),
+    cache: Optional[str] = typer.Option(None, "--cache", help="Verdict cache for resuming (default: <json>.cache.jsonl next to --json)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write a verdict cache."),
+    save_responses: Optional[str] = typer.Option(None, "--save-responses", help="Write generated responses here (JSONL); tasks already there are not generated again."),
+    details: bool = typer.Option(False, "--details", help="Also print a per-task table."),
+) -> None:
+    """Score a model (or existing responses) by pass@k with each benchmark's own testbench."""
+    from verislice import VerisliceError
+
+    from ..eval import EvalConfig, load_benchmark, run_eval
+
+    ks = _ks(k)
+    sources = sum(bool(x) for x in (model, responses, canonical))
+    if sources != 1:
+        _fail("give exactly one of --model, --responses or --canonical")
+    to_stdout = json_out == "-"
+    cfg = EvalConfig(
+        benchmark=benchmark, data=data, model=model, responses=responses, n=n, k=ks,
+        temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed,
+        batch_size=batch_size, backend=backend, jobs=jobs, timeout=timeout,
+        task_ids=tuple(task or ()), limit=limit,
+        json_path=None if to_stdout else json_out,
+        cache=None if no_cache else cache, save_responses=save_responses,
+    )
+    interactive = sys.stderr.isatty() and not to_stdout
+    try:
+        tasks = load_benchmark(benchmark, data, task_ids=cfg.task_ids or None, limit=limit)
+        if canonical:
+            tmp = _canonical_file(tasks, cfg)
+            cfg.responses, cfg.extra = tmp, {"responses": "canonical solutions"}
+        if no_cache:
+            cfg.json_path, path = None, cfg.json_path
+        else:
+            path = cfg.json_path
+        if interactive:
+            result = _with_progress(cfg, tasks)
+        else:
+            _silence()
+            result = run_eval(cfg, tasks=tasks)
+        if no_cache and path:
+            from ..eval import write_json
+
+            write_json(path, result)
+    except VerisliceError as exc:
+        _fail(exc.message)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: finished verdicts are in the cache; rerun the same command to resume",
+                   err=True)
+        raise typer.Exit(130)
+    if to_stdout:
+        typer.echo(json.dumps(result.to_json(), indent=1))
+    elif sys.stdout.isatty():
+        _print_tables(result, details)
+    else:
+        pk = " ".join(f"pass@{kk}={v:.4f}" for kk, v in result.pass_at_k.items())
+        typer.echo(f"{result.benchmark}: {pk} ({len(result.tasks)} tasks)")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _silence() -> None:
+    try:
+        import transformers
+
+        transformers.utils.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
+def _canonical_file(tasks, cfg) -> str:
+    """Canonical solutions written as a responses file (kept next to the results when any)."""
+    import tempfile
+
+    from ..eval import write_responses
+
+    rows = [{"id": t.task_id, "responses": [t.canonical_solution]} for t in tasks]
+    if cfg.json_path:
+        path = str(Path(cfg.json_path).with_suffix("")) + ".canonical.jsonl"
+    else:
+        path = tempfile.mkstemp(prefix="salv-canonical-", suffix=".jsonl")[1]
+    write_responses(path, rows)
+    return path
+
+
+def _with_progress(cfg, tasks):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ..eval import run_eval
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), transient=True,
+                  console=__import__("rich.console").console.Console(stderr=True)) as bar:
+        ids: dict[str, int] = {}
+
+        def hook(name):
+            def update(done, total):
+                if name not in ids:
+                    ids[name] = bar.add_task(name, total=total)
+                bar.update(ids[name], completed=done, total=total)
+            return update
+
+        return run_eval(cfg, tasks=tasks, on_generate=hook("generating"),
+                        on_simulate=hook("simulating"))
+
+
+def _print_tables(result, details: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    s = result.settings
+    t = Table(title=f"{result.benchmark}: pass@k", show_header=True)
+    t.add_column("tasks")
+    for kk in result.pass_at_k:
+        t.add_column(f"pass@{kk}", justify="right")
+    t.add_row(f"all ({len(result.tasks)})", *(f"{v * 100:.2f}" for v in result.pass_at_k.values()))
+    passable = len(result.tasks) - len(result.unpassable)
+    t.add_row(f"reference passes on Icarus 11 ({passable})",
+              *(f"{v * 100:.2f}" for v in result.pass_at_k_passable.values()))
+    con.print(t)
+    src = s.get("model") or s.get("responses")
+    con.print(f"source: {src}   n={s.get('n')}   temperature={s.get('temperature', '-')}   "
+              f"simulator: {s.get('simulator')}")
+    counts = ", ".join(f"{k} {v}" for k, v in result.verdict_counts().items())
+    con.print(f"verdicts: {counts}")
+    con.print(f"{result.simulations} simulations ({result.cached} cached) in {result.seconds:.1f} s")
+    if result.unpassable:
+        con.print(f"[yellow]reference fails on Icarus 11 (counted as in the benchmark): "
+                  f"{', '.join(result.unpassable)}[/yellow]")
+    if result.missing:
+        con.print(f"[yellow]{len(result.missing)} task(s) without responses left out: "
+                  f"{', '.join(result.missing[:8])}{' ...' if len(result.missing) > 8 else ''}[/yellow]")
+    if result.unknown:
+        con.print(f"[yellow]response ids that are no task: {', '.join(result.unknown[:8])}[/yellow]")
+    if details:
+        d = Table(show_header=True)
+        for col in ("task", "c/n", "verdicts", "first message"):
+            d.add_column(col)
+        for tid, tr in result.tasks.items():
+            msg = next((x.message for x in tr.samples if x.message), "")
+            d.add_row(tid, f"{tr.c}/{tr.n}", " ".join(x.verdict for x in tr.samples[:10]), msg[:60])
+        con.print(d)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["EvalError"]
-
-
 from verislice import VerisliceError
+
+__all__ = ["EvalError"]
 
 
 class EvalError(VerisliceError):

@@ -1,0 +1,193 @@
+"""Sample responses from a causal LM: shared by ``salv-train sample`` (data stage) and ``eval``.
+
+Stable API::
+
+    from salv_trainer.generate import load_model, generate
+
+    model, tokenizer = load_model("path/to/model")          # a local Hugging Face directory
+    prompts = [build_messages("Implement an AND gate ...")] # chat messages per prompt
+    outs = generate(model, tokenizer, prompts, n=5, temperature=0.8, top_p=0.95,
+                    max_new_tokens=1024, seed=0, batch_size=8)
+    outs[i][j]   # j-th response (assistant text only) to prompt i; len(outs[i]) == n
+
+Every prompt is rendered with :func:`salv_trainer.prompts.render_prompt` (the one template used for
+training and evaluation). ``temperature == 0`` is greedy decoding: the one greedy answer is
+repeated ``n`` times (computed once). Sampling is reproducible for a fixed ``seed`` and settings.
+Batches are left-padded. ``backend="vllm"`` runs the same through vLLM when it is installed
+(``model`` is then a path or a ``vllm.LLM``); otherwise :class:`GenerationError` says so.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from verislice import VerisliceError
+
+from .prompts import render_prompt
+
+__all__ = ["GenerationError", "SamplingConfig", "generate", "load_model"]
+
+Messages = Sequence[Mapping[str, str]]
+Progress = Callable[[int, int], None]
+
+
+class GenerationError(VerisliceError):
+    """A model cannot be loaded or run with the given settings (CLI: message, exit status 2)."""
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """Sampling settings, recorded as they are in every output that used them."""
+
+    n: int = 1
+    temperature: float = 0.0
+    top_p: float = 0.95
+    max_new_tokens: int = 1024
+    seed: int = 0
+    batch_size: int = 8
+    backend: str = "transformers"
+
+    def check(self) -> None:
+        if self.n < 1:
+            raise GenerationError(f"n must be at least 1, got {self.n}")
+        if self.temperature < 0:
+            raise GenerationError(f"temperature must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise GenerationError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.max_new_tokens < 1:
+            raise GenerationError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}")
+        if self.batch_size < 1:
+            raise GenerationError(f"batch_size must be at least 1, got {self.batch_size}")
+        if self.backend not in ("transformers", "vllm"):
+            raise GenerationError(f"unknown backend '{self.backend}' (transformers, vllm)")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"n": self.n, "temperature": self.temperature, "top_p": self.top_p,
+                "max_new_tokens": self.max_new_tokens, "seed": self.seed, "backend": self.backend}
+
+
+def load_model(path: str | os.PathLike[str], *, device: str | None = None,
+               dtype: str | None = None) -> tuple[Any, Any]:
+    """Model and tokenizer from a local directory (no hub access is attempted).
+
+    ``device`` defaults to ``cuda`` when available, else ``cpu``; ``dtype`` (``float32``,
+    ``bfloat16``, ``float16``) defaults to the checkpoint's own. A PEFT adapter directory
+    (``adapter_config.json``) is loaded on top of its base model.
+    """
+    p = Path(path)
+    if not p.is_dir():
+        raise GenerationError(f"{p}: no such model directory (give a local Hugging Face model)")
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch_dtype = "auto"
+    if dtype:
+        try:
+            torch_dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16,
+                           "float16": torch.float16}[dtype]
+        except KeyError:
+            raise GenerationError(f"unknown dtype '{dtype}' (float32, bfloat16, float16)") from None
+    dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(p, local_files_only=True)
+        if (p / "adapter_config.json").is_file() and not (p / "config.json").is_file():
+            from peft import AutoPeftModelForCausalLM
+
+            model = AutoPeftModelForCausalLM.from_pretrained(p, dtype=torch_dtype, local_files_only=True)
+        else:
+            model = AutoModelForCausalLM.from_pretrained(p, dtype=torch_dtype, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise GenerationError(f"{p}: cannot load model: {str(exc).splitlines()[0]}") from None
+    model.to(dev)
+    model.eval()
+    return model, tokenizer
+
+
+def generate(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[Messages],
+    *,
+    n: int = 1,
+    temperature: float = 0.0,
+    top_p: float = 0.95,
+    max_new_tokens: int = 1024,
+    seed: int = 0,
+    batch_size: int = 8,
+    backend: str = "transformers",
+    progress: Progress | None = None,
+) -> list[list[str]]:
+    """``n`` responses (decoded assistant text, special tokens removed) for each chat in ``prompts``.
+
+    ``progress(done, total)`` is called after each batch (counted in sequences).
+    """
+    cfg = SamplingConfig(n, temperature, top_p, max_new_tokens, seed, batch_size, backend)
+    cfg.check()
+    if not prompts:
+        return []
+    if backend == "vllm":
+        return _generate_vllm(model, tokenizer, prompts, cfg)
+    texts = [render_prompt(tokenizer, list(m)) for m in prompts]
+    return _generate_hf(model, tokenizer, texts, cfg, progress)
+
+
+def _generate_hf(model, tokenizer, texts: list[str], cfg: SamplingConfig,
+                 progress: Progress | None) -> list[list[str]]:
+    import torch
+    from transformers import set_seed
+
+    greedy = cfg.temperature == 0
+    copies = 1 if greedy else cfg.n
+    # one entry per sequence to produce: prompt index, repeated `copies` times
+    flat = [i for i in range(len(texts)) for _ in range(copies)]
+    out: list[list[str]] = [[] for _ in texts]
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    if pad_id is None:
+        raise GenerationError("the tokenizer has neither a pad nor an eos token")
+    old_side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    set_seed(cfg.seed)
+    device = next(model.parameters()).device
+    try:
+        for start in range(0, len(flat), cfg.batch_size):
+            idx = flat[start:start + cfg.batch_size]
+            enc = tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True,
+                            add_special_tokens=False).to(device)
+            kwargs: dict[str, Any] = {"max_new_tokens": cfg.max_new_tokens, "pad_token_id": pad_id}
+            if greedy:
+                kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+            else:
+                kwargs.update(do_sample=True, temperature=cfg.temperature, top_p=cfg.top_p, top_k=0)
+            with torch.inference_mode():
+                seqs = model.generate(**enc, **kwargs)
+            new = seqs[:, enc["input_ids"].shape[1]:]
+            for i, text in zip(idx, tokenizer.batch_decode(new, skip_special_tokens=True)):
+                out[i].append(text)
+            if progress:
+                progress(min(start + cfg.batch_size, len(flat)), len(flat))
+    finally:
+        tokenizer.padding_side = old_side
+    if greedy:
+        out = [o * cfg.n for o in out]
+    return out
+
+
+def _generate_vllm(model, tokenizer, prompts: Sequence[Messages], cfg: SamplingConfig) -> list[list[str]]:
+    try:
+        import vllm
+    except ImportError:
+        raise GenerationError("backend 'vllm' needs the vllm package, which is not installed "
+                              "(pip install vllm, on a machine with a supported GPU)") from None
+    llm = model if isinstance(model, vllm.LLM) else vllm.LLM(model=os.fspath(model), seed=cfg.seed)
+    tok = tokenizer if tokenizer is not None else llm.get_tokenizer()
+    texts = [render_prompt(tok, list(m)) for m in prompts]
+    params = vllm.SamplingParams(n=cfg.n, temperature=cfg.temperature, top_p=cfg.top_p,
+                                 max_tokens=cfg.max_new_tokens, seed=cfg.seed)
+    results = llm.generate(texts, params)
+    return [[o.text for o in r.outputs] for r in results]
