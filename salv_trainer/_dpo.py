@@ -37,6 +37,7 @@ from ._training import (
     final_metrics,
     load_policy,
     log_callback,
+    quiet_when_piped,
     read_jsonl,
     resolve_resume,
     trainer_kwargs,
@@ -162,8 +163,6 @@ def pairs_to_dataset(rows: Sequence[dict[str, Any]], tokenizer: Any, *, system: 
             rec["chosen"] = row["chosen"]
             rec["rejected"] = row["rejected"]
         records.append(rec)
-    if not records:
-        raise DataFormatError("no pairs left to train on (check --kinds and the pairs file)")
     return Dataset.from_list(records)
 
 
@@ -347,6 +346,11 @@ def train_dpo(cfg: DPORunConfig, *, callbacks: Sequence[Any] = ()) -> TrainResul
     cfg.validate()
     resume = resolve_resume(cfg)
     rows, read_stats = load_pairs(cfg.pairs, kinds=cfg.kind_list)
+    if not rows:
+        raise DataFormatError(
+            f"{cfg.pairs}: no pairs of kind {cfg.kinds} to train on "
+            f"({read_stats.rows_read} rows read, {read_stats.dropped_kind} of other kinds)"
+        )
     tokenizer, model = load_policy(cfg.model, bf16=cfg.bf16)
     dataset = pairs_to_dataset(rows, tokenizer, system=cfg.system_prompt or None)
     out = Path(cfg.output_dir)
@@ -361,6 +365,7 @@ def train_dpo(cfg: DPORunConfig, *, callbacks: Sequence[Any] = ()) -> TrainResul
     )
     stats = trainer.mask_stats["train"]
     stats.rows_read, stats.dropped_kind = read_stats.rows_read, read_stats.dropped_kind
+    quiet_when_piped(trainer)
     trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(str(out))
     if trainer.accelerator.is_main_process:

@@ -22,6 +22,7 @@ from ._training import (
     final_metrics,
     load_policy,
     log_callback,
+    quiet_when_piped,
     read_jsonl,
     resolve_resume,
     trainer_kwargs,
@@ -89,6 +90,7 @@ def train_sft(cfg: SFTRunConfig, *, callbacks: Sequence[Any] = ()) -> TrainResul
         processing_class=tokenizer,
         callbacks=[log_callback(out / "train_log.jsonl"), *callbacks],
     )
+    quiet_when_piped(trainer)
     trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(str(out))
     if trainer.accelerator.is_main_process:

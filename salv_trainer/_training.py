@@ -91,7 +91,7 @@ def trainer_kwargs(cfg: _Common) -> dict[str, Any]:
         seed=cfg.seed,
         data_seed=cfg.seed,
         bf16=cfg.bf16,
-        gradient_checkpointing=cfg.gradient_checkpointing,
+        activation_checkpointing=cfg.gradient_checkpointing,
         report_to=[] if cfg.report_to in ("", "none") else cfg.report_to.split(","),
         disable_tqdm=quiet,
         save_only_model=False,
@@ -120,6 +120,14 @@ def log_callback(path: Path):  # -> TrainerCallback
     return _JsonlLog()
 
 
+def quiet_when_piped(trainer) -> None:  # noqa: ANN001
+    """Drop the printer of log dicts when stderr is not a terminal (train_log.jsonl keeps them)."""
+    from transformers.trainer_callback import PrinterCallback
+
+    if not _is_tty():
+        trainer.remove_callback(PrinterCallback)
+
+
 def final_metrics(log_history: list[dict[str, Any]]) -> dict[str, float]:
     """The last value of every numeric metric in a trainer's log history."""
     out: dict[str, float] = {}
@@ -139,6 +147,8 @@ def load_policy(model_path: str, *, bf16: bool = False):
     """Tokenizer and causal LM from a directory or hub id, with clear errors."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    if model_path.startswith((".", "/", "~")) and not Path(model_path).expanduser().is_dir():
+        raise ConfigError(f"cannot load model {model_path!r}: no such directory")
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_path)
         model = AutoModelForCausalLM.from_pretrained(
