@@ -1,0 +1,215 @@
+"""``label``: per-output verdicts and cone spans for every sampled response.
+
+For each prompt row (``reference`` + ``responses``):
+
+1. the code of each response is located with :func:`salv_trainer.extract.extract_code` (a response
+   without a module gets the verdict ``NO_CODE`` and is never simulated);
+2. the reference and all its candidates go to :func:`verislice.equiv.check_batch` as one group,
+   several prompts' groups per call (``prompts_per_call``), so one simulation checks many
+   candidates; every candidate gets its verdict (``OK``, ``COMPILE_ERROR``, ``INTERFACE``,
+   ``TIMEOUT``, ``REJECTED``) and, when simulated, a verdict per reference output;
+3. every candidate whose code parses gets, for each of its outputs, the backward cone
+   (:func:`verislice.cone`) as character spans of the code, shifted by the code block's start into
+   *response* coordinates (``response[s:e]`` is code of the cone).
+
+A candidate that fails anywhere gets its verdict and message; it never stops the run. Finished rows
+are appended to the output at once; a rerun skips the ids already there.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import verislice
+from verislice.equiv import COMPILE_ERROR, EquivOptions
+
+from ..extract import extract_code
+from ._errors import DataError
+from ._jsonl import JsonlWriter, done_ids, read_rows
+from ._verdicts import CATEGORIES, NO_CODE, category
+
+__all__ = ["LabelConfig", "LabelReport", "cone_spans", "label", "label_rows"]
+
+
+@dataclass
+class LabelConfig:
+    """Options of :func:`label` (and of ``salv-train label``)."""
+
+    jobs: int = 1
+    """Parallel simulations (and cone workers)."""
+    prompts_per_call: int = 16
+    """Prompt groups per :func:`verislice.equiv.check_batch` call: more packs more candidates into
+    each simulation; it is also the unit written to the output (and redone after a crash)."""
+    equiv: EquivOptions = field(default_factory=EquivOptions)
+    """How references and candidates are simulated (cycles, seed, engine, timeout, ...)."""
+    cones: bool = True
+    """Compute cone spans (turn off to get verdicts only)."""
+
+
+@dataclass
+class LabelReport:
+    """What :func:`label` did: counts by candidate category and verdict."""
+
+    prompts: int = 0
+    skipped: int = 0
+    labeled: int = 0
+    candidates: int = 0
+    categories: Counter = field(default_factory=Counter)
+    verdicts: Counter = field(default_factory=Counter)
+    cone_errors: int = 0
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "prompts": self.prompts,
+            "already_done": self.skipped,
+            "labeled": self.labeled,
+            "candidates": self.candidates,
+            "categories": {c: self.categories.get(c, 0) for c in CATEGORIES},
+            "verdicts": dict(sorted(self.verdicts.items())),
+            "cone_errors": self.cone_errors,
+            "seconds": round(self.seconds, 3),
+            "candidates_per_second": round(self.candidates / self.seconds, 2) if self.seconds else None,
+        }
+
+
+def cone_spans(code: str, *, offset: int = 0, name: str = "<candidate>") -> tuple[dict[str, list[list[int]]], str]:
+    """Cone of every output of ``code`` as character spans shifted by ``offset``.
+
+    Returns ``(cones, error)``: ``error`` is ``""`` on success, else why no cones could be made
+    (the code does not parse or elaborate, ...). Never raises for bad Verilog.
+    """
+    try:
+        design = verislice.load([verislice.Source(code, name)])
+    except verislice.VerisliceError as exc:
+        return {}, exc.message.splitlines()[0] if exc.message else "does not parse"
+    except Exception as exc:  # pyslang on very odd input
+        return {}, f"{type(exc).__name__}: {exc}"
+    cones: dict[str, list[list[int]]] = {}
+    errors = []
+    for port in design.outputs:
+        try:
+            sl = verislice.cone(design, [port.name])
+        except verislice.VerisliceError as exc:
+            errors.append(f"{port.name}: {exc.message}")
+            continue
+        except Exception as exc:
+            errors.append(f"{port.name}: {type(exc).__name__}: {exc}")
+            continue
+        cones[port.name] = [[s + offset, e + offset] for s, e in sl.char_spans]
+    return cones, "; ".join(errors)
+
+
+def _cone_job(args: tuple[str, int, str]) -> tuple[dict[str, list[list[int]]], str]:
+    return cone_spans(args[0], offset=args[1], name=args[2])
+
+
+def label_rows(
+    rows: Sequence[dict[str, Any]],
+    config: LabelConfig | None = None,
+    *,
+    pool: Any = None,
+) -> list[dict[str, Any]]:
+    """Label ``rows`` (sample rows) with one ``check_batch`` call; return the labeled rows."""
+    from verislice.equiv import check_batch
+
+    cfg = config or LabelConfig()
+    groups, where = [], []  # where[g] = (row index, [response indices])
+    blocks_of = []
+    for r, row in enumerate(rows):
+        blocks = [extract_code(resp) if isinstance(resp, str) else None for resp in row["responses"]]
+        blocks_of.append(blocks)
+        with_code = [j for j, b in enumerate(blocks) if b is not None]
+        if with_code:
+            ref = verislice.Source(row["reference"], f"<reference {row['id']}>")
+            cands = [verislice.Source(blocks[j].text, f"<{row['id']} response {j}>") for j in with_code]
+            groups.append((ref, cands))
+            where.append((r, with_code))
+    results = check_batch(groups, jobs=cfg.jobs, options=cfg.equiv) if groups else []
+    verdicts: list[list[Any]] = [[None] * len(row["responses"]) for row in rows]
+    for (r, idx), res in zip(where, results):
+        for j, cr in zip(idx, res):
+            verdicts[r][j] = cr
+    # Cones of every candidate with code (in parallel when a pool is given).
+    jobs = [(r, j) for r, blocks in enumerate(blocks_of) for j, b in enumerate(blocks)
+            if b is not None and cfg.cones]
+    args = [(blocks_of[r][j].text, blocks_of[r][j].start, f"<{rows[r]['id']} response {j}>")
+            for r, j in jobs]
+    done = pool.map(_cone_job, args, chunksize=4) if pool is not None and args else list(map(_cone_job, args))
+    cones = dict(zip(jobs, done))
+    out = []
+    for r, row in enumerate(rows):
+        labels = []
+        for j, block in enumerate(blocks_of[r]):
+            labels.append(_label(block, verdicts[r][j], cones.get((r, j))))
+        out.append({**row, "labels": labels})
+    return out
+
+
+def _label(block: Any, result: Any, cone: tuple[dict, str] | None) -> dict[str, Any]:
+    if block is None:
+        return {"verdict": NO_CODE, "message": "no Verilog module found in the response",
+                "outputs": {}, "cones": {}, "code_span": None, "cone_error": ""}
+    if result is None:  # cannot happen unless check_batch dropped it; never lose the candidate
+        verdict, message, outputs = COMPILE_ERROR, "no result from the equivalence check", {}
+    else:
+        verdict, message = result.verdict, result.message
+        outputs = {name: o.verdict for name, o in result.outputs.items()}
+    cones, cone_error = cone if cone is not None else ({}, "")
+    return {"verdict": verdict, "message": message, "outputs": outputs, "cones": cones,
+            "code_span": [block.start, block.end], "cone_error": cone_error}
+
+
+def label(
+    samples: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    config: LabelConfig | None = None,
+    *,
+    resume: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> LabelReport:
+    """Label every row of ``samples`` not yet in ``out``; append the labeled rows to ``out``.
+
+    ``progress(done, total)`` counts candidates. Returns the summary of this run's candidates.
+    """
+    cfg = config or LabelConfig()
+    start = time.monotonic()
+    rows = read_rows(samples, fields=("id", "reference", "responses"))
+    for row in rows:
+        if not isinstance(row["responses"], list):
+            raise DataError(f"{samples}: row {row['id']!r}: 'responses' must be a list of strings")
+    done = done_ids(out) if resume else set()
+    todo = [r for r in rows if str(r["id"]) not in done]
+    report = LabelReport(prompts=len(rows), skipped=len(rows) - len(todo))
+    total = sum(len(r["responses"]) for r in todo)
+    if progress:
+        progress(0, total)
+    size = max(1, cfg.prompts_per_call)
+    pool = None
+    if cfg.jobs > 1 and cfg.cones and todo:
+        import multiprocessing
+
+        pool = multiprocessing.get_context("forkserver").Pool(cfg.jobs)
+    try:
+        with JsonlWriter(out, resume=resume) as writer:
+            for i in range(0, len(todo), size):
+                for row in label_rows(todo[i:i + size], cfg, pool=pool):
+                    writer.write(row)
+                    report.labeled += 1
+                    for lab in row["labels"]:
+                        report.candidates += 1
+                        report.categories[category(lab)] += 1
+                        report.verdicts[lab["verdict"]] += 1
+                        report.cone_errors += bool(lab["cone_error"])
+                if progress:
+                    progress(report.candidates, total)
+    finally:
+        if pool is not None:
+            pool.terminate()
+    report.seconds = time.monotonic() - start
+    return report

@@ -1,0 +1,233 @@
+"""``pairs``: preference pairs from labeled candidates (QiMeng-SALV Eq. 1).
+
+For one prompt with candidates y_1..y_k, ``correct(y)`` is the set of reference outputs whose
+verdict counts as right (``MATCH``, or ``PROVEN``/``BOUNDED`` from formal checking). Every ordered
+pair (A, B) of distinct candidates with a non-empty contrast set ``c = correct(A) \\ correct(B)``
+gives a pair: chosen A, rejected B, ``contrast_signals`` c.
+
+Spans (character ``[start, end)`` offsets, sorted and merged):
+
+* ``chosen_spans``: the union of A's cones of the signals in c (each cone keeps the module header
+  and ``endmodule``), in A's response coordinates.
+* ``rejected_spans``: the same for B; where B has no cone for a signal of c (it does not parse, or
+  lacks that output), the whole of B's response.
+* where B contains no code at all, both spans are the whole responses (an ordinary full-response
+  pair), as they are in module mode.
+
+``AMBIGUOUS`` outputs (the reference is X on every sample, so nothing was really compared) are not
+correct for anyone, so they never enter a contrast set; they do not stop a candidate from being
+*fully* correct either. A candidate is fully correct when it simulated (verdict ``OK``), at least
+one output is correct, and every output that is not ``AMBIGUOUS`` is correct.
+
+``kind`` is ``complete`` when the chosen candidate is fully correct, else ``partial`` (the paper's
+Table 3). **Module mode** (standard DPO baseline) keeps only pairs with a fully correct chosen and
+a rejected that is not, both spans the whole responses.
+
+Identical response texts are paired once: duplicates are dropped before pairing.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ._errors import DataError
+from ._jsonl import JsonlWriter, read_jsonl, require_fields
+from ._verdicts import CORRECT_VERDICTS, correct_outputs, is_fully_correct
+
+__all__ = [
+    "CORRECT_VERDICTS",
+    "KINDS",
+    "Candidate",
+    "PairsConfig",
+    "PairsReport",
+    "candidates_of",
+    "make_pairs",
+    "merge_spans",
+    "pairs_for_row",
+]
+
+KINDS = ("complete", "partial")
+PairMode = Literal["signal", "module"]
+
+# Prompt fields copied from the labeled row into each pair.
+_PROMPT_FIELDS = ("prompt", "messages", "module_header", "top_module")
+
+
+@dataclass
+class PairsConfig:
+    """Options of :func:`make_pairs` (and of ``salv-train pairs``)."""
+
+    mode: PairMode = "signal"
+    """``signal`` (Eq. 1 with cone spans) or ``module`` (standard DPO, whole responses)."""
+    kinds: tuple[str, ...] = KINDS
+    """Which pair kinds to keep (``complete``, ``partial``)."""
+    max_pairs_per_prompt: int | None = None
+    """Keep at most this many pairs per prompt, drawn at random (``seed``); ``None``: all."""
+    seed: int = 0
+    """Seed of the per-prompt draw (the draw for a prompt depends only on seed and id)."""
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("signal", "module"):
+            raise DataError(f"unknown pair mode {self.mode!r}: choose signal or module")
+        bad = [k for k in self.kinds if k not in KINDS]
+        if bad or not self.kinds:
+            raise DataError(f"unknown pair kind {', '.join(bad) or '(none)'}: choose from complete, partial")
+        if self.max_pairs_per_prompt is not None and self.max_pairs_per_prompt < 1:
+            raise DataError("--max-pairs-per-prompt must be at least 1")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One labeled response, as pairing sees it."""
+
+    index: int
+    response: str
+    verdict: str
+    correct: frozenset[str]
+    fully_correct: bool
+    has_code: bool
+    cones: Mapping[str, Sequence[Sequence[int]]]
+
+
+def merge_spans(spans: Iterable[Sequence[int]]) -> list[list[int]]:
+    """Sort ``[start, end)`` spans and merge the ones that overlap or touch; drop empty ones."""
+    out: list[list[int]] = []
+    for s, e in sorted((int(a), int(b)) for a, b in spans):
+        if e <= s:
+            continue
+        if out and s <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], e)
+        else:
+            out.append([s, e])
+    return out
+
+
+def candidates_of(row: Mapping[str, Any]) -> list[Candidate]:
+    """The candidates of a labeled row (``responses`` + ``labels``), duplicates texts dropped."""
+    responses, labels = row["responses"], row["labels"]
+    if len(responses) != len(labels):
+        raise DataError(f"{len(responses)} responses but {len(labels)} labels")
+    seen: set[str] = set()
+    out = []
+    for i, (resp, lab) in enumerate(zip(responses, labels)):
+        if resp in seen:
+            continue
+        seen.add(resp)
+        out.append(Candidate(
+            i, resp, lab.get("verdict", ""), correct_outputs(lab), is_fully_correct(lab),
+            lab.get("code_span") is not None, lab.get("cones") or {},
+        ))
+    return out
+
+
+def _cone_spans(cand: Candidate, signals: Iterable[str]) -> list[list[int]] | None:
+    spans: list[Sequence[int]] = []
+    for s in signals:
+        cone = cand.cones.get(s)
+        if not cone:
+            return None
+        spans.extend(cone)
+    return merge_spans(spans)
+
+
+def _whole(text: str) -> list[list[int]]:
+    return [[0, len(text)]] if text else []
+
+
+def pairs_for_row(row: Mapping[str, Any], config: PairsConfig | None = None) -> list[dict[str, Any]]:
+    """All pairs of one labeled row, in (chosen index, rejected index) order, then capped."""
+    cfg = config or PairsConfig()
+    cands = candidates_of(row)
+    pairs = []
+    for a in cands:
+        for b in cands:
+            if a is b:
+                continue
+            contrast = a.correct - b.correct
+            if not contrast:
+                continue
+            kind = "complete" if a.fully_correct else "partial"
+            if kind not in cfg.kinds:
+                continue
+            if cfg.mode == "module":
+                if not a.fully_correct or b.fully_correct:
+                    continue
+                chosen, rejected = _whole(a.response), _whole(b.response)
+            elif not b.has_code:
+                chosen, rejected = _whole(a.response), _whole(b.response)
+            else:
+                chosen = _cone_spans(a, sorted(contrast)) or _whole(a.response)
+                rejected = _cone_spans(b, sorted(contrast)) or _whole(b.response)
+            pair = {"id": row["id"], "pair_id": f"{row['id']}/{a.index}-{b.index}"}
+            pair.update({f: row[f] for f in _PROMPT_FIELDS if f in row and row[f] is not None})
+            pair.update({
+                "chosen": a.response,
+                "rejected": b.response,
+                "contrast_signals": sorted(contrast),
+                "chosen_spans": chosen,
+                "rejected_spans": rejected,
+                "kind": kind,
+                "chosen_index": a.index,
+                "rejected_index": b.index,
+            })
+            pairs.append(pair)
+    cap = cfg.max_pairs_per_prompt
+    if cap is not None and len(pairs) > cap:
+        rng = random.Random(f"{cfg.seed}:{row['id']}")
+        keep = sorted(rng.sample(range(len(pairs)), cap))
+        pairs = [pairs[i] for i in keep]
+    return pairs
+
+
+@dataclass
+class PairsReport:
+    """What :func:`make_pairs` wrote."""
+
+    prompts: int = 0
+    prompts_with_pairs: int = 0
+    pairs: int = 0
+    kinds: Counter = field(default_factory=Counter)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"prompts": self.prompts, "prompts_with_pairs": self.prompts_with_pairs,
+                "pairs": self.pairs, "kinds": {k: self.kinds.get(k, 0) for k in KINDS}}
+
+
+def iter_pairs(path: str | os.PathLike[str], config: PairsConfig) -> Iterator[list[dict[str, Any]]]:
+    """Pairs of every row of the labeled file ``path``, one list per row."""
+    for lineno, row in read_jsonl(path):
+        require_fields(path, lineno, row, ("id", "responses", "labels"))
+        try:
+            yield pairs_for_row(row, config)
+        except DataError as exc:
+            raise DataError(f"{path}:{lineno}:1: error: {exc.message}") from None
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"{path}:{lineno}:1: error: malformed labeled row: {exc!r}") from None
+
+
+def make_pairs(
+    labeled: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    config: PairsConfig | None = None,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> PairsReport:
+    """Write the pairs of every row of ``labeled`` to ``out`` (overwritten); return counts."""
+    cfg = config or PairsConfig()
+    report = PairsReport()
+    with JsonlWriter(out, resume=False) as writer:
+        for pairs in iter_pairs(labeled, cfg):
+            report.prompts += 1
+            report.prompts_with_pairs += bool(pairs)
+            for p in pairs:
+                writer.write(p)
+                report.kinds[p["kind"]] += 1
+            report.pairs += len(pairs)
+            if progress:
+                progress(report.prompts)
+    return report

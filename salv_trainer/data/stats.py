@@ -1,0 +1,120 @@
+"""``stats``: what a data file holds (pairs, labeled samples, samples or prompts).
+
+The kind of file is recognised from its first row: pairs have ``chosen``/``rejected``, labeled
+rows ``labels``, sample rows ``responses``, anything else is read as prompts.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ._jsonl import read_jsonl
+from ._verdicts import CATEGORIES, category
+
+__all__ = ["file_kind", "stats"]
+
+
+def file_kind(row: Mapping[str, Any]) -> str:
+    """``pairs``, ``labeled``, ``samples`` or ``prompts``."""
+    if "chosen" in row and "rejected" in row:
+        return "pairs"
+    if "labels" in row:
+        return "labeled"
+    if "responses" in row:
+        return "samples"
+    return "prompts"
+
+
+def _coverage(spans: Sequence[Sequence[int]], text: str) -> float:
+    if not text:
+        return 0.0
+    return sum(max(0, min(e, len(text)) - max(s, 0)) for s, e in spans) / len(text)
+
+
+def _summary(values: list[float]) -> dict[str, float] | None:
+    if not values:
+        return None
+    return {"mean": round(statistics.fmean(values), 4), "median": round(statistics.median(values), 4),
+            "min": round(min(values), 4), "max": round(max(values), 4)}
+
+
+def stats(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Counts of the file ``path`` as a JSON-ready dict (``kind`` says what it was read as).
+
+    * pairs: pairs, prompts, ``kinds``, ``contrast_signals`` histogram (pairs by number of contrast
+      signals), span coverage of chosen/rejected (fraction of the response's characters inside the
+      spans), and how many rejected spans are the whole response;
+    * labeled: prompts, candidates by category (fully right, partially right, wrong, broken) and
+      verdict, output verdicts, prompts with at least one fully right candidate;
+    * samples / prompts: rows and responses.
+    """
+    rows = (row for _, row in read_jsonl(path))
+    first = next(rows, None)
+    if first is None:
+        return {"kind": "empty", "rows": 0}
+    kind = file_kind(first)
+    rows_all = [first, *rows]
+    if kind == "pairs":
+        return {"kind": kind, **_pair_stats(rows_all)}
+    if kind == "labeled":
+        return {"kind": kind, **_labeled_stats(rows_all)}
+    out: dict[str, Any] = {"kind": kind, "rows": len(rows_all)}
+    if kind == "samples":
+        out["responses"] = sum(len(r.get("responses") or []) for r in rows_all)
+    return out
+
+
+def _pair_stats(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    kinds: Counter = Counter()
+    contrast: Counter = Counter()
+    signals: Counter = Counter()
+    cov_c, cov_r = [], []
+    whole_rejected = 0
+    for p in rows:
+        kinds[p.get("kind", "?")] += 1
+        cs = p.get("contrast_signals") or []
+        contrast[len(cs)] += 1
+        signals.update(cs)
+        chosen, rejected = p.get("chosen", ""), p.get("rejected", "")
+        cov_c.append(_coverage(p.get("chosen_spans") or [], chosen))
+        cov_r.append(_coverage(p.get("rejected_spans") or [], rejected))
+        whole_rejected += (p.get("rejected_spans") or []) == [[0, len(rejected)]]
+    return {
+        "pairs": len(rows),
+        "prompts": len({str(p.get("id")) for p in rows}),
+        "kinds": dict(sorted(kinds.items())),
+        "contrast_signals": {str(k): v for k, v in sorted(contrast.items())},
+        "top_contrast_signals": dict(signals.most_common(10)),
+        "chosen_coverage": _summary(cov_c),
+        "rejected_coverage": _summary(cov_r),
+        "rejected_whole_response": whole_rejected,
+    }
+
+
+def _labeled_stats(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    cats: Counter = Counter()
+    verdicts: Counter = Counter()
+    outputs: Counter = Counter()
+    with_full = 0
+    candidates = 0
+    for row in rows:
+        labels = row.get("labels") or []
+        candidates += len(labels)
+        row_cats = [category(lab) for lab in labels]
+        cats.update(row_cats)
+        with_full += "fully right" in row_cats
+        for lab in labels:
+            verdicts[lab.get("verdict", "?")] += 1
+            outputs.update((lab.get("outputs") or {}).values())
+    return {
+        "prompts": len(rows),
+        "candidates": candidates,
+        "categories": {c: cats.get(c, 0) for c in CATEGORIES},
+        "verdicts": dict(sorted(verdicts.items())),
+        "output_verdicts": dict(sorted(outputs.items())),
+        "prompts_with_fully_right": with_full,
+    }
