@@ -1,0 +1,589 @@
+"""Per-output equivalence proofs with Yosys (pyosys): the formal cross-check of random simulation.
+
+::
+
+    from verislice._formal import check_formal
+    [r] = check_formal("ref.v", ["gen.v"])              # combinational: PROVEN or MISMATCH
+    r.outputs["y"].verdict, r.outputs["y"].first_failure  # counterexample when it differs
+    check_formal("ref.v", ["gen.v"], depth=20)           # sequential: BOUNDED within 20 cycles
+
+Each design's modules get their own prefix (syntax-level renaming), a wrapper with the reference's
+ports is put around each top, and Yosys builds one miter per candidate
+(``miter -equiv -flatten -make_outputs -make_outcmp -ignore_gold_x``) whose ``cmp_<output>``
+signals are proven one by one with ``sat -prove``. Results are the same records as
+:mod:`verislice.equiv` (``method="formal"``): per output PROVEN (combinational, all inputs),
+BOUNDED (sequential, no difference within ``depth`` cycles from reset), MISMATCH with a
+:class:`Counterexample` (inputs per cycle, expected, actual), MISSING, WIDTH or UNKNOWN (solver
+time limit, construct Yosys cannot read or model: the message says which).
+
+The X rule is the simulator's: where the reference output is X the bit is don't-care; a
+candidate X/Z bit where the reference is 0/1 is a difference. Inputs are always 0/1. Registers
+start as X (``init="undef"``, as in Icarus) unless they have an initial value; the reset inputs
+are asserted in the first cycle (``reset_cycles``) and free afterwards, so the solver also tries
+resets at any later cycle. Yosys ends its process on an error, so proofs run in sandboxed worker
+processes (:mod:`verislice._formal_worker`); a crash or time-out costs only the step that was
+running, which gets UNKNOWN with Yosys's message.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Union
+
+from ._errors import DiagnosticError, VerisliceError
+from ._frontend import Design, Port, Source, load, rename_modules
+from ._sandbox import run_limited, sandbox_dir
+from .equiv._results import (
+    COMPILE_ERROR,
+    INTERFACE,
+    MISMATCH,
+    MISSING,
+    OK,
+    REFERENCE_ERROR,
+    UNKNOWN,
+    WIDTH,
+    BOUNDED,
+    PROVEN,
+    CandidateResult,
+    FirstFailure,
+    OutputResult,
+)
+
+__all__ = ["Counterexample", "FormalOptions", "check_formal", "check_formal_batch"]
+
+DesignInput = Union[str, os.PathLike, Source, Design]
+
+_WORKER = Path(__file__).with_name("_formal_worker.py")
+_SETUP_SECONDS = 20.0  # wall-clock allowance per candidate for reading + miter building
+_REF_PREFIX = "vsr_"
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*\Z")
+_ERROR_LINE = re.compile(r"ERROR:.*")
+
+
+@dataclass(frozen=True)
+class FormalOptions:
+    """Options of a formal check (also the ``--formal`` options of ``verislice equiv``).
+
+    ``depth``: cycles checked from reset for sequential designs. ``timeout``: solver limit per
+    output proof, in seconds (a proof that reaches it gets UNKNOWN). ``reset``: reset input(s)
+    to assert in the first ``reset_cycles`` cycles (default: the inputs Yosys finds driving a
+    reset of a reference flip-flop), with ``reset_active_low`` (default: the polarity found in
+    the reference, else active-low when the name ends in ``n``). ``init``: the start state of
+    registers without an initial value, ``"undef"`` (X, as in simulation) or ``"zero"``.
+    """
+
+    depth: int = 20
+    timeout: float = 10.0
+    top_ref: str | None = None
+    top_gen: str | None = None
+    reset: str | Sequence[str] | None = None
+    reset_active_low: bool | None = None
+    reset_cycles: int = 1
+    init: str = "undef"
+    include_dirs: Sequence[str | os.PathLike[str]] = ()
+    defines: Mapping[str, str | None] | None = None
+    jobs: int = 1
+    memory_mb: int = 4096
+
+    def __post_init__(self) -> None:
+        if self.depth < 1:
+            raise VerisliceError(f"--depth must be at least 1 (got {self.depth})")
+        if self.timeout <= 0:
+            raise VerisliceError(f"the proof time limit must be positive (got {self.timeout})")
+        if self.init not in ("undef", "zero"):
+            raise VerisliceError(f"init must be 'undef' or 'zero' (got {self.init!r})")
+        if self.reset_cycles < 1:
+            raise VerisliceError(f"reset_cycles must be at least 1 (got {self.reset_cycles})")
+        if self.jobs < 1:
+            raise VerisliceError(f"--jobs must be at least 1 (got {self.jobs})")
+
+
+@dataclass(frozen=True)
+class Counterexample(FirstFailure):
+    """A :class:`~verislice.equiv.FirstFailure` found by the prover, with the whole input trace.
+
+    ``trace[i]`` maps every reference input (clock excluded) to its binary value in cycle ``i``;
+    ``cycle`` is the first cycle (from 0) where the output differs, ``inputs == trace[cycle]``.
+    ``clock``/``clock_edge`` say how to replay it (``None`` for combinational designs): apply
+    ``trace[i]``, let it settle, compare, then give one active clock edge. ``reset`` lists the
+    reset inputs the proof asserted in the first cycles (already part of ``trace``).
+    """
+
+    trace: tuple[Mapping[str, str], ...] = ()
+    clock: str | None = None
+    clock_edge: str = "posedge"
+    reset: tuple[tuple[str, int], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        d = super().to_json()
+        d["trace"] = [dict(step) for step in self.trace]
+        d["clock"] = self.clock
+        d["clock_edge"] = self.clock_edge
+        return d
+
+
+def _pyosys_available() -> bool:
+    return importlib.util.find_spec("pyosys") is not None
+
+
+def check_formal(
+    ref: DesignInput,
+    candidates: Sequence[DesignInput],
+    *,
+    depth: int = 20,
+    timeout: float = 10.0,
+    top_ref: str | None = None,
+    top_gen: str | None = None,
+    reset: str | Sequence[str] | None = None,
+    reset_active_low: bool | None = None,
+    reset_cycles: int = 1,
+    init: str = "undef",
+    include_dirs: Sequence[str | os.PathLike[str]] = (),
+    defines: Mapping[str, str | None] | None = None,
+    outputs: Sequence[Collection[str] | None] | None = None,
+    jobs: int = 1,
+    options: FormalOptions | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[CandidateResult]:
+    """Prove or refute each output of each candidate against ``ref``; results in input order.
+
+    ``ref``/``candidates``: paths, :class:`~verislice.Source` texts or loaded
+    :class:`~verislice.Design` objects. ``outputs``: one entry per candidate, the outputs to
+    prove (``None``: all; e.g. the outputs simulation called MATCH); outputs not asked for are
+    absent from that candidate's result. Raises :class:`~verislice.VerisliceError` when the
+    reference does not load or pyosys is missing; every candidate problem is a verdict.
+    """
+    opts = options or FormalOptions(
+        depth=depth, timeout=timeout, top_ref=top_ref, top_gen=top_gen, reset=reset,
+        reset_active_low=reset_active_low, reset_cycles=reset_cycles, init=init,
+        include_dirs=tuple(include_dirs), defines=defines, jobs=jobs)
+    [results] = _check_groups([(ref, list(candidates), outputs)], opts, progress, strict=True)
+    return results
+
+
+def check_formal_batch(
+    groups: Sequence[tuple[DesignInput, Sequence[DesignInput]]],
+    *,
+    options: FormalOptions | None = None,
+    outputs: Sequence[Sequence[Collection[str] | None] | None] | None = None,
+    progress: Callable[[int], None] | None = None,
+    **kwargs: Any,
+) -> list[list[CandidateResult]]:
+    """Many (reference, candidates) groups, ``options.jobs`` workers at a time; input order kept.
+
+    A reference that does not load gives every candidate of its group REFERENCE_ERROR instead of
+    an exception. ``kwargs`` are :class:`FormalOptions` fields when ``options`` is not given.
+    """
+    opts = options or FormalOptions(**kwargs)
+    outs = list(outputs) if outputs is not None else [None] * len(groups)
+    if len(outs) != len(groups):
+        raise VerisliceError("outputs: one entry per group expected")
+    return _check_groups([(r, list(c), o) for (r, c), o in zip(groups, outs)], opts, progress,
+                         strict=False)
+
+
+# -- preparation -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Cand:
+    index: int
+    name: str
+    top: str = ""
+    result: CandidateResult | None = None  # decided before any proof
+    files: list[tuple[str, str]] = field(default_factory=list)
+    wrapper: str = ""
+    outputs: list[str] = field(default_factory=list)
+    fixed: dict[str, OutputResult] = field(default_factory=dict)  # MISSING / WIDTH
+    ports: dict[str, Port] = field(default_factory=dict)
+
+
+@dataclass
+class _Group:
+    ref: Design | None
+    ref_error: str = ""
+    gold_files: list[tuple[str, str]] = field(default_factory=list)
+    gold_wrapper: str = ""
+    cands: list[_Cand] = field(default_factory=list)
+
+
+def _label(item: DesignInput) -> str:
+    if isinstance(item, Design):
+        return item.sources[0].name if item.sources else item.top
+    if isinstance(item, Source):
+        return item.name
+    return os.fspath(item)
+
+
+def _load(item: DesignInput, top: str | None, opts: FormalOptions) -> Design:
+    if isinstance(item, Design):
+        return item
+    return load([item], top=top, include_dirs=opts.include_dirs, defines=opts.defines)
+
+
+def _vid(name: str) -> str:
+    """``name`` as a Verilog identifier (escaped when it is not a plain one)."""
+    return name if _IDENT.match(name) else f"\\{name} "
+
+
+def _decl(p: Port) -> str:
+    rng = f" [{p.width - 1}:0]" if p.width > 1 else ""
+    return f"{p.direction}{rng} {_vid(p.name)}"
+
+
+def _wrapper(module: str, inst_of: str, ref_ports: list[Port], connect: Collection[str]) -> str:
+    """A module with exactly the reference's ports around ``inst_of`` (only ``connect`` outputs
+    are driven; the others are X, never compared)."""
+    lines = [f"module {module}(", ",\n".join("  " + _decl(p) for p in ref_ports), ");"]
+    conns = []
+    for p in ref_ports:
+        if p.direction == "input" or p.name in connect:
+            conns.append(f".{_vid(p.name)}({_vid(p.name)})")
+        elif p.direction == "output":
+            lines.append(f"  assign {_vid(p.name)} = {{{p.width}{{1'bx}}}};")
+    lines.append(f"  {_vid(inst_of)} vsf_u ({', '.join(conns)});")
+    lines.append("endmodule")
+    return "\n".join(lines) + "\n"
+
+
+def _renamed_files(design: Design, prefix: str) -> list[tuple[str, str]]:
+    names = set(design.modules)
+    return [(s.name, rename_modules(s.text, prefix, names)) for s in design.sources]
+
+
+def _prepare_group(ref: DesignInput, cands: list[DesignInput], only, opts: FormalOptions,
+                   strict: bool) -> _Group:
+    try:
+        rd = _load(ref, opts.top_ref, opts)
+    except VerisliceError as exc:
+        if strict:
+            raise
+        return _Group(None, ref_error=f"reference {_label(ref)}: {exc.message}",
+                      cands=[_Cand(i, _label(c)) for i, c in enumerate(cands)])
+    bad = [p.name for p in rd.ports if p.direction not in ("input", "output")]
+    if bad:
+        msg = f"reference port(s) {', '.join(bad)}: only input and output ports can be compared"
+        if strict:
+            raise VerisliceError(msg)
+        return _Group(None, ref_error=msg, cands=[_Cand(i, _label(c)) for i, c in enumerate(cands)])
+    group = _Group(rd, gold_files=_renamed_files(rd, _REF_PREFIX),
+                   gold_wrapper=_wrapper("vsf_gold", _REF_PREFIX + rd.top, rd.ports,
+                                         [p.name for p in rd.outputs]))
+    if only is not None and len(only) != len(cands):
+        raise VerisliceError("outputs: one entry per candidate expected")
+    for i, item in enumerate(cands):
+        group.cands.append(_prepare_cand(i, item, rd, None if only is None else only[i], opts))
+    return group
+
+
+def _prepare_cand(i: int, item: DesignInput, rd: Design, only, opts: FormalOptions) -> _Cand:
+    c = _Cand(i, _label(item))
+    try:
+        cd = _load(item, opts.top_gen, opts)
+    except DiagnosticError as exc:
+        c.result = CandidateResult(COMPILE_ERROR, exc.message, name=c.name, method="formal")
+        return c
+    except VerisliceError as exc:
+        c.result = CandidateResult(INTERFACE, exc.message, name=c.name, method="formal")
+        return c
+    c.top = cd.top
+    c.ports = {p.name: p for p in cd.ports}
+    problems = []
+    ref_names = {p.name for p in rd.ports}
+    for p in rd.inputs:
+        q = c.ports.get(p.name)
+        if q is None:
+            problems.append(f"input '{p.name}' is missing")
+        elif q.direction != "input":
+            problems.append(f"'{p.name}' is an {q.direction}, the reference has an input")
+        elif q.width != p.width:
+            problems.append(f"input '{p.name}' is {q.width} bits wide, the reference's {p.width}")
+    for q in cd.ports:
+        if q.name not in ref_names and q.direction != "output":
+            problems.append(f"extra {q.direction} '{q.name}'")
+    if problems:
+        c.result = CandidateResult(INTERFACE, "; ".join(problems), name=c.name, top=c.top,
+                                   method="formal")
+        return c
+    wanted = [p for p in rd.outputs if only is None or p.name in set(only)]
+    for p in wanted:
+        q = c.ports.get(p.name)
+        if q is None or q.direction != "output":
+            c.fixed[p.name] = OutputResult(p.name, MISSING, width=p.width, method="formal",
+                                           message="the candidate has no such output")
+        elif q.width != p.width:
+            c.fixed[p.name] = OutputResult(
+                p.name, WIDTH, width=p.width, candidate_width=q.width, method="formal",
+                message=f"{q.width} bits wide, the reference's {p.width}: not compared")
+        else:
+            c.outputs.append(p.name)
+    prefix = f"vsc{i}_"
+    c.files = _renamed_files(cd, prefix)
+    c.wrapper = _wrapper("vsf_gate", prefix + cd.top, rd.ports, c.outputs)
+    return c
+
+
+# -- running the workers -------------------------------------------------------------------------
+
+
+@dataclass
+class _Raw:
+    """What the workers said about one candidate."""
+
+    info: dict[str, Any] | None = None
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    error: str = ""  # candidate-level (setup) failure
+    seconds: float = 0.0
+
+
+def _error_text(stdout: str, stderr: str, names: Mapping[str, str]) -> str:
+    """Yosys's ``ERROR:`` line (with its ``file:line:`` prefix), else the last line of stderr,
+    with the worker's temporary file names replaced by the user's."""
+    text = ""
+    for stream in (stderr, stdout):
+        found = _ERROR_LINE.search(stream)
+        if found:
+            line_start = stream.rfind("\n", 0, found.start()) + 1
+            text = stream[line_start:found.end()].strip()
+            break
+    if not text:
+        tail = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+        text = tail[-1] if tail else ""
+    for tmp, real in names.items():
+        text = re.sub(rf"\b{re.escape(tmp)}\b", real, text)
+    return text
+
+
+def _job(group: _Group, cands: list[_Cand], opts: FormalOptions) -> dict[str, Any]:
+    reset = None
+    if opts.reset:
+        names = [opts.reset] if isinstance(opts.reset, str) else list(opts.reset)
+        value = None if opts.reset_active_low is None else (0 if opts.reset_active_low else 1)
+        reset = [{"name": n, "value": value} for n in names]
+    return {
+        "gold": group.gold_files, "gold_wrapper": group.gold_wrapper,
+        "cands": [{"key": c.index, "files": c.files, "wrapper": c.wrapper, "outputs": c.outputs}
+                  for c in cands],
+        "include_dirs": [os.path.abspath(os.fspath(d)) for d in opts.include_dirs],
+        "defines": dict(opts.defines or {}), "depth": opts.depth, "timeout": opts.timeout,
+        "init": opts.init, "reset": reset, "reset_cycles": opts.reset_cycles,
+    }
+
+
+def _run_chunk(group: _Group, chunk: list[_Cand], opts: FormalOptions) -> tuple[dict[int, _Raw], str]:
+    """Prove every output of ``chunk``; restart the worker after a crash. Returns the raw
+    results per candidate index and a reference-level error ('' when none)."""
+    raw = {c.index: _Raw() for c in chunk}
+    pending = [replace(c, outputs=list(c.outputs)) for c in chunk]
+    names = {f"ref{i}.v": n for i, (n, _) in enumerate(group.gold_files)}
+    for c in chunk:
+        names.update({f"cand{c.index}_{j}.v": n for j, (n, _) in enumerate(c.files)})
+    while pending:
+        limit = _SETUP_SECONDS + sum(
+            _SETUP_SECONDS / 4 + len(c.outputs) * (opts.timeout * 1.5 + 2)
+            for c in pending)
+        with sandbox_dir("verislice-formal-") as tmp:
+            (tmp / "job.json").write_text(json.dumps(_job(group, pending, opts)), encoding="utf-8")
+            t0 = time.monotonic()
+            run = run_limited([sys.executable, str(_WORKER), "job.json", "events.jsonl"], tmp,
+                              timeout=limit, memory_mb=opts.memory_mb)
+            elapsed = time.monotonic() - t0
+            events_path = tmp / "events.jsonl"
+            lines = events_path.read_text(encoding="utf-8").splitlines() if events_path.exists() else []
+        events = []
+        for line in lines:
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError:
+                break  # a line cut short by a kill
+        why = ("time limit reached" if run.timed_out
+               else _error_text(run.stdout, run.stderr, names)
+               or f"Yosys worker ended with exit code {run.returncode}")
+        if not any(e.get("ev") == "gold_ok" for e in events):
+            if run.ok:
+                why = "no result from the Yosys worker"
+            return raw, f"Yosys cannot read the reference: {why}"
+        per_cand = max(elapsed / max(1, len(pending)), 0.0)
+        done: set[int] = set()
+        last: dict[str, Any] | None = None
+        for e in events:
+            k = e.get("k")
+            if k is None:
+                continue
+            last = e
+            r = raw[k]
+            if e["ev"] == "setup":
+                r.seconds += per_cand
+            if e["ev"] == "info":
+                r.info = e
+            elif e["ev"] == "result":
+                r.results[e["o"]] = e
+            elif e["ev"] == "done":
+                done.add(k)
+        if run.ok:
+            break
+        if last is not None and last["k"] not in done:
+            k = last["k"]
+            if last["ev"] == "prove":
+                raw[k].results[last["o"]] = {"status": "error", "message": why}
+            elif last["ev"] in ("setup", "info"):
+                raw[k].error = why
+                done.add(k)
+        elif last is None and pending:
+            # died before the first candidate's setup event: blame the first candidate
+            raw[pending[0].index].error = why
+            done.add(pending[0].index)
+        nxt = []
+        for c in pending:
+            if c.index in done:
+                continue
+            left = [o for o in c.outputs if o not in raw[c.index].results]
+            if left or raw[c.index].info is None:
+                nxt.append(replace(c, outputs=left))
+        if [(c.index, c.outputs) for c in nxt] == [(c.index, c.outputs) for c in pending]:
+            for c in nxt:  # no progress at all: give up on these rather than loop
+                raw[c.index].error = why
+            break
+        pending = nxt
+    return raw, ""
+
+
+# -- results -----------------------------------------------------------------------------------
+
+
+def _counterexample(output: str, trace: list[dict[str, str]], rd: Design,
+                    clocks: list[list[Any]], resets: list[list[Any]]) -> Counterexample:
+    clock_names = {c[0] for c in clocks}
+    steps = []
+    for step in trace:
+        steps.append({p.name: step.get(f"in_{p.name}", "x" * p.width)
+                      for p in rd.inputs if p.name not in clock_names})
+    fail = next((i for i, s in enumerate(trace) if s.get(f"cmp_{output}") == "0"),
+                len(trace) - 1)
+    fail = max(fail, 0)
+    steps = steps[: fail + 1]
+    at = trace[fail] if trace else {}
+    clock = clocks[0][0] if clocks else None
+    edge = "negedge" if clocks and int(clocks[0][1]) == 0 else "posedge"
+    return Counterexample(
+        cycle=fail, inputs=steps[fail] if steps else {},
+        expected=at.get(f"gold_{output}", ""), actual=at.get(f"gate_{output}", ""),
+        trace=tuple(steps), clock=clock, clock_edge=edge,
+        reset=tuple((str(n), int(v)) for n, v in resets))
+
+
+def _describe_reset(resets) -> str:
+    if not resets:
+        return "no reset found"
+    return "reset " + ", ".join(f"{n}={v}" for n, v in resets) + " in the first cycle"
+
+
+def _output_result(name: str, rd: Design, raw: _Raw, opts: FormalOptions) -> OutputResult:
+    width = next(p.width for p in rd.outputs if p.name == name)
+    res = raw.results.get(name)
+    info = raw.info or {}
+    if raw.error and res is None:
+        return OutputResult(name, UNKNOWN, width=width, method="formal", message=raw.error)
+    if info.get("unsupported"):
+        return OutputResult(name, UNKNOWN, width=width, method="formal",
+                            message=info["unsupported"])
+    if res is None:
+        return OutputResult(name, UNKNOWN, width=width, method="formal",
+                            message="not proven (worker stopped)")
+    seq = bool(info.get("seq"))
+    status = res.get("status")
+    if status == "pass":
+        if seq:
+            msg = (f"no difference within {opts.depth} cycles from "
+                   f"{'reset' if info.get('resets') else 'the initial state'} "
+                   f"({_describe_reset(info.get('resets'))})")
+            return OutputResult(name, BOUNDED, samples=opts.depth, width=width, method="formal",
+                                message=msg)
+        return OutputResult(name, PROVEN, width=width, method="formal",
+                            message="equal for every input value")
+    if status == "fail":
+        cex = _counterexample(name, res.get("trace") or [], rd, info.get("clocks") or [],
+                              info.get("resets") or [])
+        return OutputResult(name, MISMATCH, mismatches=1, samples=cex.cycle + 1,
+                            first_failure=cex, width=width, method="formal",
+                            message=f"differs in cycle {cex.cycle}" if seq else "differs")
+    if status == "timeout":
+        return OutputResult(name, UNKNOWN, width=width, method="formal",
+                            message=f"solver time limit ({opts.timeout:g} s) reached")
+    msg = res.get("message") or "the prover gave no answer"
+    if isinstance(msg, list):
+        msg = " ".join(msg) or "the prover gave no answer"
+    return OutputResult(name, UNKNOWN, width=width, method="formal", message=str(msg))
+
+
+def _candidate_result(c: _Cand, rd: Design, raw: _Raw | None, ref_error: str,
+                      opts: FormalOptions) -> CandidateResult:
+    if c.result is not None:
+        return c.result
+    outs: dict[str, OutputResult] = {}
+    raw = raw or _Raw()
+    if ref_error:
+        raw = _Raw(error=ref_error)
+    for p in rd.outputs:
+        if p.name in c.fixed:
+            outs[p.name] = c.fixed[p.name]
+        elif p.name in c.outputs:
+            outs[p.name] = _output_result(p.name, rd, raw, opts)
+    message = raw.error or (raw.info or {}).get("unsupported") or ""
+    return CandidateResult(OK, message, outs, name=c.name, top=c.top, method="formal",
+                           seconds=raw.seconds)
+
+
+def _check_groups(items, opts: FormalOptions, progress, *, strict: bool):
+    if not _pyosys_available():
+        raise VerisliceError("formal checking needs Yosys from PyPI: "
+                             "pip install 'verislice-salv[formal]' (pyosys)")
+    groups = [_prepare_group(ref, cands, only, opts, strict) for ref, cands, only in items]
+    tasks = []  # (group index, chunk)
+    for gi, g in enumerate(groups):
+        if g.ref is None:
+            continue
+        todo = [c for c in g.cands if c.result is None and c.outputs]
+        if not todo:
+            continue
+        n = min(opts.jobs, len(todo))
+        for j in range(n):
+            tasks.append((gi, todo[j::n]))
+    raws: dict[tuple[int, int], _Raw] = {}
+    ref_errors: dict[int, str] = {}
+
+    def work(task):
+        gi, chunk = task
+        raw, err = _run_chunk(groups[gi], chunk, opts)
+        if progress is not None:
+            progress(len(chunk))
+        return gi, raw, err
+
+    if opts.jobs > 1 and len(tasks) > 1:
+        with ThreadPoolExecutor(max_workers=opts.jobs) as pool:
+            done = list(pool.map(work, tasks))
+    else:
+        done = [work(t) for t in tasks]
+    for gi, raw, err in done:
+        if err:
+            ref_errors[gi] = err
+        for k, r in raw.items():
+            raws[(gi, k)] = r
+    out = []
+    for gi, g in enumerate(groups):
+        if g.ref is None:
+            out.append([CandidateResult(REFERENCE_ERROR, g.ref_error, name=c.name, method="formal")
+                        for c in g.cands])
+            continue
+        out.append([_candidate_result(c, g.ref, raws.get((gi, c.index)), ref_errors.get(gi, ""),
+                                      opts) for c in g.cands])
+    return out
