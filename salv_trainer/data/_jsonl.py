@@ -50,7 +50,7 @@ def read_jsonl(
 
 def _parse(path: Any, lineno: int, line: str) -> tuple[int, dict[str, Any]]:
     try:
-        row = json.loads(line)
+        row = json.loads(line.rstrip("\r\n"))
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}:{lineno}:{exc.colno}: error: invalid JSON: {exc.msg}") from None
     if not isinstance(row, dict):
@@ -66,13 +66,16 @@ def require_fields(path: Any, lineno: int, row: Mapping[str, Any], fields: Itera
         raise DataError(f"{path}:{lineno}:1: error: missing field {names}")
 
 
-def read_rows(path: str | os.PathLike[str], fields: Iterable[str] = ()) -> list[dict[str, Any]]:
-    """All rows of ``path`` (see :func:`read_jsonl`), each checked for ``fields``; ids unique."""
+def read_rows(
+    path: str | os.PathLike[str], fields: Iterable[str] = (), *, unique_ids: bool = True
+) -> list[dict[str, Any]]:
+    """All rows of ``path`` (see :func:`read_jsonl`), each checked for ``fields``; with
+    ``unique_ids`` a repeated ``id`` is an error (prompt, sample and labeled files)."""
     need = list(fields)
     rows, seen = [], {}
     for lineno, row in read_jsonl(path):
         require_fields(path, lineno, row, need)
-        if "id" in row:
+        if unique_ids and "id" in row:
             key = str(row["id"])
             if key in seen:
                 raise DataError(
