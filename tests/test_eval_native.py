@@ -105,8 +105,8 @@ COUNTER_TB = """module tb_counter;
   always #5 clk = ~clk;
   initial begin
     #12 rst_n = 1;
-    repeat (21) @(negedge clk);   // 20 rising edges after reset: 20 mod 16
-    if (q == 4'd4) $display("===========Your Design Passed===========");
+    repeat (21) @(negedge clk);   // 21 rising edges after reset: 21 mod 16
+    if (q == 4'd5) $display("===========Your Design Passed===========");
     else $display("===========Error: q = %d===========", q);
     $finish;
   end
