@@ -1,0 +1,83 @@
+"""Options of an equivalence check. The same dataclass drives the Python API and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+__all__ = ["EquivOptions"]
+
+ENGINES = ("cocotb", "vvp")
+
+
+def _opt(default: Any, help: str, **kw: Any) -> Any:
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass(frozen=True)
+class EquivOptions:
+    """How a reference and its candidates are simulated and compared.
+
+    Every field has a CLI flag of the same name (``cycles`` -> ``--cycles``). ``None`` means
+    "detect" for the clock/reset fields and "automatic" for ``timeout``.
+    """
+
+    cycles: int = _opt(1000, "Samples per simulation: clock cycles, or input vectors for a "
+                             "combinational design.")
+    seed: int = _opt(0, "Random seed of the stimulus (same seed, same vectors).")
+    sequences: int = _opt(4, "Independent stimulus sequences the samples are split into, each "
+                             "starting with reset asserted and using its own mix of value styles.")
+    clock: str | None = _opt(None, "Clock input (default: detected from edge-triggered event "
+                                   "controls; '' for none: treat the design as combinational).")
+    reset: str | None = _opt(None, "Reset input (default: detected by use and name; '' for none).")
+    reset_active_low: bool | None = _opt(None, "Reset polarity (default: detected).")
+    reset_async: bool | None = _opt(None, "Reset is asynchronous (default: detected).")
+    top_ref: str | None = _opt(None, "Top module of the reference (default: the module no other "
+                                     "instantiates).")
+    top_gen: str | None = _opt(None, "Top module of each candidate (default: detected; when "
+                                     "ambiguous, the one named like the reference's top).")
+    allow_file_io: bool = _opt(False, "Allow file and system tasks ($fopen, $readmemh, $system, "
+                                      "...) in candidates instead of rejecting them.")
+    timeout: float | None = _opt(None, "Wall-clock limit of one simulation in seconds "
+                                       "(default: 10 s plus a share per candidate and cycle).")
+    batch_size: int = _opt(50, "Most candidates per simulation (several groups are packed into "
+                               "one simulation up to this size).")
+    engine: str = _opt("cocotb", "Simulation driver: 'cocotb' (cocotb test on Icarus) or 'vvp' "
+                                 "(the same generated testbench run by vvp alone; faster start).")
+    max_memory_bits: int = _opt(1 << 24, "Candidates whose variables hold more bits than this are "
+                                         "rejected (huge memories).")
+    memory_mb: int = _opt(2048, "Address-space limit of each compiler/simulator process (MiB).")
+    keep_dir: bool = _opt(False, "Keep the simulation directories (their paths go in messages).")
+
+    def __post_init__(self) -> None:
+        from .._errors import VerisliceError
+
+        if self.cycles < 1:
+            raise VerisliceError("--cycles must be at least 1")
+        if self.sequences < 1:
+            raise VerisliceError("--sequences must be at least 1")
+        if self.batch_size < 1:
+            raise VerisliceError("--batch-size must be at least 1")
+        if self.engine not in ENGINES:
+            raise VerisliceError(f"--engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
+        if self.timeout is not None and self.timeout <= 0:
+            raise VerisliceError("--timeout must be positive")
+
+    def with_(self, **changes: Any) -> EquivOptions:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_kwargs(cls, options: EquivOptions | None = None, **kw: Any) -> EquivOptions:
+        """``options`` updated with keyword arguments (unknown names raise ``TypeError``)."""
+        names = {f.name for f in fields(cls)}
+        bad = sorted(set(kw) - names)
+        if bad:
+            raise TypeError(f"unknown equivalence option(s): {', '.join(bad)}")
+        base = options or cls()
+        return replace(base, **kw) if kw else base
+
+    def sim_timeout(self, candidates: int) -> float:
+        """Wall-clock limit for one simulation of ``candidates`` candidates."""
+        if self.timeout is not None:
+            return self.timeout
+        return 10.0 + 2e-5 * self.cycles * (1 + candidates)
