@@ -243,9 +243,16 @@ class SignalAwareDPOTrainer(DPOTrainer):
     # -- dataset hook: TRL tokenizes, we add the token masks and drop empty rows
     def _prepare_dataset(self, dataset, processing_class, args, dataset_name):  # noqa: ANN001
         has_spans = "chosen_spans" in dataset.column_names
+        n_before = len(dataset) if hasattr(dataset, "__len__") else None
         dataset = super()._prepare_dataset(dataset, processing_class, args, dataset_name)
         if not has_spans:
             return dataset
+        # TRL drops rows whose prompt alone fills max_length: those count as truncated
+        prompt_too_long = n_before - len(dataset) if n_before is not None else 0
+        if len(dataset) == 0:
+            raise DataFormatError(
+                f"every prompt of the {dataset_name} dataset is longer than max_length={args.max_length} tokens"
+            )
         tokenizer = getattr(processing_class, "tokenizer", processing_class)
         mode, max_len, trunc = self.mask_mode, args.max_length, args.truncation_mode
 
@@ -271,9 +278,9 @@ class SignalAwareDPOTrainer(DPOTrainer):
 
         dataset = dataset.map(add_masks, desc=f"Token masks ({mode}) for {dataset_name} dataset")
         status = dataset["salv_status"]
-        stats = MaskStats(rows_tokenized=len(status))
+        stats = MaskStats(rows_tokenized=len(status) + prompt_too_long)
         stats.dropped_empty = status.count("empty")
-        stats.dropped_truncated = status.count("truncated")
+        stats.dropped_truncated = status.count("truncated") + prompt_too_long
         keep = [i for i, s in enumerate(status) if s == "ok"]
         stats.rows_trained = len(keep)
         stats.mask_tokens = sum(dataset.select(keep)["salv_mask_tokens"]) if keep else 0

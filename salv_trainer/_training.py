@@ -95,7 +95,14 @@ def trainer_kwargs(cfg: _Common) -> dict[str, Any]:
         report_to=[] if cfg.report_to in ("", "none") else cfg.report_to.split(","),
         disable_tqdm=quiet,
         save_only_model=False,
+        dataloader_pin_memory=_has_cuda(),
     )
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def _is_tty() -> bool:
