@@ -1,3 +1,206 @@
-"""`verislice equiv` command (thin layer over the Python API)."""
+"""`verislice equiv` command (thin layer over :mod:`verislice.equiv`)."""
 
-from ._app import app  # noqa: F401
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import typer
+
+from ..equiv import _results as R
+from ..equiv._options import EquivOptions
+from ._app import app
+from ._common import (DEFINE, EXIT_DIFFERENT, EXIT_OK, INCLUDE, JSON, console, err_console,
+                      parse_defines, print_json, run_cli, show_progress)
+
+_H = {f: EquivOptions.__dataclass_fields__[f].metadata["help"]
+      for f in EquivOptions.__dataclass_fields__}
+_D = EquivOptions()
+
+EPILOG = """[b]Examples[/b]
+
+  verislice equiv ref.v gen.v                       # table: output | verdict | mismatches | first failure
+  verislice equiv ref.v gen.v --json                # one JSON object, candidates in argument order
+  verislice equiv ref.v gen.v --cycles 2000 --seed 7
+  verislice equiv ref.v gen.v --clock clk --reset rst_n --reset-active-low --reset-async
+  verislice equiv ref.v gen.v --top-ref RefModule --top-gen TopModule
+  verislice equiv ref.v gen1.v gen2.v gen3.v        # one reference, many candidates, one batched run
+  verislice equiv ref.v gen.v --method both --depth 20   # simulation, then Yosys proofs of the MATCHes
+
+Exit codes: 0 every output of every candidate matches, 1 a difference or a failed candidate,
+2 usage or reference error."""
+
+
+@app.command(epilog=EPILOG)
+def equiv(
+    reference: Path = typer.Argument(..., help="Reference design (Verilog/SystemVerilog).",
+                                     show_default=False),
+    candidates: list[Path] = typer.Argument(..., help="Candidate designs (one file each).",
+                                            show_default=False),
+    json_out: bool = JSON,
+    cycles: int = typer.Option(_D.cycles, help=_H["cycles"]),
+    seed: int = typer.Option(_D.seed, help=_H["seed"]),
+    sequences: int = typer.Option(_D.sequences, help=_H["sequences"]),
+    clock: str = typer.Option(None, help=_H["clock"], show_default=False),
+    reset: str = typer.Option(None, help=_H["reset"], show_default=False),
+    reset_active_low: bool = typer.Option(None, "--reset-active-low/--reset-active-high",
+                                          help=_H["reset_active_low"], show_default=False),
+    reset_async: bool = typer.Option(None, "--reset-async/--reset-sync", help=_H["reset_async"],
+                                     show_default=False),
+    top_ref: str = typer.Option(None, help=_H["top_ref"], show_default=False),
+    top_gen: str = typer.Option(None, help=_H["top_gen"], show_default=False),
+    allow_file_io: bool = typer.Option(False, help=_H["allow_file_io"]),
+    timeout: float = typer.Option(None, help=_H["timeout"], show_default=False),
+    batch_size: int = typer.Option(_D.batch_size, help=_H["batch_size"]),
+    engine: str = typer.Option(_D.engine, help=_H["engine"]),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Simulations run in parallel (processes)."),
+    max_memory_bits: int = typer.Option(_D.max_memory_bits, help=_H["max_memory_bits"]),
+    method: str = typer.Option("sim", help="sim: random simulation; formal: Yosys proofs "
+                               "(verislice._formal); both: simulate, then prove the outputs that "
+                               "matched."),
+    formal: bool = typer.Option(False, "--formal", help="Same as --method formal."),
+    depth: int = typer.Option(20, help="Cycles checked from reset by formal proofs of "
+                              "sequential designs."),
+    include: list[Path] = INCLUDE,
+    define: list[str] = DEFINE,
+    keep_dir: bool = typer.Option(False, help=_H["keep_dir"]),
+) -> None:
+    """Per-output equivalence of candidates with a reference (random simulation on Icarus).
+
+    Every output of the reference gets a verdict per candidate: MATCH, MISMATCH (with the first
+    failing sample: cycle, inputs, expected, actual), MISSING, WIDTH or AMBIGUOUS (reference X on
+    every sample). A candidate that cannot be simulated gets COMPILE_ERROR, INTERFACE, TIMEOUT or
+    REJECTED instead.
+    """
+    args = dict(locals())
+    run_cli(lambda: _equiv(args))
+
+
+def _equiv(a: dict) -> int:
+    from .._errors import VerisliceError
+
+    method = "formal" if a["formal"] else a["method"]
+    if method not in ("sim", "formal", "both"):
+        raise VerisliceError(f"--method must be sim, formal or both, not {method!r}")
+    opts = EquivOptions(
+        cycles=a["cycles"], seed=a["seed"], sequences=a["sequences"], clock=a["clock"],
+        reset=a["reset"], reset_active_low=a["reset_active_low"], reset_async=a["reset_async"],
+        top_ref=a["top_ref"], top_gen=a["top_gen"], allow_file_io=a["allow_file_io"],
+        timeout=a["timeout"], batch_size=a["batch_size"], engine=a["engine"],
+        max_memory_bits=a["max_memory_bits"], include_dirs=tuple(str(i) for i in a["include"]),
+        defines=parse_defines(a["define"]) or None, keep_dir=a["keep_dir"])
+    ref = str(a["reference"])
+    cands = [str(c) for c in a["candidates"]]
+    for p in [ref, *cands]:
+        if not Path(p).is_file():
+            raise VerisliceError(f"{p}: no such file")
+    results = None
+    if method in ("sim", "both"):
+        results = _simulate(ref, cands, opts, a["jobs"], a["json_out"])
+    if method in ("formal", "both"):
+        results = _formal(ref, cands, opts, a["depth"], a["jobs"], results)
+    assert results is not None
+    ok = all(r.ok for r in results)
+    if a["json_out"]:
+        print_json({"reference": ref, "method": method, "ok": ok,
+                    "options": {"cycles": opts.cycles, "seed": opts.seed,
+                                "sequences": opts.sequences, "engine": opts.engine},
+                    "candidates": [r.to_json() for r in results]})
+    else:
+        _table(results)
+    return EXIT_OK if ok else EXIT_DIFFERENT
+
+
+def _simulate(ref: str, cands: list[str], opts: EquivOptions, jobs: int, quiet: bool):
+    from .. import equiv as api
+
+    if not show_progress() or quiet or len(cands) < 2:
+        return api.check_batch([(ref, cands)], jobs=jobs, options=opts)[0]
+    from rich.progress import Progress
+
+    with Progress(console=err_console(), transient=True) as bar:
+        task = bar.add_task("simulating", total=len(cands))
+        return api.check_batch([(ref, cands)], jobs=jobs, options=opts,
+                               progress=lambda d, t: bar.update(task, completed=d, total=t))[0]
+
+
+def _formal(ref: str, cands: list[str], opts: EquivOptions, depth: int, jobs: int, sim):
+    from .._errors import VerisliceError
+
+    if importlib.util.find_spec("verislice._formal") is None:
+        raise VerisliceError("formal checking is not available in this installation")
+    from .. import _formal
+
+    only = None
+    if sim is not None:  # prove only what simulation could not refute
+        only = [[n for n, o in r.outputs.items() if o.verdict == R.MATCH] if r.verdict == R.OK
+                else [] for r in sim]
+    kw = dict(depth=depth, top_ref=opts.top_ref, top_gen=opts.top_gen, jobs=jobs,
+              include_dirs=opts.include_dirs, defines=opts.defines)
+    if opts.reset:
+        kw["reset"] = opts.reset
+    if opts.reset_active_low is not None:
+        kw["reset_active_low"] = opts.reset_active_low
+    todo = [i for i in range(len(cands)) if only is None or only[i]]
+    proved = _formal.check_formal(ref, [cands[i] for i in todo],
+                                  outputs=None if only is None else [only[i] for i in todo], **kw)
+    if sim is None:
+        return proved
+    merged = list(sim)
+    for i, f in zip(todo, proved):
+        merged[i] = _merge(sim[i], f)
+    return merged
+
+
+def _merge(s, f):
+    """Simulation result refined by proofs: a proof's PROVEN/BOUNDED/MISMATCH wins; UNKNOWN keeps
+    the simulation's MATCH (with the prover's message)."""
+    from dataclasses import replace
+
+    if f.verdict != R.OK:
+        return replace(s, message=(s.message + "; " if s.message else "") +
+                       f"formal: {f.verdict}: {f.message}")
+    outs = dict(s.outputs)
+    for n, o in f.outputs.items():
+        if n not in outs:
+            continue
+        if o.verdict == R.UNKNOWN:
+            outs[n] = replace(outs[n], message=f"formal: unknown: {o.message}".strip())
+        else:
+            outs[n] = o
+    return replace(s, outputs=outs, method="both")
+
+
+_STYLE = {R.MATCH: "green", R.PROVEN: "green", R.BOUNDED: "green", R.MISMATCH: "red",
+          R.MISSING: "red", R.WIDTH: "red", R.AMBIGUOUS: "yellow", R.UNKNOWN: "yellow"}
+
+
+def _table(results) -> None:
+    from rich.table import Table
+
+    con = console()
+    for r in results:
+        head = f"{r.name}" + (f" ({r.top})" if r.top else "")
+        if r.verdict != R.OK:
+            con.print(f"{head}: {r.verdict}", style="bold red", markup=False)
+            for line in r.message.splitlines()[:20]:
+                con.print(f"  {line}", markup=False)
+            continue
+        t = Table(title=head, title_justify="left", show_lines=False)
+        for col in ("output", "verdict", "mismatches", "first failure"):
+            t.add_column(col)
+        for name, o in r.outputs.items():
+            ff = o.first_failure
+            fail = ""
+            if ff is not None:
+                ins = " ".join(f"{k}={v}" for k, v in ff.inputs.items())
+                fail = f"cycle {ff.cycle}: {ins} expected {ff.expected} actual {ff.actual}"
+            elif o.verdict in (R.WIDTH,):
+                fail = f"{o.candidate_width} bits, reference {o.width}"
+            elif o.message:
+                fail = o.message
+            t.add_row(name, f"[{_STYLE.get(o.verdict, '')}]{o.verdict}[/]",
+                      f"{o.mismatches}/{o.samples}" if o.samples else "-", fail)
+        con.print(t)
+        if r.message:
+            con.print(f"  {r.message}", markup=False)

@@ -37,10 +37,17 @@ def _label(x) -> str:
     return ", ".join(s.name if isinstance(s, Source) else os.fspath(s) for s in srcs)
 
 
-def _load(x, top: str | None) -> Design:
+def _load(x, top: str | None, options: EquivOptions) -> Design:
     if isinstance(x, Design):
         return x
-    return load(_sources(x), top=top)
+    srcs = _sources(x)
+    dirs = list(options.include_dirs)
+    for s in srcs:  # `include "x.vh"` next to a source file, as compilers look for it
+        if not isinstance(s, Source):
+            parent = os.path.dirname(os.path.abspath(os.fspath(s)))
+            if parent not in dirs:
+                dirs.append(parent)
+    return load(srcs, top=top, include_dirs=dirs, defines=options.defines)
 
 
 def _text_of(design: Design) -> str:
@@ -60,7 +67,7 @@ class _Ref:
 def _prepare_ref(gid: int, ref, options: EquivOptions) -> _Ref:
     name = _label(ref)
     try:
-        d = _load(ref, options.top_ref)
+        d = _load(ref, options.top_ref, options)
         timing = detect_timing(d, options)
     except VerisliceError as exc:
         raise VerisliceError(f"reference {name}: {exc.message}") from None
@@ -75,11 +82,11 @@ def _load_candidate(cand, ref: _Ref, options: EquivOptions) -> Design:
     if isinstance(cand, Design):
         return cand
     try:
-        return _load(cand, options.top_gen)
+        return _load(cand, options.top_gen, options)
     except VerisliceError as exc:
         if options.top_gen is None and "several top modules" in exc.message:
             try:
-                return _load(cand, ref.design.top)
+                return _load(cand, ref.design.top, options)
             except VerisliceError:
                 pass
         raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -47,6 +48,8 @@ class EquivOptions:
     max_memory_bits: int = _opt(1 << 24, "Candidates whose variables hold more bits than this are "
                                          "rejected (huge memories).")
     memory_mb: int = _opt(2048, "Address-space limit of each compiler/simulator process (MiB).")
+    include_dirs: tuple[str, ...] = _opt((), "Include directories of every design (-I).")
+    defines: Mapping[str, str | None] | None = _opt(None, "Macro definitions of every design (-D).")
     keep_dir: bool = _opt(False, "Keep the simulation directories (their paths go in messages).")
 
     def __post_init__(self) -> None:
@@ -60,6 +63,7 @@ class EquivOptions:
             raise VerisliceError("--batch-size must be at least 1")
         if self.engine not in ENGINES:
             raise VerisliceError(f"--engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
+        object.__setattr__(self, "include_dirs", tuple(str(d) for d in self.include_dirs))
         if self.timeout is not None and self.timeout <= 0:
             raise VerisliceError("--timeout must be positive")
 

@@ -145,6 +145,9 @@ def _compile(groups: list[SimGroup], options: EquivOptions, out: BatchOutcome,
         argv = ["iverilog", "-g2012", "-o", "sim.vvp", "-s", TB_TOP, "-f", "cmds.f"]
         if options.engine == "vvp":
             argv.append("-DVERISLICE_STANDALONE")
+        argv += [f"-I{os.path.abspath(i)}" for i in options.include_dirs]
+        for name, value in (options.defines or {}).items():
+            argv.append(f"-D{name}" if value is None else f"-D{name}={value}")
         r = run_limited(argv + ["tb.v", *files], d, timeout=60 + 2 * len(files),
                         memory_mb=options.memory_mb)
         out.compiles += 1
