@@ -305,23 +305,29 @@ def _collect(groups: list[SimGroup], layout: Layout, text: str, out: BatchOutcom
                     outputs[name] = OutputResult(name, verdict, 0, 0, None, width, cw, refx)
                     continue
                 cnt, first, exp, act = pairs.get(slot_of[(c.key, name)], (0, -1, "", ""))
+                seq = g.timing.clock is not None
+                n_samples = samples * (2 if seq else 1)
                 ff = None
+                msg = ""
                 if cnt and first >= 0:
-                    ff = FirstFailure(first, g.stimulus.inputs_at(first, data_widths),
+                    cycle, phase = divmod(first, 2)
+                    ff = FirstFailure(cycle, g.stimulus.inputs_at(cycle, data_widths),
                                       exp[-width:], act[-width:])
+                    if seq:
+                        msg = (f"first difference in cycle {cycle}, "
+                               f"{'after' if phase else 'before'} the active clock edge")
                 if cnt:
                     verdict = MISMATCH
                 elif refk == 0:
                     verdict = AMBIGUOUS
                 else:
                     verdict = MATCH
-                msg = ""
                 if verdict == AMBIGUOUS:
                     msg = "the reference output was X/Z on every sample: nothing to compare"
-                elif refx:
-                    msg = (f"the reference output had X/Z bits on {refx} of {samples} samples "
+                elif refx and not cnt:
+                    msg = (f"the reference output had X/Z bits on {refx} of {n_samples} samples "
                            "(don't-care there)")
-                outputs[name] = OutputResult(name, verdict, cnt, samples, ff, width, width, refx,
+                outputs[name] = OutputResult(name, verdict, cnt, n_samples, ff, width, width, refx,
                                              message=msg)
             out.results[c.key] = CandidateResult(OK, "", outputs, name=c.name, top=c.top,
                                                  seconds=seconds)

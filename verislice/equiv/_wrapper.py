@@ -1,8 +1,10 @@
 """The generated testbench: every reference and candidate of one simulation in one module.
 
-All inputs come from one stimulus bus read from ``stim.hex``; each sample the testbench changes the
+All inputs come from one stimulus bus read from ``stim.hex``; each cycle the testbench changes the
 bus away from the active clock edge, waits, compares every candidate output with its reference in
-Verilog, then gives the clock its edge. The X rule is applied bit by bit in ``vs_bad``: a sample
+Verilog (just before the active edge), gives the clock its edge, and compares again just before
+the inputs change (so a candidate clocked on the wrong edge cannot hide). Combinational designs
+are compared once per vector. The X rule is applied bit by bit in ``vs_bad``: a sample
 differs when some bit is 0/1 in the reference and anything else (other value, X, Z) in the
 candidate; reference X/Z bits are don't-care. Results go to ``results.txt`` (trusted code; the
 candidates may not use file tasks unless the user allows them).
@@ -130,22 +132,25 @@ def build_testbench(groups: list[SimGroup], samples: int, nonce: str) -> tuple[s
             for ln in range(start, len(lines) + 1):
                 owner[ln] = c.key
 
-    add("  task vs_sample;")
+    seq_gid = {g.gid for g in groups if g.timing.clock}
+    add("  task vs_sample(input integer ph);")
     add("    begin")
     for p, slot in enumerate(pairs):
         r, c = ref_wire[(slot.gid, slot.output)], cand_wire[(slot.key, slot.output)]
         start = len(lines) + 1
-        add(f"      if ({r} !== {c} && vs_bad({r}, {c}, {slot.width})) begin")
+        gate = "" if slot.gid in seq_gid else "ph == 0 && "
+        add(f"      if ({gate}{r} !== {c} && vs_bad({r}, {c}, {slot.width})) begin")
         add(f"        cnt[{p}] = cnt[{p}] + 1;")
-        add(f"        if (first[{p}] < 0) begin first[{p}] = k; fexp[{p}] = {r}; "
+        add(f"        if (first[{p}] < 0) begin first[{p}] = 2 * k + ph; fexp[{p}] = {r}; "
             f"fact[{p}] = {c}; end")
         add("      end")
         for ln in range(start, len(lines) + 1):
             owner[ln] = slot.key
     for q, (gid, name, _w) in enumerate(refs):
         r = ref_wire[(gid, name)]
-        add(f"      if ((^{r}) === 1'bx) refx[{q}] = refx[{q}] + 1;")
-        add(f"      if ((&({r} ^ {r})) === 1'b0) refk[{q}] = refk[{q}] + 1;")
+        gate = "" if gid in seq_gid else "ph == 0 && "
+        add(f"      if ({gate}(^{r}) === 1'bx) refx[{q}] = refx[{q}] + 1;")
+        add(f"      if ({gate}(&({r} ^ {r})) === 1'b0) refk[{q}] = refk[{q}] + 1;")
     add("    end")
     add("  endtask")
     add("  initial begin")
@@ -155,9 +160,10 @@ def build_testbench(groups: list[SimGroup], samples: int, nonce: str) -> tuple[s
     add('    $readmemh("stim.hex", stim);')
     add(f"    for (k = 0; k < {samples}; k = k + 1) begin")
     add("      bus = stim[k];")
-    add("      #4 vs_sample;")
+    add("      #4 vs_sample(0);")
     add("      #1 begin clk_pos = 1'b1; clk_neg = 1'b0; clk_both = ~clk_both; end")
-    add("      #5 begin clk_pos = 1'b0; clk_neg = 1'b1; end")
+    add("      #4 vs_sample(1);")
+    add("      #1 begin clk_pos = 1'b0; clk_neg = 1'b1; end")
     add("    end")
     add('    fd = $fopen("results.txt", "w");')
     add(f"    for (i = 0; i < {len(pairs)}; i = i + 1)")
