@@ -31,7 +31,7 @@ from pyslang import syntax
 
 from ._errors import VerisliceError
 from ._frontend import Design, Source
-from ._graph import SignalGraph, _SNode, _Unit, as_design, build_graph
+from ._graph import SignalGraph, _SNode, _Unit, as_design, build_graph, file_range
 
 __all__ = ["Slice", "cone"]
 
@@ -165,7 +165,18 @@ class _Slicer:
 
     def rng(self, node) -> tuple[int, int]:
         r = node.sourceRange
-        return r.start.offset, r.end.offset
+        buf = self.tree.root.sourceRange.start.buffer
+        fr = file_range(self.design.compilation.sourceManager, r, buf)
+        if fr is None:
+            sm = self.design.compilation.sourceManager
+            try:
+                loc = sm.getFullyOriginalLoc(r.start)
+                line, col = sm.getLineNumber(loc), sm.getColumnNumber(loc)
+            except Exception:
+                line, col = 0, 0
+            raise VerisliceError(f"{self.src.name}:{line}:{col}: cannot slice around a macro "
+                                 "expansion or included text here (not supported)")
+        return fr
 
     def where(self, node) -> str:
         start, _ = self.rng(node)
@@ -432,6 +443,13 @@ class _Slicer:
                 regions.append((r[0], _eol(data, r[1])))
         regions += _directive_lines(data, self.module_ranges())
         regions = _merge(regions)
+        joined: list[tuple[int, int]] = []
+        for r in regions:
+            if joined and not data[joined[-1][1]:r[0]].strip():
+                joined[-1] = (joined[-1][0], r[1])
+            else:
+                joined.append(r)
+        regions = joined
         removals = sorted(self.removals)
         # merge overlapping removals; replacements only come from slots (never overlapping)
         merged: list[list] = []
@@ -440,6 +458,9 @@ class _Slicer:
                 merged[-1][1] = max(merged[-1][1], e)
             else:
                 merged.append([s, e, rep])
+        for m in merged:
+            m[1] = _close_conditionals(data, m[0], m[1])
+            _check_conditionals(data, m[0], m[1], self.src.name)
         spans: list[tuple[int, int]] = []
         out: list[bytes] = []
         for rs, re_ in regions:
@@ -636,6 +657,43 @@ def _char_spans(data: bytes, spans: list[tuple[int, int]]) -> list[tuple[int, in
         out.append((cs, pos_c))
         pos_b = e
     return out
+
+
+_CONDITIONAL = re.compile(rb"`(ifdef|ifndef|elsif|else|endif)\b")
+
+
+def _close_conditionals(data: bytes, start: int, end: int) -> int:
+    """Extend a removal over the `endif lines that close `ifdef groups it opened."""
+    depth = 0
+    for m in _CONDITIONAL.finditer(data, start, end):
+        w = m.group(1)
+        depth += 1 if w in (b"ifdef", b"ifndef") else (-1 if w == b"endif" else 0)
+    while depth > 0:
+        m = re.compile(rb"[ \t\r\n]*`endif\b").match(data, end)
+        if not m:
+            break
+        end = m.end()
+        depth -= 1
+    return end
+
+
+def _check_conditionals(data: bytes, start: int, end: int, name: str) -> None:
+    """A removed range must hold whole `ifdef ... `endif groups, or the slice would not parse."""
+    depth = 0
+    for m in _CONDITIONAL.finditer(data, start, end):
+        word = m.group(1)
+        if word in (b"ifdef", b"ifndef"):
+            depth += 1
+        elif word == b"endif":
+            depth -= 1
+        if depth < 0 or (word in (b"else", b"elsif") and depth == 0):
+            break
+    else:
+        if depth == 0:
+            return
+    line = data.count(b"\n", 0, start) + 1
+    raise VerisliceError(f"{name}:{line}: cannot slice here: the code to remove is only part of "
+                         "an `ifdef/`else/`endif group (not supported)")
 
 
 _DIRECTIVE = re.compile(rb"^[ \t]*`[A-Za-z_][^\n]*(?:\\\r?\n[^\n]*)*\n?", re.M)

@@ -275,6 +275,13 @@ class _Builder:
         self.top_file = src.name
         self.top_buffer = design.body.definition.location.buffer
         self.data = {s.name: s.text.encode("utf-8") for s in design.sources}
+        # the source manager's file names (proximate paths) -> the names the user gave
+        self.file_names = {}
+        for t, src in zip(design.trees, design.sources):
+            try:
+                self.file_names[self.sm.getFileName(t.root.sourceRange.start)] = src.name
+            except Exception:
+                pass
         self.port_dirs = {p.name: p.direction for p in design.ports}
         self.sub_cache: dict[object, tuple[set, set]] = {}
         self.sub_active: set = set()
@@ -322,6 +329,7 @@ class _Builder:
             start = sm.getFullyOriginalLoc(start)
             end = sm.getFullyOriginalLoc(end)
             name = sm.getFileName(start)
+            name = self.file_names.get(name, name)
         except Exception:
             name = "<design>"
         data = self.data.get(name, b"")
@@ -533,10 +541,10 @@ class _Builder:
 
     def unit(self, kind: str, syn, targets: set[str], tree: _SNode | None = None,
              module: str | None = None) -> None:
-        rng = syn.sourceRange
-        if rng.start.buffer != self.top_buffer:
-            return  # from an include file or macro: the slicer keeps what is around it
-        self.units.append(_Unit(kind, rng.start.offset, rng.end.offset, set(targets), tree, module))
+        fr = file_range(self.sm, syn.sourceRange, self.top_buffer)
+        if fr is None:
+            return  # from an include file: the slicer keeps what is around it
+        self.units.append(_Unit(kind, fr[0], fr[1], set(targets), tree, module))
 
     # -- instances -------------------------------------------------------------------------------
 
@@ -590,17 +598,20 @@ class _Builder:
         st = self.statement("instance", m.syntax.sourceRange)
         sigs: set[str] = set()
         for e in m.portConnections:
-            if e is None:
+            e = getattr(e, "expr", e)  # connections come wrapped as simple assertion exprs
+            if e is None or not hasattr(e, "visit"):
                 continue
             r, w = self.reads(e)
             sigs |= r | w
-        for s in sigs:
+        # Outputs of the black box may be any connected signal except the top's own inputs.
+        targets = {s for s in sigs if self.g.nodes[s]["kind"] != "input"}
+        for s in targets:
             self.drive({s}, sigs - {s}, (), st)
         self.warnings.append(
             f"{st.file}:{st.line}: module '{m.definitionName}' is not defined: instance "
             f"'{m.name}' is a black box (every connected signal depends on all the others)")
         if top:
-            self.unit("instance", m.syntax, sigs, module=m.definitionName)
+            self.unit("instance", m.syntax, targets, module=m.definitionName)
 
     # -- procedural code -------------------------------------------------------------------------
 
@@ -629,8 +640,7 @@ class _Builder:
             self.unit(kind, pb.syntax, targets, tree=tree)
 
     def _in_top_file(self, s) -> bool:
-        r = s.sourceRange
-        return r.start.buffer == self.top_buffer and r.end.buffer == self.top_buffer
+        return file_range(self.sm, s.sourceRange, self.top_buffer) is not None
 
     def _all_rw(self, stmt) -> tuple[set[str], set[str]]:
         """Every signal a statement reads and writes (for blocks kept as a whole)."""
@@ -672,9 +682,10 @@ class _Builder:
         slicing node. Raises _Atomic for statements the slicer must not cut."""
         k = s.kind
         rng = s.sourceRange
-        if not self._in_top_file(s):
+        fr = file_range(self.sm, rng, self.top_buffer)
+        if fr is None:
             raise _Atomic
-        start, end = rng.start.offset, rng.end.offset
+        start, end = fr
         if k == STK.ExpressionStatement:
             e = s.expr
             st = self.statement("assign" if e.kind == EK.Assignment else "call", rng)
@@ -701,7 +712,7 @@ class _Builder:
             if s.blockKind != ast.StatementBlockKind.Sequential:
                 raise _Atomic  # fork/join: order and timing of branches matter
             inner = s.body
-            wrapper = inner.sourceRange.start.offset == start and inner.sourceRange.end.offset == end
+            wrapper = file_range(self.sm, inner.sourceRange, self.top_buffer) == (start, end)
             node = _SNode(start, end, "wrapper" if wrapper else "struct", slot=slot)
             child = self.stmt(inner, ctrl, slot=False)
             node.children = child.children if child.role == "struct" and inner.kind == STK.List \
@@ -820,6 +831,30 @@ class _Builder:
             return t | w, r | idx
         r, w = self.reads(e)
         return w, r
+
+
+def file_range(sm, rng, buffer) -> tuple[int, int] | None:
+    """Byte range of ``rng`` in the file ``buffer``: a start or end inside a macro expansion is
+    moved out to the macro usage written in the file. None when it lies in another file."""
+    out = []
+    for loc, is_end in ((rng.start, False), (rng.end, True)):
+        n = 0
+        while loc.buffer != buffer and n < 64:
+            try:
+                er = sm.getExpansionRange(loc)
+            except Exception:
+                return None
+            nxt = er.end if is_end else er.start
+            if nxt.buffer == loc.buffer and nxt.offset == loc.offset:
+                return None  # not a macro location: another file
+            loc = nxt
+            n += 1
+        if loc.buffer != buffer:
+            return None
+        out.append(loc.offset)
+    if out[1] < out[0]:
+        return None
+    return out[0], out[1]
 
 
 def _scope_symbols(scope) -> Iterator:
