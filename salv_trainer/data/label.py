@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import verislice
-from verislice.equiv import COMPILE_ERROR, EquivOptions
+from verislice.equiv import COMPILE_ERROR, OK, EquivOptions
 
 from ..extract import extract_code
 from ._errors import DataError
@@ -62,6 +62,7 @@ class LabelReport:
     categories: Counter = field(default_factory=Counter)
     verdicts: Counter = field(default_factory=Counter)
     cone_errors: int = 0
+    """Simulated candidates for which some output's cone could not be made."""
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
@@ -114,8 +115,13 @@ def label_rows(
     config: LabelConfig | None = None,
     *,
     pool: Any = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Label ``rows`` (sample rows) with one ``check_batch`` call; return the labeled rows."""
+    """Label ``rows`` (sample rows) with one ``check_batch`` call; return the labeled rows.
+
+    ``pool`` (a ``multiprocessing`` pool) computes the cones in parallel; ``progress(done, total)``
+    is passed on to ``check_batch`` (candidates simulated in this call).
+    """
     from verislice.equiv import check_batch
 
     cfg = config or LabelConfig()
@@ -126,11 +132,13 @@ def label_rows(
         blocks_of.append(blocks)
         with_code = [j for j, b in enumerate(blocks) if b is not None]
         if with_code:
-            ref = verislice.Source(row["reference"], f"<reference {row['id']}>")
-            cands = [verislice.Source(blocks[j].text, f"<{row['id']} response {j}>") for j in with_code]
+            ref = verislice.Source(row["reference"], "<reference>")
+            cands = [verislice.Source(blocks[j].text, f"<response {j}>") for j in with_code]
             groups.append((ref, cands))
             where.append((r, with_code))
-    results = check_batch(groups, jobs=cfg.jobs, options=cfg.equiv) if groups else []
+    # A reference that cannot be simulated gives its candidates REFERENCE_ERROR, not a dead run.
+    results = check_batch(groups, jobs=cfg.jobs, options=cfg.equiv, reference_errors="report",
+                          progress=progress) if groups else []
     verdicts: list[list[Any]] = [[None] * len(row["responses"]) for row in rows]
     for (r, idx), res in zip(where, results):
         for j, cr in zip(idx, res):
@@ -138,7 +146,7 @@ def label_rows(
     # Cones of every candidate with code (in parallel when a pool is given).
     jobs = [(r, j) for r, blocks in enumerate(blocks_of) for j, b in enumerate(blocks)
             if b is not None and cfg.cones]
-    args = [(blocks_of[r][j].text, blocks_of[r][j].start, f"<{rows[r]['id']} response {j}>")
+    args = [(blocks_of[r][j].text, blocks_of[r][j].start, f"<response {j}>")
             for r, j in jobs]
     done = pool.map(_cone_job, args, chunksize=4) if pool is not None and args else list(map(_cone_job, args))
     cones = dict(zip(jobs, done))
@@ -198,14 +206,21 @@ def label(
     try:
         with JsonlWriter(out, resume=resume) as writer:
             for i in range(0, len(todo), size):
-                for row in label_rows(todo[i:i + size], cfg, pool=pool):
+                base = report.candidates
+
+                def step(done: int, _total: int, base: int = base) -> None:
+                    if progress:
+                        progress(base + done, total)
+
+                for row in label_rows(todo[i:i + size], cfg, pool=pool, progress=step):
                     writer.write(row)
                     report.labeled += 1
                     for lab in row["labels"]:
                         report.candidates += 1
                         report.categories[category(lab)] += 1
                         report.verdicts[lab["verdict"]] += 1
-                        report.cone_errors += bool(lab["cone_error"])
+                        # cones are expected of every simulated candidate
+                        report.cone_errors += bool(lab["cone_error"]) and lab["verdict"] == OK
                 if progress:
                     progress(report.candidates, total)
     finally:
