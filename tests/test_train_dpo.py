@@ -138,30 +138,41 @@ def _offsets_mask(tok, text, spans):
     return enc.input_ids, [int(any(s < b and a < e for a, b in spans)) for s, e in enc.offset_mapping]
 
 
-def test_trainer_loss_is_hand_computed_eq2(tiny, tmp_path):
-    tr = build(tiny, tmp_path, ROWS[:1] * 2, mask="cone")
-    tok, model = tr.processing_class, tr.model
-    loss = loss_of(tr, batch_of(tr)).item()
-
-    row = ROWS[0]
+def _prompt_ids(tok, row):
     prompt = tok.apply_chat_template(pairs_to_dataset([row], tok)[0]["prompt"], tokenize=False,
                                      add_generation_prompt=True)
-    prompt_ids = tok(prompt, add_special_tokens=False).input_ids
+    return tok(prompt, add_special_tokens=False).input_ids
 
-    def summed_logp(text, spans, adapter):
-        resp_ids, mask = _offsets_mask(tok, text, spans)
-        ids = torch.tensor([prompt_ids + resp_ids])
-        ctx = model.disable_adapter() if not adapter else torch.enable_grad()
-        with torch.no_grad(), ctx:
-            logits = model(input_ids=ids).logits[0, :-1]
-        logp = torch.log_softmax(logits.float(), -1).gather(1, ids[0, 1:, None])[:, 0]
-        m = torch.tensor([0] * len(prompt_ids) + mask)[1:]
-        return (logp * m).sum()
 
-    w = summed_logp(row["chosen"], row["chosen_spans"], True) - summed_logp(row["chosen"], row["chosen_spans"], False)
-    lo = summed_logp(row["rejected"], row["rejected_spans"], True) - summed_logp(row["rejected"], row["rejected_spans"], False)
+def _summed_logp(model, tok, row, side, *, adapter):
+    """Eq. 2's sum over the cone tokens of one response, from the model's plain logits."""
+    prompt_ids = _prompt_ids(tok, row)
+    resp_ids, mask = _offsets_mask(tok, row[side], row[f"{side}_spans"])
+    ids = torch.tensor([prompt_ids + resp_ids])
+    ctx = model.disable_adapter() if not adapter else torch.enable_grad()
+    with torch.no_grad(), ctx:
+        logits = model(input_ids=ids).logits[0, :-1]
+    logp = torch.log_softmax(logits.float(), -1).gather(1, ids[0, 1:, None])[:, 0]
+    m = torch.tensor([0] * len(prompt_ids) + mask)[1:]
+    return (logp * m).sum()
+
+
+def test_trainer_loss_is_hand_computed_eq2(tiny, tmp_path):
+    tr = build(tiny, tmp_path, ROWS[:1] * 2, mask="cone")
+    tok, model, row = tr.processing_class, tr.model, ROWS[0]
+    loss = loss_of(tr, batch_of(tr)).item()
+    w = _summed_logp(model, tok, row, "chosen", adapter=True) - _summed_logp(model, tok, row, "chosen", adapter=False)
+    lo = _summed_logp(model, tok, row, "rejected", adapter=True) - _summed_logp(model, tok, row, "rejected", adapter=False)
     expected = -F.logsigmoid(0.1 * (w - lo)).item()
     assert loss == pytest.approx(expected, abs=1e-5)
+
+
+def test_precomputed_reference_log_probs_use_the_cone_mask(tiny, tmp_path):
+    tr = build(tiny, tmp_path, ROWS[:1], mask="cone", precompute_ref_log_probs=True)
+    row = ROWS[0]
+    for side in ("chosen", "rejected"):
+        expected = _summed_logp(tr.model, tr.processing_class, row, side, adapter=False).item()
+        assert tr.train_dataset[0][f"ref_{side}_logps"] == pytest.approx(expected, abs=1e-4)
 
 
 def test_gradient_is_zero_exactly_where_the_mask_is_zero(tiny, tmp_path):
