@@ -42,6 +42,8 @@ _PROCEDURAL = {SX.AlwaysBlock, SX.AlwaysCombBlock, SX.AlwaysFFBlock, SX.AlwaysLa
 _GENERATE = {SX.LoopGenerate, SX.IfGenerate, SX.CaseGenerate, SX.GenerateBlock}
 _DECLS = {SX.NetDeclaration, SX.DataDeclaration}
 _ALWAYS_KEEP = {SX.EmptyMember, SX.TimeUnitsDeclaration}
+# Items that never change a signal's value: always removed (they may name removed signals).
+_ALWAYS_DROP = {SX.SpecifyBlock, SX.ConcurrentAssertionMember, SX.ImmediateAssertionMember}
 _IDENT = re.compile(rb"[A-Za-z_][A-Za-z0-9_$]*")
 
 
@@ -321,6 +323,8 @@ class _Slicer:
                 self.remove_item(s, e)
         elif k in _ALWAYS_KEEP:
             pass
+        elif k in _ALWAYS_DROP:
+            self.remove_item(s, e)
         else:
             name = str(k).rpartition(".")[2]
             raise VerisliceError(f"{self.where(it)}: cannot slice a {name} item of module "

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import networkx as nx
-from pyslang import ast
+from pyslang import ast, syntax
 
 from ._errors import VerisliceError
 from ._frontend import Design, Source, load
@@ -38,6 +38,8 @@ __all__ = ["SignalGraph", "Statement", "build_graph"]
 SK = ast.SymbolKind
 EK = ast.ExpressionKind
 STK = ast.StatementKind
+
+_SEQ_BLOCK = syntax.SyntaxKind.SequentialBlockStatement
 
 _INC_DEC = {
     ast.UnaryOperator.Preincrement,
@@ -712,7 +714,15 @@ class _Builder:
             if s.blockKind != ast.StatementBlockKind.Sequential:
                 raise _Atomic  # fork/join: order and timing of branches matter
             inner = s.body
-            wrapper = file_range(self.sm, inner.sourceRange, self.top_buffer) == (start, end)
+            syn = s.syntax
+            # pyslang's range of a one-statement block is the statement's: take begin..end from
+            # the syntax; a block with no begin/end syntax wraps a `for (int i ...)` loop.
+            wrapper = syn is None or syn.kind != _SEQ_BLOCK
+            if not wrapper:
+                fr = file_range(self.sm, syn.sourceRange, self.top_buffer)
+                if fr is None:
+                    raise _Atomic
+                start, end = fr
             node = _SNode(start, end, "wrapper" if wrapper else "struct", slot=slot)
             child = self.stmt(inner, ctrl, slot=False)
             node.children = child.children if child.role == "struct" and inner.kind == STK.List \
