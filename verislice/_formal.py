@@ -363,6 +363,13 @@ def _error_text(stdout: str, stderr: str, names: Mapping[str, str]) -> str:
     return text
 
 
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
 def _job(group: _Group, cands: list[_Cand], opts: FormalOptions) -> dict[str, Any]:
     reset = None
     if opts.reset:
@@ -397,8 +404,8 @@ def _run_chunk(group: _Group, chunk: list[_Cand], opts: FormalOptions) -> tuple[
             run = run_limited([sys.executable, str(_WORKER), "job.json", "events.jsonl"], tmp,
                               timeout=limit, memory_mb=opts.memory_mb)
             elapsed = time.monotonic() - t0
-            events_path = tmp / "events.jsonl"
-            lines = events_path.read_text(encoding="utf-8").splitlines() if events_path.exists() else []
+            lines = _read(tmp / "events.jsonl").splitlines()
+            step_log = _read(tmp / "step.log")
         events = []
         for line in lines:
             try:
@@ -406,8 +413,10 @@ def _run_chunk(group: _Group, chunk: list[_Cand], opts: FormalOptions) -> tuple[
             except json.JSONDecodeError:
                 break  # a line cut short by a kill
         why = ("time limit reached" if run.timed_out
-               else _error_text(run.stdout, run.stderr, names)
-               or f"Yosys worker ended with exit code {run.returncode}")
+               else _error_text(step_log + "\n" + run.stdout, run.stderr, names)
+               or (f"Yosys worker killed by signal {-run.returncode} (memory limit?)"
+                   if (run.returncode or 0) < 0
+                   else f"Yosys worker ended with exit code {run.returncode}"))
         if not any(e.get("ev") == "gold_ok" for e in events):
             if run.ok:
                 why = "no result from the Yosys worker"
@@ -435,6 +444,11 @@ def _run_chunk(group: _Group, chunk: list[_Cand], opts: FormalOptions) -> tuple[
             k = last["k"]
             if last["ev"] == "prove":
                 raw[k].results[last["o"]] = {"status": "error", "message": why}
+            elif last["ev"] == "prove_all":  # the same error would end every single proof
+                c = next(c for c in pending if c.index == k)
+                for o in c.outputs:
+                    raw[k].results.setdefault(o, {"status": "error", "message": why})
+                done.add(k)
             elif last["ev"] in ("setup", "info"):
                 raw[k].error = why
                 done.add(k)
