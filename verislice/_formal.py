@@ -74,18 +74,18 @@ class FormalOptions:
     """Options of a formal check (also the ``--formal`` options of ``verislice equiv``).
 
     ``depth``: cycles checked from reset for sequential designs. ``timeout``: solver limit per
-    output proof, in seconds (a proof that reaches it gets UNKNOWN). ``reset``: reset input(s)
-    to assert in the first ``reset_cycles`` cycles (default: the inputs Yosys finds driving a
-    reset of a reference flip-flop), with ``reset_active_low`` (default: the polarity found in
-    the reference, else active-low when the name ends in ``n``). ``init``: the start state of
-    registers without an initial value, ``"undef"`` (X, as in simulation) or ``"zero"``.
+    output proof, in seconds (a proof that reaches it gets UNKNOWN). ``reset``: the reset input
+    asserted in the first ``reset_cycles`` cycles (default: detected in the reference exactly as
+    the simulation check detects it; ``""`` for none), ``reset_active_low`` its polarity
+    (default: detected). ``init``: the start state of registers without an initial value,
+    ``"undef"`` (X, as in simulation) or ``"zero"``.
     """
 
     depth: int = 20
     timeout: float = 10.0
     top_ref: str | None = None
     top_gen: str | None = None
-    reset: str | Sequence[str] | None = None
+    reset: str | None = None
     reset_active_low: bool | None = None
     reset_cycles: int = 1
     init: str = "undef"
@@ -143,7 +143,7 @@ def check_formal(
     timeout: float = 10.0,
     top_ref: str | None = None,
     top_gen: str | None = None,
-    reset: str | Sequence[str] | None = None,
+    reset: str | None = None,
     reset_active_low: bool | None = None,
     reset_cycles: int = 1,
     init: str = "undef",
@@ -211,6 +211,7 @@ class _Cand:
 class _Group:
     ref: Design | None
     ref_error: str = ""
+    reset: list[dict[str, Any]] | None = None
     gold_files: list[tuple[str, str]] = field(default_factory=list)
     gold_wrapper: str = ""
     cands: list[_Cand] = field(default_factory=list)
@@ -224,10 +225,45 @@ def _label(item: DesignInput) -> str:
     return os.fspath(item)
 
 
-def _load(item: DesignInput, top: str | None, opts: FormalOptions) -> Design:
+def _load(item: DesignInput, top: str | None, opts: FormalOptions,
+          fallback_top: str | None = None) -> Design:
+    """Load like the simulation check: a file's own directory is an include directory, and a
+    candidate with several top modules falls back to the one named like the reference's top."""
     if isinstance(item, Design):
         return item
-    return load([item], top=top, include_dirs=opts.include_dirs, defines=opts.defines)
+    dirs = [os.fspath(d) for d in opts.include_dirs]
+    if not isinstance(item, Source):
+        parent = os.path.dirname(os.path.abspath(os.fspath(item)))
+        if parent not in dirs:
+            dirs.append(parent)
+    try:
+        return load([item], top=top, include_dirs=dirs, defines=opts.defines)
+    except VerisliceError as exc:
+        if top is None and fallback_top and "several top modules" in exc.message:
+            try:
+                return load([item], top=fallback_top, include_dirs=dirs, defines=opts.defines)
+            except VerisliceError:
+                pass
+        raise
+
+
+def _reset_of(rd: Design, opts: FormalOptions) -> list[dict[str, Any]] | None:
+    """The reset to assert first, found as the simulation check finds it; ``None``: let the
+    worker take the inputs Yosys sees driving a reference flip-flop's reset (several clocks)."""
+    from .equiv._detect import detect_timing
+    from .equiv._options import EquivOptions
+
+    try:
+        timing = detect_timing(rd, EquivOptions(reset=opts.reset,
+                                                reset_active_low=opts.reset_active_low))
+    except VerisliceError:
+        if opts.reset:
+            value = None if opts.reset_active_low is None else int(not opts.reset_active_low)
+            return [{"name": opts.reset, "value": value}]
+        return None
+    if not timing.reset:
+        return []
+    return [{"name": timing.reset, "value": 0 if timing.reset_active_low else 1}]
 
 
 def _vid(name: str) -> str:
@@ -275,7 +311,14 @@ def _prepare_group(ref: DesignInput, cands: list[DesignInput], only, opts: Forma
         if strict:
             raise VerisliceError(msg)
         return _Group(None, ref_error=msg, cands=[_Cand(i, _label(c)) for i, c in enumerate(cands)])
-    group = _Group(rd, gold_files=_renamed_files(rd, _REF_PREFIX),
+    try:
+        reset = _reset_of(rd, opts)
+    except VerisliceError as exc:  # e.g. --reset names no input of the reference
+        if strict:
+            raise
+        return _Group(None, ref_error=exc.message,
+                      cands=[_Cand(i, _label(c)) for i, c in enumerate(cands)])
+    group = _Group(rd, reset=reset, gold_files=_renamed_files(rd, _REF_PREFIX),
                    gold_wrapper=_wrapper("vsf_gold", _REF_PREFIX + rd.top, rd.ports,
                                          [p.name for p in rd.outputs]))
     if only is not None and len(only) != len(cands):
@@ -288,7 +331,7 @@ def _prepare_group(ref: DesignInput, cands: list[DesignInput], only, opts: Forma
 def _prepare_cand(i: int, item: DesignInput, rd: Design, only, opts: FormalOptions) -> _Cand:
     c = _Cand(i, _label(item))
     try:
-        cd = _load(item, opts.top_gen, opts)
+        cd = _load(item, opts.top_gen, opts, fallback_top=rd.top)
     except DiagnosticError as exc:
         c.result = CandidateResult(COMPILE_ERROR, exc.message, name=c.name, method="formal")
         return c
@@ -307,9 +350,12 @@ def _prepare_cand(i: int, item: DesignInput, rd: Design, only, opts: FormalOptio
             problems.append(f"'{p.name}' is an {q.direction}, the reference has an input")
         elif q.width != p.width:
             problems.append(f"input '{p.name}' is {q.width} bits wide, the reference's {p.width}")
+    ref_outputs = {p.name for p in rd.outputs}
     for q in cd.ports:
-        if q.name not in ref_names and q.direction != "output":
-            problems.append(f"extra {q.direction} '{q.name}'")
+        if q.name in ref_outputs and q.direction != "output":
+            problems.append(f"'{q.name}' is an {q.direction}, the reference has an output")
+        elif q.name not in ref_names and q.direction != "output":
+            problems.append(f"{q.direction} '{q.name}' is not in the reference")
     if problems:
         c.result = CandidateResult(INTERFACE, "; ".join(problems), name=c.name, top=c.top,
                                    method="formal")
@@ -371,11 +417,7 @@ def _read(path: Path) -> str:
 
 
 def _job(group: _Group, cands: list[_Cand], opts: FormalOptions) -> dict[str, Any]:
-    reset = None
-    if opts.reset:
-        names = [opts.reset] if isinstance(opts.reset, str) else list(opts.reset)
-        value = None if opts.reset_active_low is None else (0 if opts.reset_active_low else 1)
-        reset = [{"name": n, "value": value} for n in names]
+    reset = group.reset
     return {
         "gold": group.gold_files, "gold_wrapper": group.gold_wrapper,
         "cands": [{"key": c.index, "files": c.files, "wrapper": c.wrapper, "outputs": c.outputs}
