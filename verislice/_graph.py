@@ -574,10 +574,16 @@ class _Builder:
                 if port.direction == ast.ArgumentDirection.InOut:
                     self.drive({inner}, t, (), st)
                 outs |= t
+        n_before = set(self.g.nodes)
         self.scope(body, top=False)
         if top:
-            self.unit("instance", anchor if anchor is not None else inst.syntax, outs,
-                      module=body.definition.name)
+            # the instance also "drives" its own internal signals: a cone asked for inside it
+            # keeps the instance
+            inner_nodes = {n for n in self.g.nodes if n not in n_before}
+            inner_nodes |= {self.names[p.internalSymbol] for p in body.portList
+                            if p.kind == SK.Port and p.internalSymbol in self.names}
+            self.unit("instance", anchor if anchor is not None else inst.syntax,
+                      outs | inner_nodes, module=body.definition.name)
 
     def primitive(self, prim, top: bool) -> None:
         st = self.statement("gate", prim.syntax.sourceRange)
