@@ -1,0 +1,352 @@
+"""Formal per-output checking (Yosys via pyosys in worker processes): verdicts, counterexamples
+replayed in Icarus, resets of every kind, and every failure as a verdict rather than a crash."""
+
+from __future__ import annotations
+
+import pytest
+
+from verislice import Source, VerisliceError
+from verislice.equiv import (
+    BOUNDED,
+    COMPILE_ERROR,
+    INTERFACE,
+    MISMATCH,
+    MISSING,
+    OK,
+    PROVEN,
+    REFERENCE_ERROR,
+    UNKNOWN,
+    WIDTH,
+)
+
+pytest.importorskip("pyosys")
+
+from verislice._formal import Counterexample, FormalOptions, check_formal, check_formal_batch  # noqa: E402
+from verislice._formal_replay import replay  # noqa: E402
+
+
+def verdicts(result) -> dict[str, str]:
+    return {n: o.verdict for n, o in result.outputs.items()}
+
+
+def assert_real(ref: Source, cand: Source, result, output: str) -> Counterexample:
+    """The counterexample of ``output``, replayed in Icarus, shows the values the prover gave."""
+    cex = result.outputs[output].first_failure
+    assert isinstance(cex, Counterexample)
+    assert cex.inputs == dict(cex.trace[cex.cycle])
+    r = replay(ref, cand, output, cex)
+    assert r.differs, (output, cex, r)
+    assert (r.expected, r.actual) == (cex.expected, cex.actual)
+    return cex
+
+
+# -- combinational -------------------------------------------------------------------------------
+
+ALU_REF = Source("""
+module alu(input [7:0] a, input [7:0] b, input [1:0] op, output reg [7:0] y,
+           output zero, output parity, output [7:0] max);
+  always @* begin
+    case (op)
+      2'd0: y = a + b;
+      2'd1: y = a - b;
+      2'd2: y = a & b;
+      default: y = a ^ b;
+    endcase
+  end
+  assign zero = (y == 8'd0);
+  assign parity = ^a;
+  assign max = (a > b) ? a : b;
+endmodule
+""", "alu_ref.v")
+
+# Same functions, written differently: two's complement subtraction, a parity loop, a swapped
+# comparison, a helper submodule whose name clashes with nothing in the reference.
+ALU_SAME = Source("""
+module sub8(input [7:0] x, input [7:0] y, output [7:0] d);
+  assign d = x + ~y + 8'd1;
+endmodule
+module alu(input [7:0] a, input [7:0] b, input [1:0] op, output [7:0] y,
+           output zero, output reg parity, output [7:0] max);
+  wire [7:0] diff;
+  sub8 s(.x(a), .y(b), .d(diff));
+  assign y = op[1] ? (op[0] ? (a ^ b) : (a & b)) : (op[0] ? diff : b + a);
+  assign zero = ~|y;
+  integer i;
+  always @* begin
+    parity = 1'b0;
+    for (i = 0; i < 8; i = i + 1) parity = parity ^ a[i];
+  end
+  assign max = (b >= a) ? b : a;
+endmodule
+""", "alu_same.v")
+
+# Wrong only in `max` (signed comparison) and `parity` (one bit left out).
+ALU_WRONG = Source("""
+module alu(input [7:0] a, input [7:0] b, input [1:0] op, output reg [7:0] y,
+           output zero, output parity, output [7:0] max);
+  always @* begin
+    case (op)
+      2'd0: y = a + b;
+      2'd1: y = a - b;
+      2'd2: y = a & b;
+      default: y = a ^ b;
+    endcase
+  end
+  assign zero = (y == 8'd0);
+  assign parity = ^a[6:0];
+  assign max = ($signed(a) > $signed(b)) ? a : b;
+endmodule
+""", "alu_wrong.v")
+
+
+def test_restructured_combinational_design_is_proven():
+    [r] = check_formal(ALU_REF, [ALU_SAME])
+    assert r.verdict == OK and r.method == "formal"
+    assert verdicts(r) == {"y": PROVEN, "zero": PROVEN, "parity": PROVEN, "max": PROVEN}
+    assert all(o.method == "formal" and o.correct for o in r.outputs.values())
+    assert r.correct_outputs == {"y", "zero", "parity", "max"}
+
+
+def test_wrong_outputs_get_counterexamples_that_simulation_confirms():
+    [r] = check_formal(ALU_REF, [ALU_WRONG])
+    assert verdicts(r) == {"y": PROVEN, "zero": PROVEN, "parity": MISMATCH, "max": MISMATCH}
+    for name in ("parity", "max"):
+        cex = assert_real(ALU_REF, ALU_WRONG, r, name)
+        assert cex.cycle == 0 and len(cex.trace) == 1 and cex.clock is None
+        assert set(cex.inputs) == {"a", "b", "op"}
+        assert all(set(v) <= {"0", "1"} for v in cex.inputs.values())
+    j = r.to_json()
+    assert j["method"] == "formal"
+    assert j["outputs"]["max"]["first_failure"]["trace"] == [r.outputs["max"].first_failure.inputs]
+
+
+def test_difference_at_one_exact_wide_value_is_found():
+    # Random stimulus almost never hits one 32-bit value; the proof does.
+    ref = Source("module m(input [31:0] k, output ok); assign ok = k[0]; endmodule\n", "k_ref.v")
+    cand = Source("module m(input [31:0] k, output ok);\n"
+                  "  assign ok = (k == 32'hDEADBEEF) ? 1'b0 : k[0];\nendmodule\n", "k_gen.v")
+    [r] = check_formal(ref, [cand])
+    assert r.outputs["ok"].verdict == MISMATCH
+    cex = assert_real(ref, cand, r, "ok")
+    assert cex.inputs == {"k": format(0xDEADBEEF, "032b")}
+
+
+def test_reference_x_is_dont_care_and_candidate_x_is_a_difference():
+    ref = Source("""
+module m(input [1:0] s, input a, output reg y, output z);
+  always @* case (s) 2'd0: y = a; 2'd1: y = ~a; default: y = 1'bx; endcase
+  assign z = s[0] ? a : 1'bx;
+endmodule
+""", "x_ref.v")
+    fills = Source("""
+module m(input [1:0] s, input a, output y, output z);
+  assign y = s[0] ^ a;   // any value where the reference is X
+  assign z = a;
+endmodule
+""", "x_fill.v")
+    leaves_x = Source("""
+module m(input [1:0] s, input a, output y, output z);
+  assign y = (s == 2'd0) ? a : (s == 2'd1) ? ~a : 1'b0;
+  assign z = s[1] ? 1'bx : a;    // X where the reference is defined (s = 3)
+endmodule
+""", "x_leave.v")
+    r_fill, r_x = check_formal(ref, [fills, leaves_x])
+    assert verdicts(r_fill) == {"y": PROVEN, "z": PROVEN}
+    assert verdicts(r_x) == {"y": PROVEN, "z": MISMATCH}
+    cex = r_x.outputs["z"].first_failure
+    assert cex.inputs["s"] == "11" and cex.actual == "x" and cex.expected in ("0", "1")
+    assert_real(ref, leaves_x, r_x, "z")
+
+
+def test_latch_in_always_comb_is_modelled_like_simulation():
+    # Yosys rejects an always_comb that keeps state; Icarus simulates it. Model it as always @*.
+    ref = Source("""
+module m(input clk, input reset, output ena);
+  parameter B0 = 0, B1 = 1, DONE = 2;
+  reg [1:0] state, next;
+  always_comb begin
+    case (state) B0: next = B1; B1: next = DONE; DONE: next = DONE; endcase
+  end
+  always @(posedge clk) if (reset) state <= B0; else state <= next;
+  assign ena = (state != DONE);
+endmodule
+""", "latch_ref.v")
+    [r] = check_formal(ref, [ref], depth=8)
+    assert verdicts(r) == {"ena": BOUNDED}, r
+
+
+# -- sequential: resets of every kind ------------------------------------------------------------
+
+def counter(reset: str, edge: str, test: str, bug: bool = False) -> str:
+    """A 4-bit counter with an enable; ``bug`` wraps at 9 instead of 15 in ``q`` only."""
+    events = f"posedge clk or {edge} {reset}" if edge else "posedge clk"
+    nxt = "(q == 4'd9) ? 4'd0 : q + 4'd1" if bug else "q + 4'd1"
+    return f"""
+module cnt(input clk, input {reset}, input en, output reg [3:0] q, output carry);
+  always @({events})
+    if ({test}) q <= 4'd0;
+    else if (en) q <= {nxt};
+  assign carry = en & (q == 4'd15);
+endmodule
+"""
+
+
+RESETS = {
+    "sync-high": ("rst", "", "rst"),
+    "sync-low": ("rst_n", "", "!rst_n"),
+    "async-high": ("areset", "posedge", "areset"),
+    "async-low": ("rst_n", "negedge", "!rst_n"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(RESETS))
+def test_sequential_resets_bounded_and_refuted(kind):
+    reset, edge, test = RESETS[kind]
+    ref = Source(counter(reset, edge, test), f"{kind}_ref.v")
+    # Same behaviour, rewritten: the enable folded into the adder.
+    same_text = counter(reset, edge, test).replace("else if (en) q <= q + 4'd1;",
+                                                   "else q <= q + {3'd0, en};")
+    assert same_text != counter(reset, edge, test)
+    same = Source(same_text, f"{kind}_same.v")
+    wrong = Source(counter(reset, edge, test, bug=True), f"{kind}_wrong.v")
+    r_same, r_wrong = check_formal(ref, [same, wrong], depth=20)
+    assert verdicts(r_same) == {"q": BOUNDED, "carry": BOUNDED}
+    assert "20 cycles" in r_same.outputs["q"].message
+    # The bug shows in q after 10 enabled cycles; carry never reaches 15 in the candidate.
+    assert verdicts(r_wrong) == {"q": MISMATCH, "carry": MISMATCH}
+    low = kind.endswith("low")
+    for name in ("q", "carry"):
+        cex = assert_real(ref, wrong, r_wrong, name)
+        assert cex.clock == "clk" and cex.clock_edge == "posedge"
+        assert cex.reset == ((reset, 0 if low else 1),)
+        assert cex.trace[0][reset] == ("0" if low else "1")
+        assert cex.cycle >= 10
+
+
+def test_given_reset_overrides_detection():
+    ref = Source(counter("rst", "", "rst"), "ovr_ref.v")
+    wrong = Source(counter("rst", "", "rst", bug=True), "ovr_wrong.v")
+    [r] = check_formal(ref, [wrong], reset="rst", reset_active_low=False, depth=16)
+    assert r.outputs["q"].first_failure.reset == (("rst", 1),)
+    # Too few cycles to reach the bug: bounded, and the message says how far.
+    [short] = check_formal(ref, [wrong], depth=5)
+    assert verdicts(short) == {"q": BOUNDED, "carry": BOUNDED}
+    assert "5 cycles" in short.outputs["q"].message
+
+
+def test_no_reset_starts_from_x_like_simulation():
+    # A shift register without reset: the reference is X until data has shifted in.
+    ref = Source("module sr(input clk, input d, output q);\n reg [2:0] r;\n"
+                 " always @(posedge clk) r <= {r[1:0], d};\n assign q = r[2];\nendmodule\n", "sr.v")
+    zero = Source("module sr(input clk, input d, output q);\n reg [2:0] r = 3'b0;\n"
+                  " always @(posedge clk) r <= {r[1:0], d};\n assign q = r[2];\nendmodule\n",
+                  "sr0.v")
+    [r] = check_formal(ref, [zero], depth=10)
+    assert verdicts(r) == {"q": BOUNDED}
+    # The other way round the reference is defined (0) where the candidate is X.
+    [back] = check_formal(zero, [ref], depth=10)
+    assert verdicts(back) == {"q": MISMATCH}
+    assert back.outputs["q"].first_failure.actual == "x"
+
+
+# -- interface and input problems are verdicts ---------------------------------------------------
+
+def test_interface_problems_are_per_candidate_verdicts():
+    ref = Source("module m(input [3:0] a, input b, output [3:0] y, output z);\n"
+                 " assign y = a; assign z = b;\nendmodule\n", "i_ref.v")
+    missing_out = Source("module m(input [3:0] a, input b, output [3:0] y);\n"
+                         " assign y = a;\nendmodule\n", "i_missing.v")
+    wide = Source("module m(input [3:0] a, input b, output [3:0] y, output [1:0] z);\n"
+                  " assign y = a; assign z = {b, b};\nendmodule\n", "i_wide.v")
+    no_input = Source("module m(input [3:0] a, output [3:0] y, output z);\n"
+                      " assign y = a; assign z = 0;\nendmodule\n", "i_noin.v")
+    broken = Source("module m(input [3:0] a, input b, output [3:0] y, output z);\n"
+                    " assign y = a +;\nendmodule\n", "i_broken.v")
+    r1, r2, r3, r4 = check_formal(ref, [missing_out, wide, no_input, broken])
+    assert verdicts(r1) == {"y": PROVEN, "z": MISSING}
+    assert verdicts(r2) == {"y": PROVEN, "z": WIDTH}
+    assert r2.outputs["z"].candidate_width == 2 and r2.outputs["z"].width == 1
+    assert r3.verdict == INTERFACE and r3.message == "input 'b' is missing"
+    assert r4.verdict == COMPILE_ERROR and r4.message.startswith("i_broken.v:2:")
+    assert [r.name for r in (r1, r2, r3, r4)] == ["i_missing.v", "i_wide.v", "i_noin.v",
+                                                   "i_broken.v"]
+
+
+def test_candidate_yosys_cannot_read_is_unknown_and_costs_no_one_else():
+    ref = Source("module m(input [1:0] a, output y, output w);\n"
+                 " assign y = (a == 2'd1) | (a == 2'd2); assign w = a[0];\nendmodule\n", "u_ref.v")
+    unreadable = Source("module m(input [1:0] a, output y, output w);\n"
+                        " assign y = a inside {2'd1, 2'd2}; assign w = a[0];\nendmodule\n",
+                        "u_inside.v")
+    good = Source("module m(input [1:0] a, output y, output w);\n"
+                  " assign y = ^a; assign w = a[0];\nendmodule\n", "u_good.v")
+    r_bad, r_good = check_formal(ref, [unreadable, good])
+    assert r_bad.verdict == OK
+    assert verdicts(r_bad) == {"y": UNKNOWN, "w": UNKNOWN}
+    assert r_bad.message.startswith("u_inside.v:2: ERROR: syntax error")
+    assert r_bad.outputs["y"].message == r_bad.message
+    assert verdicts(r_good) == {"y": PROVEN, "w": PROVEN}
+
+
+def test_reference_yosys_cannot_read_gives_unknown_with_the_reason():
+    ref = Source("module m(input [1:0] a, output y);\n assign y = a inside {2'd1};\nendmodule\n",
+                 "bad_ref.v")
+    cand = Source("module m(input [1:0] a, output y);\n assign y = a == 2'd1;\nendmodule\n", "c.v")
+    [r] = check_formal(ref, [cand])
+    assert verdicts(r) == {"y": UNKNOWN}
+    assert r.message.startswith("Yosys cannot read the reference: bad_ref.v:2: ERROR:")
+
+
+def test_solver_time_limit_gives_unknown():
+    ref = Source("module m(input [31:0] a, b, output [63:0] p);\n assign p = a * b;\nendmodule\n",
+                 "mul.v")
+    swapped = Source("module m(input [31:0] a, b, output [63:0] p);\n"
+                     " wire [63:0] x = {32'd0, b}, y = {32'd0, a};\n assign p = x * y;\nendmodule\n",
+                     "mul2.v")
+    [r] = check_formal(ref, [swapped], timeout=1)
+    assert verdicts(r) == {"p": UNKNOWN}
+    assert r.outputs["p"].message == "solver time limit (1 s) reached"
+
+
+def test_several_clocks_and_both_edges_are_unknown_with_the_reason():
+    two = Source("module m(input c1, input c2, input d, output reg q, output reg r);\n"
+                 " always @(posedge c1) q <= d;\n always @(posedge c2) r <= d;\nendmodule\n",
+                 "two.v")
+    [r] = check_formal(two, [two])
+    assert verdicts(r) == {"q": UNKNOWN, "r": UNKNOWN}
+    assert r.message == "several clocks (c1, c2): bounded proofs support one clock"
+    both = Source("module m(input clk, input d, output reg q, output reg r);\n"
+                  " always @(posedge clk) q <= d;\n always @(negedge clk) r <= d;\nendmodule\n",
+                  "both.v")
+    [r] = check_formal(both, [both])
+    assert r.message == ("flip-flops on both edges of 'clk': bounded proofs model one clock edge "
+                         "per cycle")
+
+
+def test_bad_reference_raises_in_check_and_is_a_verdict_in_batches():
+    bad = Source("module m(input a, output y);\n assign y = a +;\nendmodule\n", "broken_ref.v")
+    good = Source("module m(input a, output y);\n assign y = a;\nendmodule\n", "ok.v")
+    with pytest.raises(VerisliceError, match=r"broken_ref.v:2:\d+: error:"):
+        check_formal(bad, [good])
+    [[r_bad], [r_ok]] = check_formal_batch([(bad, [good]), (good, [good])])
+    assert r_bad.verdict == REFERENCE_ERROR and "broken_ref.v:2:" in r_bad.message
+    assert verdicts(r_ok) == {"y": PROVEN}
+
+
+def test_only_the_asked_outputs_are_proven():
+    [r] = check_formal(ALU_REF, [ALU_WRONG], outputs=[{"y", "max"}])
+    assert verdicts(r) == {"y": PROVEN, "max": MISMATCH}
+
+
+def test_options_are_checked():
+    with pytest.raises(VerisliceError, match="--depth must be at least 1"):
+        FormalOptions(depth=0)
+    with pytest.raises(VerisliceError, match="init must be 'undef' or 'zero'"):
+        FormalOptions(init="random")
+
+
+def test_parallel_workers_keep_input_order():
+    cands = [ALU_SAME, ALU_WRONG, ALU_REF, ALU_WRONG]
+    rs = check_formal(ALU_REF, cands, jobs=2)
+    assert [r.name for r in rs] == [c.name for c in cands]
+    assert [verdicts(r)["max"] for r in rs] == [PROVEN, MISMATCH, PROVEN, MISMATCH]
