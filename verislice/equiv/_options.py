@@ -26,7 +26,7 @@ class EquivOptions:
     cycles: int = _opt(1000, "Samples per simulation: clock cycles, or input vectors for a "
                              "combinational design.")
     seed: int = _opt(0, "Random seed of the stimulus (same seed, same vectors).")
-    sequences: int = _opt(4, "Independent stimulus sequences the samples are split into, each "
+    sequences: int = _opt(5, "Independent stimulus sequences the samples are split into, each "
                              "starting with reset asserted and using its own mix of value styles.")
     clock: str | None = _opt(None, "Clock input (default: detected from edge-triggered event "
                                    "controls; '' for none: treat the design as combinational).")

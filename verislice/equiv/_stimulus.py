@@ -8,8 +8,11 @@ with its own style:
 * ``uniform``  mostly uniform random values, random reset pulses;
 * ``constants`` values from the constants of either design (case labels, compared literals) and
   their neighbours (c-1, c+1, shifted), corner values (0, all ones, 1, only the MSB);
-* ``quiet``    1-bit inputs (reset, load, enable, ...) held at one value for long stretches, data
-  held stable, no reset pulses: long runs of counters, timers and FSMs;
+* ``quiet``    after a short random burst, every 1-bit input (load, enable, ...) is held at one
+  value for the rest of the sequence, data mostly stable, reset only at the start: long runs of
+  counters, timers and FSMs. ``quiet-inverse`` holds each 1-bit input at the other value (the
+  polarity of a load or enable is not known, so both are tried); quiet sequences are twice as
+  long as the others;
 * ``mixed``    all of the above, plus inputs set equal to another input of the same width.
 
 Vectors depend only on the seed, the reference text and the constants, never on how candidates
@@ -27,12 +30,14 @@ from ._detect import Timing
 
 __all__ = ["InputSpec", "Stimulus", "make_stimulus"]
 
-STYLES = ("uniform", "constants", "quiet", "mixed")
+STYLES = ("uniform", "quiet", "constants", "quiet-inverse", "mixed")
+_LENGTH = {"uniform": 1, "quiet": 2, "constants": 1, "quiet-inverse": 2, "mixed": 1}
 # weights of (random, corner, constant, hold, equal-to-another-input) per style, multi-bit inputs
 _WEIGHTS = {
     "uniform": (0.80, 0.10, 0.00, 0.10, 0.00),
     "constants": (0.25, 0.15, 0.50, 0.10, 0.00),
     "quiet": (0.20, 0.10, 0.10, 0.60, 0.00),
+    "quiet-inverse": (0.20, 0.10, 0.10, 0.60, 0.00),
     "mixed": (0.40, 0.15, 0.25, 0.10, 0.10),
 }
 
@@ -83,9 +88,15 @@ def make_stimulus(inputs: list[InputSpec], timing: Timing, constants: Iterable[i
     data = [i for i in inputs if i.name not in (timing.clock, timing.reset)]
     cols: dict[str, list[int]] = {i.name: [0] * samples for i in inputs if i.name != timing.clock}
     nseq = max(1, min(sequences, samples))
-    starts = tuple(samples * s // nseq for s in range(nseq))
-    bounds = list(starts) + [samples]
     styles = tuple(STYLES[s % len(STYLES)] for s in range(nseq))
+    shares = [_LENGTH[st] for st in styles]
+    acc, starts_l = 0, []
+    for sh in shares:
+        starts_l.append(samples * acc // sum(shares))
+        acc += sh
+    starts = tuple(starts_l)
+    bounds = list(starts) + [samples]
+    hold_bit = {i.name: rng.getrandbits(1) for i in data if i.width == 1}
     pools = {i.name: _const_pool(consts, i.width) for i in data if i.width > 1}
     same_width: dict[int, list[str]] = {}
     for i in data:
@@ -95,11 +106,16 @@ def make_stimulus(inputs: list[InputSpec], timing: Timing, constants: Iterable[i
         lo, hi = bounds[s], bounds[s + 1]
         style = styles[s]
         length = hi - lo
-        # reset: asserted at the start of every sequence, pulses in the noisy styles
+        rst_hold = min(max(1, length // 10), 3) if timing.reset else 0
+        # quiet styles: a short burst right after reset (1-bit inputs at the value opposite to
+        # the one they then hold: a load pulse; data at corner values), then a long calm run
+        burst = (lo + rst_hold, min(hi, lo + rst_hold + rng.randint(1, 3))) \
+            if style.startswith("quiet") and length > 8 else (lo, lo)
+        # reset: asserted at the start of every sequence, pulses in the noisy styles only
         if timing.reset:
             active = 0 if timing.reset_active_low else 1
             col = cols[timing.reset]
-            hold = min(max(1, length // 10), 3)
+            hold = rst_hold
             pulse_p = {"uniform": 1 / 48, "mixed": 1 / 96}.get(style, 0.0)
             k = lo
             while k < hi:
@@ -116,27 +132,33 @@ def make_stimulus(inputs: list[InputSpec], timing: Timing, constants: Iterable[i
         for spec in data:
             col = cols[spec.name]
             if spec.width == 1:
-                _one_bit(rng, col, lo, hi, style, spec.name in timing.controls)
+                _one_bit(rng, col, lo, hi, style, spec.name in timing.controls,
+                         hold_bit[spec.name] ^ (style == "quiet-inverse"), burst)
             else:
                 _multi_bit(rng, col, lo, hi, spec, style, pools[spec.name],
                            [n for n in same_width[spec.width] if n != spec.name], cols)
+                for j in range(*burst):  # what a load pulse loads: a corner or a constant
+                    col[j] = rng.choice(_corners(spec.width) + pools[spec.name][:8])
+                    if j + 1 < hi and rng.random() < 0.7:
+                        col[j + 1] = col[j]
     return Stimulus(cols, samples, starts, styles)
 
 
 def _one_bit(rng: random.Random, col: list[int], lo: int, hi: int, style: str,
-             control: bool) -> None:
+             control: bool, hold: int, burst: tuple[int, int]) -> None:
     k = lo
     length = hi - lo
+    if style.startswith("quiet"):
+        for j in range(lo, hi):
+            col[j] = (1 - hold) if burst[0] <= j < burst[1] else \
+                (rng.getrandbits(1) if j < burst[0] else hold)
+        return
+    modes = ("random", "random", "low", "high") if not control else (
+        "random", "low", "high", "low", "high")
     while k < hi:
-        if style == "quiet":
-            seg = rng.randint(max(8, length // 2), max(8, length))
-            modes = ("low", "high")
-        else:
-            seg = rng.randint(4, max(8, length // 4))
-            modes = ("random", "random", "low", "high") if not control else (
-                "random", "low", "high", "low", "high")
+        seg = rng.randint(4, max(8, length // 4))
         mode = rng.choice(modes)
-        rare = 0.01 if style == "quiet" else 0.05
+        rare = 0.02
         for j in range(k, min(hi, k + seg)):
             if mode == "random":
                 col[j] = rng.getrandbits(1)

@@ -83,6 +83,7 @@ def build_testbench(groups: list[SimGroup], samples: int, nonce: str) -> tuple[s
     add("  reg clk_pos = 1'b0, clk_neg = 1'b1, clk_both = 1'b0;")
     add("  reg done = 1'b0;")
     add("  integer k, i, fd;")
+    add("  reg vs_hit;")
     add(f"  integer cnt [0:{n_pairs - 1}];")
     add(f"  integer first [0:{n_pairs - 1}];")
     add(f"  reg [{max_width - 1}:0] fexp [0:{n_pairs - 1}];")
@@ -139,10 +140,16 @@ def build_testbench(groups: list[SimGroup], samples: int, nonce: str) -> tuple[s
         r, c = ref_wire[(slot.gid, slot.output)], cand_wire[(slot.key, slot.output)]
         start = len(lines) + 1
         gate = "" if slot.gid in seq_gid else "ph == 0 && "
-        add(f"      if ({gate}{r} !== {c} && vs_bad({r}, {c}, {slot.width})) begin")
-        add(f"        cnt[{p}] = cnt[{p}] + 1;")
-        add(f"        if (first[{p}] < 0) begin first[{p}] = 2 * k + ph; fexp[{p}] = {r}; "
+        # nested ifs: Icarus evaluates both sides of && and ||; the bit loop only runs for a
+        # sample where the values differ and the reference has X/Z bits
+        add(f"      if ({gate}{r} !== {c}) begin")
+        add(f"        if ((^{r}) !== 1'bx) vs_hit = 1'b1; else vs_hit = vs_bad({r}, {c}, "
+            f"{slot.width});")
+        add("        if (vs_hit) begin")
+        add(f"          cnt[{p}] = cnt[{p}] + 1;")
+        add(f"          if (first[{p}] < 0) begin first[{p}] = 2 * k + ph; fexp[{p}] = {r}; "
             f"fact[{p}] = {c}; end")
+        add("        end")
         add("      end")
         for ln in range(start, len(lines) + 1):
             owner[ln] = slot.key

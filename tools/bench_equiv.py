@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Labelling throughput of verislice.equiv: ms per candidate, by candidates per simulation.
+
+Workload: VerilogEval v2 references (those passing on Icarus 11) with k=5 single-token mutants
+of the canonical solution per problem (verislice.mutate), 1000 cycles each. Measured in the same
+run, on one core (jobs=1) unless stated:
+
+* baseline: each mutant run through the benchmark's own testbench (iverilog + vvp per candidate);
+* verislice with 1, 5 (one k=5 group), 20 and 50 candidates per simulation (groups packed), for
+  the cocotb engine (default) and the vvp engine;
+* --jobs scaling at 50 candidates per simulation.
+
+The paper reports 39.1 ms per sample (simulation only). Goals: <= 10 ms per candidate at >= 20
+per simulation, <= 20 ms for k=5 groups packed several per simulation.
+
+    .venv/bin/python tools/bench_equiv.py            # 30 tasks (150 candidates)
+    .venv/bin/python tools/bench_equiv.py --tasks 60 --jobs 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from verislice import Source, equiv  # noqa: E402
+from verislice._sandbox import run_limited, sandbox_dir  # noqa: E402
+from verislice.mutate import mutants  # noqa: E402
+
+BENCH = Path(os.environ.get("SALV_BENCHMARKS", REPO.parent / "shared" / "benchmarks"))
+PAPER_MS = 39.1
+
+
+def workload(n_tasks: int, k: int, skip_slow: bool):
+    path = BENCH / "verilogeval" / "verilogeval_v2_spec.jsonl"
+    rows = [json.loads(x) for x in path.open() if x.strip()]
+    rows = [r for r in rows if r["validation"]["iverilog_11.0"]["ref_pass"]]
+    if skip_slow:  # their own testbenches run for seconds (conwaylife, lfsr32, count_clock)
+        rows = [r for r in rows if r["validation"]["iverilog_11.0"].get("seconds", 0) < 1.0]
+    groups = []
+    for r in rows:
+        ms = mutants(r["canonical_solution"], seed=0, limit=k)
+        if len(ms) == k:
+            groups.append((r, ms))
+        if len(groups) == n_tasks:
+            break
+    return groups
+
+
+def as_groups(work):
+    return [(Source(r["reference"], f"{r['task_id']}_ref.sv"),
+             [Source(m.text, f"{r['task_id']}_m{i}.sv") for i, m in enumerate(ms)])
+            for r, ms in work]
+
+
+def _cpu() -> float:
+    s = resource.getrusage(resource.RUSAGE_SELF)
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+
+def timed(fn) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process and its children): CPU time is what one core
+    spends, and stays meaningful when other work shares the machine."""
+    t, c = time.perf_counter(), _cpu()
+    fn()
+    return time.perf_counter() - t, _cpu() - c
+
+
+def testbench_baseline(work) -> float:
+    def one(r, text):
+        with sandbox_dir("verislice-bench-") as d:
+            (d / "candidate.sv").write_text(text)
+            (d / "test.sv").write_text(r["testbench"])
+            (d / "ref.sv").write_text(r["reference"])
+            run_limited(["iverilog", "-g2012", "-s", "tb", "-o", "sim", "candidate.sv", "test.sv",
+                         "ref.sv"], d, timeout=60)
+            run_limited(["vvp", "-n", "sim"], d, timeout=60)
+
+    return timed(lambda: [one(r, m.text) for r, ms in work for m in ms])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tasks", type=int, default=30)
+    ap.add_argument("--k", type=int, default=5)
+    ap.add_argument("--cycles", type=int, default=1000)
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 5, 20, 50])
+    ap.add_argument("--engines", nargs="+", default=["cocotb", "vvp"])
+    ap.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--single-tasks", type=int, default=6,
+                    help="tasks used for the 1-per-simulation runs (slow)")
+    ap.add_argument("--include-slow", action="store_true",
+                    help="keep tasks whose own testbench runs for seconds")
+    a = ap.parse_args()
+    if not (BENCH / "verilogeval").exists():
+        print(f"benchmark data missing: {BENCH / 'verilogeval'}", file=sys.stderr)
+        return 2
+    work = workload(a.tasks, a.k, not a.include_slow)
+    n = sum(len(ms) for _r, ms in work)
+    print(f"workload: {len(work)} VerilogEval v2 tasks x k={a.k} mutants = {n} candidates, "
+          f"{a.cycles} cycles, cpu count {os.cpu_count()}")
+    equiv.check_batch(as_groups(work[:1]), engine="cocotb", cycles=10)  # warm imports
+    rows = []
+    small = work[: a.single_tasks]
+    n_small = sum(len(ms) for _r, ms in small)
+    t = testbench_baseline(small)
+    rows.append(("benchmark testbench, 1 per run (baseline)", 1, n_small, t))
+    for engine in a.engines:
+        for b in a.batches:
+            w, nn = (small, n_small) if b == 1 else (work, n)
+            t = timed(lambda: equiv.check_batch(as_groups(w), batch_size=b, engine=engine,
+                                                cycles=a.cycles))
+            rows.append((f"verislice {engine}, {b} per simulation", 1, nn, t))
+    for j in a.jobs:
+        if j == 1:
+            continue
+        for engine in a.engines:
+            t = timed(lambda: equiv.check_batch(as_groups(work), batch_size=50, engine=engine,
+                                                jobs=j, cycles=a.cycles))
+            rows.append((f"verislice {engine}, 50 per simulation", j, n, t))
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (wall times grow with it; CPU "
+          "times much less)")
+    print(f"{'setup':46s} {'jobs':>4s} {'cands':>5s} {'wall s':>7s} {'wall ms/c':>9s} "
+          f"{'CPU ms/c':>9s} {'paper/CPU':>9s}")
+    for name, j, nn, (t, c) in rows:
+        ms, cms = 1000 * t / nn, 1000 * c / nn
+        print(f"{name:46s} {j:4d} {nn:5d} {t:7.2f} {ms:9.1f} {cms:9.1f} {PAPER_MS / cms:8.1f}x")
+    base = {(name, j): 1000 * t[0] / nn for name, j, nn, t in rows}
+    for engine in a.engines:
+        one = base.get((f"verislice {engine}, 50 per simulation", 1))
+        for j in a.jobs:
+            two = base.get((f"verislice {engine}, 50 per simulation", j))
+            if j != 1 and one and two:
+                print(f"jobs scaling ({engine}, 50 per simulation): {one / two:.2f}x with {j} jobs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
