@@ -187,3 +187,19 @@ def test_console_script_pipes_plain_text() -> None:
     p = subprocess.run([str(exe), "cone", KBD, "-s", "zz"], capture_output=True, text=True,
                        timeout=60)
     assert p.returncode == 2 and p.stderr.startswith("error: no signal 'zz'")
+
+
+def test_graph_tree_lists_each_signal_once_on_reconvergent_logic(tmp_path: Path) -> None:
+    # 40 stages of two signals that each read both of the previous stage: 2**40 paths
+    lines = ["module chain(input t0, u0, output y);"]
+    for i in range(1, 41):
+        lines.append(f"  wire t{i} = t{i-1} ^ u{i-1};")
+        lines.append(f"  wire u{i} = t{i-1} & u{i-1};")
+    lines += ["  assign y = t40 | u40;", "endmodule"]
+    f = tmp_path / "chain.v"
+    f.write_text("\n".join(lines) + "\n")
+    r = run("graph", str(f))
+    assert r.exit_code == 0
+    assert len(r.stdout.splitlines()) < 300 and "(see above)" in r.stdout
+    r = run("cone", str(f), "-s", "y", "--json")
+    assert r.exit_code == 0 and len(json.loads(r.stdout)["signals"]) == 83

@@ -36,12 +36,14 @@ def tree(g: SignalGraph, roots: Iterable[str] | None = None) -> Tree:
     """Backward dependency tree of ``roots`` (default: every output)."""
     roots = list(roots) if roots is not None else g.outputs
     top = Tree(f"module {g.top}", guide_style="dim")
+    expanded: set[str] = set()  # each signal's inputs are listed once (the tree stays O(edges))
     for r in roots:
-        _grow(g, top, r, set(), None)
+        _grow(g, top, r, set(), None, expanded)
     return top
 
 
-def _grow(g: SignalGraph, parent: Tree, n: str, path: set[str], edge: dict | None) -> None:
+def _grow(g: SignalGraph, parent: Tree, n: str, path: set[str], edge: dict | None,
+          expanded: set[str]) -> None:
     a = g.graph.nodes[n]
     label = _label(g, n)
     style = _STYLE.get(a["kind"], "")
@@ -55,12 +57,16 @@ def _grow(g: SignalGraph, parent: Tree, n: str, path: set[str], edge: dict | Non
     if n in path and preds:
         parent.add(text + " [dim]... (cycle)[/]")
         return
+    if n in expanded and preds:
+        parent.add(text + " [dim]... (see above)[/]")
+        return
     node = parent.add(text)
+    expanded.add(n)
     path = path | {n}
     for u in preds:
         if u == n:
             continue
-        _grow(g, node, u, path, g.graph.edges[u, n])
+        _grow(g, node, u, path, g.graph.edges[u, n], expanded)
 
 
 def _esc(s: str) -> str:
