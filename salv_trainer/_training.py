@@ -96,6 +96,7 @@ def trainer_kwargs(cfg: _Common) -> dict[str, Any]:
         disable_tqdm=quiet,
         save_only_model=False,
         dataloader_pin_memory=_has_cuda(),
+        ddp_find_unused_parameters=False,  # every LoRA / full-model parameter takes part in the loss
     )
 
 

@@ -175,3 +175,23 @@ def test_dpo_runs_under_accelerate_launch(tiny, data, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout[proc.stdout.index("{"):])["steps"] == 1
     assert (tmp_path / "acc" / "adapter_model.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_dpo_runs_data_parallel_on_two_processes(tiny, data, tmp_path):
+    """Two DDP ranks (gloo on CPU, as accelerate does on several GPUs): one summary, one log."""
+    torchrun = Path(sys.executable).with_name("torchrun")
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "ACCELERATE_USE_CPU": "true", "TOKENIZERS_PARALLELISM": "false"}
+    proc = subprocess.run(
+        [str(torchrun), "--nproc_per_node", "2", "-m", "salv_trainer.cli", "dpo", "--model", str(tiny),
+         "--pairs", str(data / "pairs.jsonl"), "--output-dir", str(tmp_path / "ddp"), "--max-steps", "2",
+         "--per-device-batch-size", "1", "--logging-steps", "1", "--json"],
+        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count('"stage": "dpo"') == 1  # only rank 0 reports
+    log = [json.loads(line) for line in (tmp_path / "ddp" / "train_log.jsonl").read_text().splitlines()]
+    steps = [r for r in log if "loss" in r]
+    assert [r["step"] for r in steps] == [1, 2]  # only rank 0 logs
+    assert [r["epoch"] for r in steps] == [0.5, 1.0]  # 2 ranks x 1 pair per step, 4 pairs in all
+    assert (tmp_path / "ddp" / "adapter_model.safetensors").is_file()
