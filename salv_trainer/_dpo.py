@@ -166,9 +166,10 @@ def pairs_to_dataset(rows: Sequence[dict[str, Any]], tokenizer: Any, *, system: 
     return Dataset.from_list(records)
 
 
-def _response_text(value: Any) -> str:
+def _response_text(value: Any, eos: str | None) -> str:
+    """The response as written in the pairs file (TRL appends EOS to plain-text responses)."""
     if isinstance(value, str):
-        return value
+        return value[: -len(eos)] if eos and value.endswith(eos) else value
     return "".join(m["content"] for m in value if m.get("role") == "assistant")
 
 
@@ -262,7 +263,7 @@ class SignalAwareDPOTrainer(DPOTrainer):
             for side in ("chosen", "rejected"):
                 ids = ex[f"{side}_ids"]
                 mask = completion_token_mask(
-                    tokenizer, _response_text(ex[side]), ex[f"{side}_spans"], ids, mode
+                    tokenizer, _response_text(ex[side], tokenizer.eos_token), ex[f"{side}_spans"], ids, mode
                 )
                 out[f"{side}_token_mask"] = mask
                 kept = truncated_mask_count(len(ex["prompt_ids"]), mask, max_len, trunc)

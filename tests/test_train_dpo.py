@@ -87,8 +87,10 @@ def perturb_lora(model, seed=1):
                 p.copy_(torch.randn(p.shape, generator=gen) * 0.5)
 
 
-def build(tiny, tmp_path, rows, *, stock=False, mask="cone", **args_kw):
+def build(tiny, tmp_path, rows, *, stock=False, mask="cone", chat=True, **args_kw):
     tok = AutoTokenizer.from_pretrained(tiny)
+    if not chat:  # a base model: prompts rendered as plain text, TRL appends EOS
+        tok.chat_template = None
     model = AutoModelForCausalLM.from_pretrained(tiny)
     ds = pairs_to_dataset(rows, tok)
     kw = dict(model=model, args=dpo_args(tmp_path, **args_kw), train_dataset=ds, processing_class=tok,
@@ -114,21 +116,24 @@ ROWS = [pair(0), pair(1, chosen=GOOD, rejected=BAD_X, contrast_signals=["x"], ki
                      chosen_spans=[[0, len(GOOD)]], rejected_spans=[[0, len(BAD_X)]])]
 
 
+@pytest.mark.parametrize("chat", [True, False], ids=["chat template", "plain-text prompts"])
 @pytest.mark.parametrize("how", ["whole-response spans, cone mode", "full mode"])
-def test_loss_equals_stock_trl_when_masks_cover_every_response_token(tiny, tmp_path, how):
+def test_loss_equals_stock_trl_when_masks_cover_every_response_token(tiny, tmp_path, how, chat):
     if how == "full mode":
         rows, mask = ROWS, "full"
     else:
         rows = [dict(r, chosen_spans=[[0, len(r["chosen"])]], rejected_spans=[[0, len(r["rejected"])]])
                 for r in ROWS]
         mask = "cone"
-    ours = build(tiny, tmp_path, rows, mask=mask)
-    stock = build(tiny, tmp_path, rows, stock=True)
-    l_ours, l_stock = loss_of(ours, batch_of(ours)), loss_of(stock, batch_of(stock))
+    ours = build(tiny, tmp_path, rows, mask=mask, chat=chat)
+    stock = build(tiny, tmp_path, rows, stock=True, chat=chat)
+    b_ours, b_stock = batch_of(ours), batch_of(stock)
+    assert torch.equal(b_ours["completion_mask"], b_stock["completion_mask"])
+    l_ours, l_stock = loss_of(ours, b_ours), loss_of(stock, b_stock)
     assert abs(l_ours.item() - l_stock.item()) < 1e-6
     assert abs(l_stock.item() - 0.6931) > 1e-3  # a real comparison, not log 2 at init
     # and the cone mask really changes the loss
-    cone = build(tiny, tmp_path, ROWS, mask="cone")
+    cone = build(tiny, tmp_path, ROWS, mask="cone", chat=chat)
     assert abs(loss_of(cone, batch_of(cone)).item() - l_stock.item()) > 1e-4
 
 
