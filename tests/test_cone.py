@@ -395,3 +395,23 @@ def test_parse_errors_are_located() -> None:
         verislice.cone(Source("module m(input a, output y);\n  assign y = a +;\nendmodule\n", "bad.v"), ["y"])
     assert e.value.message.startswith("bad.v:2:")
     assert ": error: " in e.value.message
+
+
+def test_file_level_packages_typedefs_functions_kept_when_used() -> None:
+    text = """package p;
+  localparam int W = 4;
+endpackage
+typedef enum logic [1:0] {IDLE, RUN, DONE} st_t;
+typedef logic [7:0] byte_t;
+function automatic logic par(input logic [3:0] v); return ^v; endfunction
+module m import p::*; (input logic clk, input logic [W-1:0] a, output st_t s, output logic y,
+                       output logic z);
+  always_ff @(posedge clk) s <= (a == 0) ? IDLE : RUN;
+  assign y = par(a);
+  assign z = a[0];
+endmodule
+"""
+    sl = cone(text, ["z"])
+    assert "package p;" in sl.text and "byte_t" not in sl.text and "function" not in sl.text
+    sl = cone(text, ["y"])
+    assert "function automatic logic par" in sl.text and "always_ff" not in sl.text

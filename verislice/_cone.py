@@ -41,7 +41,7 @@ _PROCEDURAL = {SX.AlwaysBlock, SX.AlwaysCombBlock, SX.AlwaysFFBlock, SX.AlwaysLa
                SX.InitialBlock, SX.FinalBlock}
 _GENERATE = {SX.LoopGenerate, SX.IfGenerate, SX.CaseGenerate, SX.GenerateBlock}
 _DECLS = {SX.NetDeclaration, SX.DataDeclaration}
-_ALWAYS_KEEP = {SX.EmptyMember, SX.TimeUnitsDeclaration}
+_ALWAYS_KEEP = {SX.EmptyMember, SX.TimeUnitsDeclaration, SX.PackageImportDeclaration}
 # Items that never change a signal's value: always removed (they may name removed signals).
 _ALWAYS_DROP = {SX.SpecifyBlock, SX.ConcurrentAssertionMember, SX.ImmediateAssertionMember}
 _IDENT = re.compile(rb"[A-Za-z_][A-Za-z0-9_$]*")
@@ -160,8 +160,37 @@ class _Slicer:
         self.header(decl.header)
         for it in decl.members:
             self.item(it)
+        self.file_level()
+        self.subs = self.submodules()
         self.closure(decl)
         return self.assemble(decl)
+
+    def file_level(self) -> None:
+        """Declarations outside every module (typedefs, functions, packages, imports in the
+        compilation unit): kept when the kept text names them."""
+        root = self.tree.root
+        if root.kind == SX.ModuleDeclaration:
+            return
+        self.file_regions: list[tuple[int, int]] = []
+        for it in root.members:
+            k = it.kind
+            if k == SX.TypedefDeclaration:
+                names = [it.name.valueText] + _enum_names(it.type)
+            elif k in (SX.FunctionDeclaration, SX.TaskDeclaration):
+                names = [str(it.prototype.name).strip()]
+            elif k == SX.ParameterDeclarationStatement:
+                names = _type_param_names(it.parameter)
+            elif k == SX.PackageDeclaration:
+                names = [it.header.name.valueText]
+            elif k == SX.PackageImportDeclaration:
+                s, e = self.rng(it)
+                self.file_regions.append((s, e))
+                continue
+            else:
+                continue
+            c = _Cand.whole(self, it, names)
+            c.file_level = True
+            self.cands.append(c)
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -390,6 +419,10 @@ class _Slicer:
         names: set[bytes] = set()
         for s, e in _complement(holes, self.mod_start, self.mod_end):
             names.update(_IDENT.findall(data, s, e))
+        for name in self.subs[0]:  # submodules kept whole may use file-level declarations
+            r = self.module_range(name)
+            if r is not None:
+                names.update(_IDENT.findall(data, r[0], r[1]))
         # candidates already live contribute their text
         changed = True
         done: set[int] = set()
@@ -418,7 +451,10 @@ class _Slicer:
                         changed = True
         for ci, c in enumerate(self.cands):
             if c.kind == "whole":
-                if ci not in done:
+                if c.file_level:
+                    if ci in done:
+                        self.file_regions.append(c.ranges[0])
+                elif ci not in done:
                     s, e = c.ranges[0]
                     self.remove_item(s, e)
                 continue
@@ -438,7 +474,8 @@ class _Slicer:
     def assemble(self, decl) -> Slice:
         data = self.data
         regions = [(self.mod_start, _eol(data, self.mod_end))]
-        submodules, external = self.submodules()
+        regions += [(s, _eol(data, e)) for s, e in getattr(self, "file_regions", [])]
+        submodules, external = self.subs
         for name in submodules:
             r = self.module_range(name)
             if r is None:
@@ -555,6 +592,7 @@ class _Cand:
         self.elems = elems
         self.item = item
         self.names = list(names)
+        self.file_level = False
 
     @classmethod
     def whole(cls, slicer: _Slicer, it, names: list[str]) -> _Cand:
