@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from pyslang import syntax
+from pyslang import parsing, syntax
 
 from ._errors import VerisliceError
 from ._frontend import Design, Source
@@ -36,6 +36,7 @@ from ._graph import SignalGraph, _SNode, _Unit, as_design, build_graph, file_ran
 __all__ = ["Slice", "cone"]
 
 SX = syntax.SyntaxKind
+_COMMA = parsing.TokenKind.Comma
 
 _PROCEDURAL = {SX.AlwaysBlock, SX.AlwaysCombBlock, SX.AlwaysFFBlock, SX.AlwaysLatchBlock,
                SX.InitialBlock, SX.FinalBlock}
@@ -147,7 +148,6 @@ class _Slicer:
         self.kept_modules: set[str] = set()
         # declarative candidates: (names declared, referenced-text ranges, removal ranges)
         self.cands: list[_Cand] = []
-        self.fixed_names: set[bytes] = set()
 
     # -- entry -----------------------------------------------------------------------------------
 
@@ -339,8 +339,6 @@ class _Slicer:
         elif k in _GENERATE:
             if not self.live(self.units_in(s, e)):
                 self.remove_item(s, e)
-            else:
-                self.fixed(s, e)
         elif k == SX.GenerateRegion:
             before = len(self.removals)
             members = list(it.members)
@@ -362,9 +360,6 @@ class _Slicer:
     def _removed(self, rng: tuple[int, int]) -> bool:
         s, e = rng
         return any(rs <= s and e <= re_ for rs, re_, _ in self.removals)
-
-    def fixed(self, s: int, e: int) -> None:
-        """Mark text as kept for the name closure (names inside it need declarations)."""
 
     def list_item(self, s: int, e: int, elems: list[tuple[int, int, bool, int | None]]) -> None:
         if not any(k for _, _, k, _ in elems):
@@ -567,19 +562,6 @@ class _Slicer:
         return out, external
 
 
-_COMMA = None  # set below (token kinds live in pyslang.parsing)
-
-
-def _init_comma() -> None:
-    global _COMMA
-    from pyslang import parsing
-
-    _COMMA = parsing.TokenKind.Comma
-
-
-_init_comma()
-
-
 class _Cand:
     """Declarations kept by name: ``whole`` items (typedef, function, ...), ``decl`` items
     (declarators kept one by one) and the ``header`` port list with ``ports="used"``.
@@ -751,20 +733,10 @@ def _directive_lines(data: bytes, modules: list[tuple[int, int]]) -> list[tuple[
 
 
 def _module_decls(root) -> list:
-    found = []
-
-    def visit(node):
-        if node.kind == SX.ModuleDeclaration:
-            found.append(node)
-            return False
-        return True
-
+    """Module declarations of one file (the root is the module itself when it is alone)."""
     if root.kind == SX.ModuleDeclaration:
         return [root]
-    for m in root.members:
-        if m.kind == SX.ModuleDeclaration:
-            found.append(m)
-    return found
+    return [m for m in root.members if m.kind == SX.ModuleDeclaration]
 
 
 def _instantiated(mod) -> set[str]:

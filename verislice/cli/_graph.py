@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from ._app import app
-from ._common import DEFINE, FILES, INCLUDE, TOP, console, err_console, load_args, print_json, run_cli
+from ._common import DEFINE, FILES, INCLUDE, TOP, console, err_console, load_args, run_cli
 
 
 class GraphFormat(str, Enum):
