@@ -29,7 +29,7 @@ from trl import DPOConfig, DPOTrainer
 from trl.trainer.dpo_trainer import DataCollatorForPreference
 
 from .config import ConfigError, DPORunConfig
-from .masks import MASK_MODES, completion_token_mask, normalize_spans, truncated_mask_count
+from .masks import MASK_MODES, MaskAlignmentError, completion_token_mask, normalize_spans, truncated_mask_count
 from .prompts import DEFAULT_SYSTEM, build_messages, render_prompt
 from ._training import (
     DataFormatError,
@@ -243,6 +243,10 @@ class SignalAwareDPOTrainer(DPOTrainer):
 
     # -- dataset hook: TRL tokenizes, we add the token masks and drop empty rows
     def _prepare_dataset(self, dataset, processing_class, args, dataset_name):  # noqa: ANN001
+        from datasets import Dataset
+
+        if "chosen_spans" in dataset.column_names and not isinstance(dataset, Dataset):
+            raise TypeError("signal-aware DPO needs a map-style datasets.Dataset (not an IterableDataset)")
         has_spans = "chosen_spans" in dataset.column_names
         n_before = len(dataset) if hasattr(dataset, "__len__") else None
         dataset = super()._prepare_dataset(dataset, processing_class, args, dataset_name)
@@ -262,9 +266,12 @@ class SignalAwareDPOTrainer(DPOTrainer):
             survive, total_mask, total_completion = [], 0, 0
             for side in ("chosen", "rejected"):
                 ids = ex[f"{side}_ids"]
-                mask = completion_token_mask(
-                    tokenizer, _response_text(ex[side], tokenizer.eos_token), ex[f"{side}_spans"], ids, mode
-                )
+                try:
+                    mask = completion_token_mask(
+                        tokenizer, _response_text(ex[side], tokenizer.eos_token), ex[f"{side}_spans"], ids, mode
+                    )
+                except MaskAlignmentError as exc:
+                    raise MaskAlignmentError(f"pair {ex.get('id', '?')!r}, {side}: {exc}") from None
                 out[f"{side}_token_mask"] = mask
                 kept = truncated_mask_count(len(ex["prompt_ids"]), mask, max_len, trunc)
                 survive.append((sum(mask) > 0, kept > 0))
@@ -277,8 +284,10 @@ class SignalAwareDPOTrainer(DPOTrainer):
             out["salv_completion_total"] = total_completion
             return out
 
-        dataset = dataset.map(add_masks, desc=f"Token masks ({mode}) for {dataset_name} dataset")
-        status = dataset["salv_status"]
+        dataset = dataset.map(
+            add_masks, desc=f"Token masks ({mode}) for {dataset_name} dataset", num_proc=args.dataset_num_proc
+        )
+        status = list(dataset["salv_status"])
         stats = MaskStats(rows_tokenized=len(status) + prompt_too_long)
         stats.dropped_empty = status.count("empty")
         stats.dropped_truncated = status.count("truncated") + prompt_too_long

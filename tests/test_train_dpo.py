@@ -137,6 +137,18 @@ def test_loss_equals_stock_trl_when_masks_cover_every_response_token(tiny, tmp_p
     assert abs(loss_of(cone, batch_of(cone)).item() - l_stock.item()) > 1e-4
 
 
+def test_a_chat_template_that_rewrites_responses_is_refused(tiny, tmp_path):
+    from salv_trainer.masks import MaskAlignmentError
+    from salv_trainer.tiny import CHAT_TEMPLATE
+
+    tok = AutoTokenizer.from_pretrained(tiny)
+    tok.chat_template = CHAT_TEMPLATE.replace("message['content']", "message['content'] | replace('assign', 'ASSIGN')")
+    with pytest.raises(MaskAlignmentError, match="pair 'p0', chosen: the chat template does not reproduce"):
+        SignalAwareDPOTrainer(model=AutoModelForCausalLM.from_pretrained(tiny), args=dpo_args(tmp_path),
+                              train_dataset=pairs_to_dataset(ROWS, tok), processing_class=tok,
+                              peft_config=LoraConfig(**LORA))
+
+
 def _offsets_mask(tok, text, spans):
     """Independent of salv_trainer.masks: a token counts when it overlaps a span."""
     enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
