@@ -368,3 +368,15 @@ def test_json_record():
     assert o["verdict"] == "MISMATCH" and o["mismatches"] > 0
     assert set(o["first_failure"]) == {"cycle", "inputs", "expected", "actual"}
     assert j["outputs"]["sum"]["first_failure"] is None
+
+
+def test_a_candidate_flooding_the_output_is_stopped_alone():
+    flood = ("module m(input [3:0] a, output [3:0] y); assign y = ~a; "
+             "always #1 repeat (100000) $display(\"%0200d\", 0); endmodule")
+    res = equiv.check_batch([(S(GOOD, "ref.v"), [S(GOOD, "g.v"), S(flood, "flood.v")])],
+                            timeout=20, **FAST)[0]
+    assert res[0].verdict == "OK" and res[0].ok
+    assert res[1].verdict == "REJECTED" and "printed too much" in res[1].message
+    # printing within reason is fine
+    chatty = flood.replace("repeat (100000) ", "")
+    assert equiv.check(S(GOOD, "ref.v"), S(chatty), **FAST).ok

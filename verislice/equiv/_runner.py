@@ -260,7 +260,17 @@ def _simulate(groups: list[SimGroup], options: EquivOptions, out: BatchOutcome, 
     else:
         argv = ["vvp", "-n", "sim.vvp", "-none"]
         env = None
-    r = run_limited(argv, d, timeout=timeout, env=env, memory_mb=options.memory_mb)
+    # the simulator's output goes to a file: the file-size limit stops a candidate that floods
+    # it ($display in a loop) instead of the parent buffering it in memory
+    log = d / "sim.log"
+    r = run_limited(["sh", "-c", 'exec "$@" >sim.log 2>&1', "sh", *argv], d, timeout=timeout,
+                    env=env, memory_mb=options.memory_mb)
+    if log.exists():
+        with log.open("rb") as fh:
+            size = fh.seek(0, 2)
+            fh.seek(max(0, size - 20000))
+            tail = fh.read().decode("utf-8", "replace")
+        r = RunResult(r.argv, r.returncode, tail, r.stderr, r.timed_out, r.seconds)
     out.simulations += 1
     res = d / "results.txt"
     text = res.read_text(errors="replace") if res.exists() else ""
@@ -275,7 +285,11 @@ def _failure(r: RunResult, timeout: float) -> str:
     tail = [ln for ln in (r.stdout + "\n" + r.stderr).splitlines() if ln.strip()]
     keep = [ln.strip() for ln in tail if "$finish" in ln or "$stop" in ln or "rror" in ln
             or "FATAL" in ln or "alloc" in ln.lower()][-3:]
-    return f"exit code {r.returncode}" + (": " + " | ".join(keep) if keep else "")
+    code = r.returncode
+    why = {-25: " (output file size limit: the candidate printed too much)",
+           153: " (output file size limit: the candidate printed too much)",
+           -9: " (killed)", -11: " (segmentation fault)", -6: " (aborted)"}.get(code or 0, "")
+    return f"exit code {code}{why}" + (": " + " | ".join(keep) if keep else "")
 
 
 # -- results -----------------------------------------------------------------------------------
