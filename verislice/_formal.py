@@ -65,6 +65,7 @@ DesignInput = Union[str, os.PathLike, Source, Design]
 _WORKER = Path(__file__).with_name("_formal_worker.py")
 _SETUP_SECONDS = 20.0  # wall-clock allowance per candidate for reading + miter building
 _REF_PREFIX = "vsr_"
+_CHUNK = 64  # most candidates per worker process
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*\Z")
 _ERROR_LINE = re.compile(r"ERROR:.*")
 
@@ -416,36 +417,59 @@ def _read(path: Path) -> str:
         return ""
 
 
-def _job(group: _Group, cands: list[_Cand], opts: FormalOptions) -> dict[str, Any]:
-    reset = group.reset
+@dataclass
+class _Unit:
+    """One candidate of one group, with the outputs still to prove."""
+
+    uid: int
+    gi: int
+    cand: _Cand
+    outputs: list[str]
+
+
+def _job(groups: list[_Group], units: list[_Unit], opts: FormalOptions) -> dict[str, Any]:
+    segments: list[dict[str, Any]] = []
+    for u in units:  # consecutive candidates of one group share the reference's reading
+        if not segments or segments[-1]["g"] != u.gi:
+            g = groups[u.gi]
+            segments.append({"g": u.gi, "gold": g.gold_files, "gold_wrapper": g.gold_wrapper,
+                             "reset": g.reset, "cands": []})
+        segments[-1]["cands"].append({"key": u.uid, "files": u.cand.files,
+                                      "wrapper": u.cand.wrapper, "outputs": u.outputs})
     return {
-        "gold": group.gold_files, "gold_wrapper": group.gold_wrapper,
-        "cands": [{"key": c.index, "files": c.files, "wrapper": c.wrapper, "outputs": c.outputs}
-                  for c in cands],
+        "groups": segments,
         "include_dirs": [os.path.abspath(os.fspath(d)) for d in opts.include_dirs],
         "defines": dict(opts.defines or {}), "depth": opts.depth, "timeout": opts.timeout,
-        "init": opts.init, "reset": reset, "reset_cycles": opts.reset_cycles,
+        "init": opts.init, "reset_cycles": opts.reset_cycles,
     }
 
 
-def _run_chunk(group: _Group, chunk: list[_Cand], opts: FormalOptions) -> tuple[dict[int, _Raw], str]:
-    """Prove every output of ``chunk``; restart the worker after a crash. Returns the raw
-    results per candidate index and a reference-level error ('' when none)."""
-    raw = {c.index: _Raw() for c in chunk}
-    pending = [replace(c, outputs=list(c.outputs)) for c in chunk]
-    names = {f"ref{i}.v": n for i, (n, _) in enumerate(group.gold_files)}
-    for c in chunk:
-        names.update({f"cand{c.index}_{j}.v": n for j, (n, _) in enumerate(c.files)})
+def _file_names(groups: list[_Group], units: list[_Unit]) -> dict[str, str]:
+    """The worker's file names -> the user's (for error messages)."""
+    names = {}
+    for u in units:
+        names.update({f"g{u.gi}_ref{i}.v": n for i, (n, _) in enumerate(groups[u.gi].gold_files)})
+        names.update({f"c{u.uid}_{j}.v": n for j, (n, _) in enumerate(u.cand.files)})
+    return names
+
+
+def _run_units(groups: list[_Group], units: list[_Unit], opts: FormalOptions
+               ) -> tuple[dict[int, _Raw], dict[int, str]]:
+    """Prove every output of ``units`` in worker processes, one after the other; after a crash
+    or time-out, blame the step that was running and start a new worker for the rest.
+    Returns the raw results per unit id and the reference errors per group index."""
+    raw = {u.uid: _Raw() for u in units}
+    ref_errors: dict[int, str] = {}
+    names = _file_names(groups, units)
+    pending = list(units)
     while pending:
         limit = _SETUP_SECONDS + sum(
-            _SETUP_SECONDS / 4 + len(c.outputs) * (opts.timeout * 1.5 + 2)
-            for c in pending)
+            _SETUP_SECONDS / 4 + len(u.outputs) * (opts.timeout * 1.5 + 2) for u in pending)
         with sandbox_dir("verislice-formal-") as tmp:
-            (tmp / "job.json").write_text(json.dumps(_job(group, pending, opts)), encoding="utf-8")
-            t0 = time.monotonic()
+            (tmp / "job.json").write_text(json.dumps(_job(groups, pending, opts)),
+                                          encoding="utf-8")
             run = run_limited([sys.executable, str(_WORKER), "job.json", "events.jsonl"], tmp,
                               timeout=limit, memory_mb=opts.memory_mb)
-            elapsed = time.monotonic() - t0
             lines = _read(tmp / "events.jsonl").splitlines()
             step_log = _read(tmp / "step.log")
         events = []
@@ -459,22 +483,19 @@ def _run_chunk(group: _Group, chunk: list[_Cand], opts: FormalOptions) -> tuple[
                or (f"Yosys worker killed by signal {-run.returncode} (memory limit?)"
                    if (run.returncode or 0) < 0
                    else f"Yosys worker ended with exit code {run.returncode}"))
-        if not any(e.get("ev") == "gold_ok" for e in events):
-            if run.ok:
-                why = "no result from the Yosys worker"
-            return raw, f"Yosys cannot read the reference: {why}"
-        per_cand = max(elapsed / max(1, len(pending)), 0.0)
+        started = [e for e in events if e.get("ev") == "setup"]
+        per_unit = run.seconds / max(1, len(started))
         done: set[int] = set()
         last: dict[str, Any] | None = None
         for e in events:
+            last = e
             k = e.get("k")
             if k is None:
                 continue
-            last = e
             r = raw[k]
             if e["ev"] == "setup":
-                r.seconds += per_cand
-            if e["ev"] == "info":
+                r.seconds += per_unit
+            elif e["ev"] == "info":
                 r.info = e
             elif e["ev"] == "result":
                 r.results[e["o"]] = e
@@ -482,35 +503,39 @@ def _run_chunk(group: _Group, chunk: list[_Cand], opts: FormalOptions) -> tuple[
                 done.add(k)
         if run.ok:
             break
-        if last is not None and last["k"] not in done:
+        by_uid = {u.uid: u for u in pending}
+        if last is None:  # the worker did not even start (no pyosys, no memory, ...)
+            for u in pending:
+                raw[u.uid].error = f"the Yosys worker did not start: {why}"
+            break
+        if last["ev"] in ("gold", "gold_ok"):
+            # reading the reference (or the step right after) ended the worker
+            ref_errors[last["g"]] = f"Yosys cannot read the reference: {why}"
+            done.update(u.uid for u in pending if u.gi == last["g"])
+        elif last["k"] not in done:
             k = last["k"]
             if last["ev"] == "prove":
                 raw[k].results[last["o"]] = {"status": "error", "message": why}
             elif last["ev"] == "prove_all":  # the same error would end every single proof
-                c = next(c for c in pending if c.index == k)
-                for o in c.outputs:
+                for o in by_uid[k].outputs:
                     raw[k].results.setdefault(o, {"status": "error", "message": why})
                 done.add(k)
-            elif last["ev"] in ("setup", "info"):
+            else:  # setup / info
                 raw[k].error = why
                 done.add(k)
-        elif last is None and pending:
-            # died before the first candidate's setup event: blame the first candidate
-            raw[pending[0].index].error = why
-            done.add(pending[0].index)
         nxt = []
-        for c in pending:
-            if c.index in done:
+        for u in pending:
+            if u.uid in done:
                 continue
-            left = [o for o in c.outputs if o not in raw[c.index].results]
-            if left or raw[c.index].info is None:
-                nxt.append(replace(c, outputs=left))
-        if [(c.index, c.outputs) for c in nxt] == [(c.index, c.outputs) for c in pending]:
-            for c in nxt:  # no progress at all: give up on these rather than loop
-                raw[c.index].error = why
+            left = [o for o in u.outputs if o not in raw[u.uid].results]
+            if left or raw[u.uid].info is None:
+                nxt.append(replace(u, outputs=left))
+        if [(u.uid, u.outputs) for u in nxt] == [(u.uid, u.outputs) for u in pending]:
+            for u in nxt:  # no progress at all: give up on these rather than loop
+                raw[u.uid].error = why
             break
         pending = nxt
-    return raw, ""
+    return raw, ref_errors
 
 
 # -- results -----------------------------------------------------------------------------------
@@ -604,36 +629,36 @@ def _check_groups(items, opts: FormalOptions, progress, *, strict: bool):
         raise VerisliceError("formal checking needs Yosys from PyPI: "
                              "pip install 'verislice-salv[formal]' (pyosys)")
     groups = [_prepare_group(ref, cands, only, opts, strict) for ref, cands, only in items]
-    tasks = []  # (group index, chunk)
+    units: list[_Unit] = []
     for gi, g in enumerate(groups):
         if g.ref is None:
             continue
-        todo = [c for c in g.cands if c.result is None and c.outputs]
-        if not todo:
-            continue
-        n = min(opts.jobs, len(todo))
-        for j in range(n):
-            tasks.append((gi, todo[j::n]))
-    raws: dict[tuple[int, int], _Raw] = {}
-    ref_errors: dict[int, str] = {}
+        for c in g.cands:
+            if c.result is None and c.outputs:
+                units.append(_Unit(len(units), gi, c, list(c.outputs)))
+    # Contiguous runs of units (a reference is read once per run), at most _CHUNK per worker
+    # process so that progress shows and a crash costs little, `jobs` workers at a time.
+    size = max(1, min(_CHUNK, -(-len(units) // opts.jobs)))
+    chunks = [units[i:i + size] for i in range(0, len(units), size)]
 
-    def work(task):
-        gi, chunk = task
-        raw, err = _run_chunk(groups[gi], chunk, opts)
+    def work(chunk: list[_Unit]):
+        result = _run_units(groups, chunk, opts)
         if progress is not None:
             progress(len(chunk))
-        return gi, raw, err
+        return result
 
-    if opts.jobs > 1 and len(tasks) > 1:
+    if opts.jobs > 1 and len(chunks) > 1:
         with ThreadPoolExecutor(max_workers=opts.jobs) as pool:
-            done = list(pool.map(work, tasks))
+            done = list(pool.map(work, chunks))
     else:
-        done = [work(t) for t in tasks]
-    for gi, raw, err in done:
-        if err:
-            ref_errors[gi] = err
-        for k, r in raw.items():
-            raws[(gi, k)] = r
+        done = [work(c) for c in chunks]
+    raws: dict[tuple[int, int], _Raw] = {}
+    ref_errors: dict[int, str] = {}
+    by_uid = {u.uid: u for u in units}
+    for raw, errs in done:
+        ref_errors.update(errs)
+        for uid, r in raw.items():
+            raws[(by_uid[uid].gi, by_uid[uid].cand.index)] = r
     out = []
     for gi, g in enumerate(groups):
         if g.ref is None:

@@ -7,16 +7,20 @@ flushes it: the parent reads how far it got, blames the step that was running, a
 worker for the rest. This file imports only the standard library and pyosys (no verislice, no
 pyslang), so that a worker starts in ~40 ms.
 
-Job (JSON)::
+Job (JSON): groups of one reference and its candidates, read one after the other::
 
-    {"gold": [[file, text], ...], "gold_wrapper": text,
-     "cands": [{"key": 0, "files": [[file, text], ...], "wrapper": text, "outputs": ["y", ...]}],
+    {"groups": [{"g": 0, "gold": [[file, text], ...], "gold_wrapper": text,
+                 "reset": null | [{"name": "rst", "value": 1 | 0 | null}],
+                 "cands": [{"key": 0, "files": [[file, text]], "wrapper": text,
+                            "outputs": ["y", ...]}]}],
      "include_dirs": [...], "defines": {"N": "4"}, "depth": 20, "timeout": 10,
-     "init": "undef" | "zero", "reset": null | [{"name": "rst", "value": 1}], "reset_cycles": 1}
+     "init": "undef" | "zero", "reset_cycles": 1}
+
+``reset: null`` means "take the inputs Yosys finds driving a reference flip-flop's reset".
 
 Events (one JSON object per line)::
 
-    {"ev": "gold"} / {"ev": "gold_ok"}           reading the reference
+    {"ev": "gold", "g": 0} / {"ev": "gold_ok", "g": 0}   reading a group's reference
     {"k": 0, "ev": "setup"}                       reading the candidate, building the miter
     {"k": 0, "ev": "info", "seq": true, "clocks": [...], "resets": [[name, value], ...],
      "unsupported": null | "reason"}
@@ -52,7 +56,6 @@ class _Events:
     def emit(self, **obj) -> None:
         self._fh.write(json.dumps(obj) + "\n")
         self._fh.flush()
-        os.fsync(self._fh.fileno())
 
 
 def _yosys():
@@ -216,72 +219,81 @@ def _prove(ys, design, job: dict, seq: bool, resets, outputs: list[str]) -> dict
     return {"status": "error", "ms": ms, "message": text.strip().splitlines()[-1:] or ""}
 
 
+def _run_group(ys, design, ev: _Events, job: dict, group: dict) -> None:
+    g = group["g"]
+    inc, defs = job.get("include_dirs", []), job.get("defines") or {}
+    ev.emit(ev="gold", g=g)
+    _run(ys, design, "design -reset")
+    _read_files(ys, design, group["gold"], f"g{g}_ref", inc, defs)
+    _read_files(ys, design, [["<wrapper>", group["gold_wrapper"]]], f"g{g}_refwrap", [], {})
+    _run(ys, design, "design -save vsf_base")
+    ev.emit(ev="gold_ok", g=g)
+    for cand in group["cands"]:
+        _run_candidate(ys, design, ev, job, group, cand)
+
+
+def _run_candidate(ys, design, ev: _Events, job: dict, group: dict, cand: dict) -> None:
+    inc, defs = job.get("include_dirs", []), job.get("defines") or {}
+    key = cand["key"]
+    ev.emit(k=key, ev="setup")
+    _run(ys, design, "design -load vsf_base")
+    _read_files(ys, design, cand["files"], f"c{key}_", inc, defs)
+    _read_files(ys, design, [["<wrapper>", cand["wrapper"]]], f"c{key}_wrap", [], {})
+    _run(ys, design, "hierarchy -check")
+    # Icarus simulates a latch in an always_comb (state kept on an incomplete case);
+    # Yosys refuses it. Model it like `always @*`, as the simulation does.
+    _run(ys, design, "setattr -unset always_comb")
+    _run(ys, design, "proc")
+    _run(ys, design, f"flatten {GOLD} {GATE}")
+    _run(ys, design, "chformal -remove")
+    _run(ys, design, "delete t:$print")
+    _run(ys, design, "memory")
+    _run(ys, design, "opt_clean")
+    _run(ys, design, "opt_dff -nodffe")
+    _run(ys, design, "write_json netlist.json")
+    info = _analyse("netlist.json")
+    unsupported = _unsupported(info)
+    seq = any(info[m]["clocks"] or info[m]["latches"] or info[m]["global_ff"]
+              or info[m]["internal_clk"] for m in (GOLD, GATE))
+    resets = _resets(group.get("reset"), info[GOLD]["resets"])
+    clocks = sorted({tuple(c) for m in info.values() for c in m["clocks"]})
+    ev.emit(k=key, ev="info", seq=seq, clocks=clocks, resets=resets, unsupported=unsupported)
+    if unsupported:
+        ev.emit(k=key, ev="done")
+        return
+    _run(ys, design, "async2sync")
+    _run(ys, design, f"miter -equiv -flatten -make_outputs -make_outcmp -ignore_gold_x "
+                     f"{GOLD} {GATE} {MITER}")
+    _run(ys, design, f"hierarchy -top {MITER}")
+    # Merge the logic the two designs share (keeping X behaviour): equal parts of a
+    # candidate then cost nothing to prove.
+    _run(ys, design, "opt -keepdc")
+    outputs = list(cand["outputs"])
+    if len(outputs) > 1:
+        # Mostly right candidates: one proof for all outputs, per output only if it fails.
+        ev.emit(k=key, ev="prove_all")
+        res = _prove(ys, design, job, seq, resets, outputs)
+        if res["status"] == "pass":
+            for output in outputs:
+                ev.emit(k=key, ev="result", o=output, status="pass",
+                        ms=res["ms"] / len(outputs), joint=True)
+            outputs = []
+    for output in outputs:
+        ev.emit(k=key, ev="prove", o=output)
+        res = _prove(ys, design, job, seq, resets, [output])
+        ev.emit(k=key, ev="result", o=output, **res)
+    ev.emit(k=key, ev="done")
+
+
 def main(argv: list[str]) -> int:
     job_path, events_path = argv[1], argv[2]
     with open(job_path, encoding="utf-8") as fh:
         job = json.load(fh)
     ev = _Events(events_path)
     ys = _yosys()
-    inc, defs = job.get("include_dirs", []), job.get("defines") or {}
-
     design = ys.Design()
-    ev.emit(ev="gold")
-    _read_files(ys, design, job["gold"], "ref", inc, defs)
-    _read_files(ys, design, [["<wrapper>", job["gold_wrapper"]]], "ref_wrap", [], {})
-    _run(ys, design, "design -save vsf_base")
-    ev.emit(ev="gold_ok")
-
-    for cand in job["cands"]:
-        key = cand["key"]
-        ev.emit(k=key, ev="setup")
-        _run(ys, design, "design -load vsf_base")
-        _read_files(ys, design, cand["files"], f"cand{key}_", inc, defs)
-        _read_files(ys, design, [["<wrapper>", cand["wrapper"]]], f"cand{key}_wrap", [], {})
-        _run(ys, design, "hierarchy -check")
-        # Icarus simulates a latch in an always_comb (state kept on an incomplete case);
-        # Yosys refuses it. Model it like `always @*`, as the simulation does.
-        _run(ys, design, "setattr -unset always_comb")
-        _run(ys, design, "proc")
-        _run(ys, design, f"flatten {GOLD} {GATE}")
-        _run(ys, design, "chformal -remove")
-        _run(ys, design, "delete t:$print")
-        _run(ys, design, "memory")
-        _run(ys, design, "opt_clean")
-        _run(ys, design, "opt_dff -nodffe")
-        _run(ys, design, f"write_json cand{key}.json")
-        info = _analyse(f"cand{key}.json")
-        unsupported = _unsupported(info)
-        gold = info[GOLD]
-        seq = any(info[m]["clocks"] or info[m]["latches"] or info[m]["global_ff"]
-                  or info[m]["internal_clk"] for m in (GOLD, GATE))
-        resets = _resets(job.get("reset"), gold["resets"])
-        clocks = sorted({tuple(c) for m in info.values() for c in m["clocks"]})
-        ev.emit(k=key, ev="info", seq=seq, clocks=clocks, resets=resets, unsupported=unsupported)
-        if unsupported:
-            ev.emit(k=key, ev="done")
-            continue
-        _run(ys, design, "async2sync")
-        _run(ys, design, f"miter -equiv -flatten -make_outputs -make_outcmp -ignore_gold_x "
-                         f"{GOLD} {GATE} {MITER}")
-        _run(ys, design, f"hierarchy -top {MITER}")
-        # Merge the logic the two designs share (keeping X behaviour): equal parts of a
-        # candidate then cost nothing to prove.
-        _run(ys, design, "opt -keepdc")
-        outputs = list(cand["outputs"])
-        if len(outputs) > 1:
-            # Mostly right candidates: one proof for all outputs, per output only if it fails.
-            ev.emit(k=key, ev="prove_all")
-            res = _prove(ys, design, job, seq, resets, outputs)
-            if res["status"] == "pass":
-                for output in outputs:
-                    ev.emit(k=key, ev="result", o=output, status="pass",
-                            ms=res["ms"] / len(outputs), joint=True)
-                outputs = []
-        for output in outputs:
-            ev.emit(k=key, ev="prove", o=output)
-            res = _prove(ys, design, job, seq, resets, [output])
-            ev.emit(k=key, ev="result", o=output, **res)
-        ev.emit(k=key, ev="done")
+    for group in job["groups"]:
+        _run_group(ys, design, ev, job, group)
     return 0
 
 
