@@ -415,3 +415,14 @@ endmodule
     assert "package p;" in sl.text and "byte_t" not in sl.text and "function" not in sl.text
     sl = cone(text, ["y"])
     assert "function automatic logic par" in sl.text and "always_ff" not in sl.text
+
+
+def test_parameter_used_only_by_a_removed_declaration_is_removed() -> None:
+    sl = cone("""module m #(parameter W = 4) (input [3:0] a, output [3:0] y, output z);
+  localparam D = 8;
+  reg [D-1:0] unused_reg;
+  assign y = a;
+  assign z = ^a;
+endmodule
+""", ["y"])
+    assert "localparam D" not in sl.text and "unused_reg" not in sl.text

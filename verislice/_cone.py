@@ -410,6 +410,8 @@ class _Slicer:
                 holes.append((el[0], el[1]))
             if c.kind == "whole":
                 holes.append(c.ranges[0])
+            if c.item is not None:  # a declaration's type names count only if it is kept
+                holes.append(c.item)
         holes = _merge(holes)
         names: set[bytes] = set()
         for s, e in _complement(holes, self.mod_start, self.mod_end):
