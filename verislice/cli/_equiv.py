@@ -178,7 +178,10 @@ _STYLE = {R.MATCH: "green", R.PROVEN: "green", R.BOUNDED: "green", R.MISMATCH: "
 def _table(results) -> None:
     from rich.table import Table
 
+    from rich import box
+
     con = console()
+    plain = not con.is_terminal
     for r in results:
         head = f"{r.name}" + (f" ({r.top})" if r.top else "")
         if r.verdict != R.OK:
@@ -186,7 +189,8 @@ def _table(results) -> None:
             for line in r.message.splitlines()[:20]:
                 con.print(f"  {line}", markup=False)
             continue
-        t = Table(title=head, title_justify="left", show_lines=False)
+        t = Table(title=head, title_justify="left", show_lines=False,
+                  box=box.SIMPLE if plain else box.HEAVY_HEAD)
         for col in ("output", "verdict", "mismatches", "first failure"):
             t.add_column(col)
         for name, o in r.outputs.items():
@@ -204,3 +208,9 @@ def _table(results) -> None:
         con.print(t)
         if r.message:
             con.print(f"  {r.message}", markup=False)
+    if len(results) > 1:
+        good = sum(r.ok for r in results)
+        failed = sum(r.verdict != R.OK for r in results)
+        con.print(f"{len(results)} candidates: {good} with every output right, "
+                  f"{len(results) - good - failed} with wrong outputs, {failed} not simulated",
+                  markup=False)

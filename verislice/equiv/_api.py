@@ -230,7 +230,10 @@ def check_batch(groups: Sequence[tuple[object, Sequence[object]]], *, jobs: int 
         with ProcessPoolExecutor(max_workers=min(jobs, len(batches))) as pool:
             futs = [pool.submit(run_batch, b, opts) for b in batches]
             for f, b in zip(futs, batches):
-                outcomes.append(f.result())
+                try:
+                    outcomes.append(f.result())
+                except Exception:  # a worker died (e.g. killed for memory): redo it here
+                    outcomes.append(run_batch(b, opts))
                 done += _n(b)
                 if progress:
                     progress(done, total)

@@ -161,7 +161,7 @@ def _compile(groups: list[SimGroup], options: EquivOptions, out: BatchOutcome,
         cands = {c.key: c for g in groups for c in g.cands}
         for line in text.splitlines():
             m = _LOC.match(line)
-            if not m:
+            if not m or ": warning:" in line:  # a warning never blames anyone
                 continue
             f, ln = m["file"], int(m["line"])
             if f == "tb.v":

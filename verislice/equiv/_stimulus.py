@@ -13,7 +13,8 @@ with its own style:
   counters, timers and FSMs. ``quiet-inverse`` holds each 1-bit input at the other value (the
   polarity of a load or enable is not known, so both are tried); quiet sequences are twice as
   long as the others;
-* ``mixed``    all of the above, plus inputs set equal to another input of the same width.
+* ``mixed``    all of the above for multi-bit inputs, plus inputs set equal to another input of
+  the same width; 1-bit inputs as slow square waves (held 6 to length/3 cycles, then flipped).
 
 Vectors depend only on the seed, the reference text and the constants, never on how candidates
 are packed into simulations.
@@ -155,10 +156,14 @@ def _one_bit(rng: random.Random, col: list[int], lo: int, hi: int, style: str,
         return
     modes = ("random", "random", "low", "high") if not control else (
         "random", "low", "high", "low", "high")
+    slow = style == "mixed"  # slow square waves: a condition held for a while, then released
+    if slow:
+        modes = ("low", "high")
     while k < hi:
-        seg = rng.randint(4, max(8, length // 4))
-        mode = rng.choice(modes)
-        rare = 0.02
+        seg = rng.randint(6, max(8, length // 3)) if slow else rng.randint(4, max(8, length // 4))
+        mode = rng.choice(modes) if not slow else ("high" if col[k - 1] == 0 and k > lo else
+                                                   "low" if k > lo else rng.choice(modes))
+        rare = 0.0 if slow else 0.02
         for j in range(k, min(hi, k + seg)):
             if mode == "random":
                 col[j] = rng.getrandbits(1)
