@@ -122,7 +122,7 @@ def build_tiny_model(
     max_positions: int = 4096,
     seed: int = 0,
 ) -> Any:
-    """A randomly initialised Qwen2 causal LM sized for ``tokenizer`` (float32, eval mode off).
+    """A randomly initialised Qwen2 causal LM (float32) sized for ``tokenizer``.
 
     ``hidden`` must be divisible by ``heads``, and ``heads`` by ``kv_heads``. The defaults give
     about 0.1 M parameters: a forward + backward pass over a few hundred tokens takes milliseconds
