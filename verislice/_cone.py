@@ -420,38 +420,54 @@ class _Slicer:
             r = self.module_range(name)
             if r is not None:
                 names.update(_IDENT.findall(data, r[0], r[1]))
-        # candidates already live contribute their text
-        changed = True
-        done: set[int] = set()
-        while changed:
-            changed = False
-            for ci, c in enumerate(self.cands):
-                if c.kind == "whole":
-                    if ci in done:
-                        continue
-                    if any(n.encode() in names for n in c.names):
-                        done.add(ci)
-                        s, e = c.ranges[0]
-                        names.update(_IDENT.findall(data, s, e))
-                        changed = True
-                    continue
-                for el in c.elems:
-                    key = (ci, el[0])
-                    if key in done:
-                        continue
-                    if el[2] or el[4].encode() in names:
-                        el[2] = True
-                        done.add(key)
-                        names.update(_IDENT.findall(data, el[0], el[1]))
-                        if c.item is not None:  # the declaration's type part
-                            names.update(_prefix_names(data, c))
-                        changed = True
+        # Worklist over names: each newly used name keeps the candidates that declare it, whose
+        # text brings more names (linear in the size of the text).
+        done: set = set()
+        declares: dict[bytes, list[tuple[int, int]]] = {}  # name -> (candidate, element or -1)
+        queue: list[tuple[int, int]] = []
+        for ci, c in enumerate(self.cands):
+            if c.kind == "whole":
+                for n in c.names:
+                    declares.setdefault(n.encode(), []).append((ci, -1))
+            else:
+                for ei, el in enumerate(c.elems):
+                    declares.setdefault(el[4].encode(), []).append((ci, ei))
+                    if el[2]:
+                        queue.append((ci, ei))
+        pending = list(names)
+
+        def keep(ci: int, ei: int) -> None:
+            if (ci, ei) in done:
+                return
+            done.add((ci, ei))
+            c = self.cands[ci]
+            if ei < 0:
+                s, e = c.ranges[0]
+            else:
+                el = c.elems[ei]
+                el[2] = True
+                s, e = el[0], el[1]
+                if c.item is not None and ("item", ci) not in done:  # the type part, once
+                    done.add(("item", ci))
+                    pending.extend(_prefix_names(data, c) - names)
+            pending.extend(set(_IDENT.findall(data, s, e)) - names)
+
+        for ci, ei in queue:
+            keep(ci, ei)
+        while pending:
+            n = pending.pop()
+            if n in names and (n, "seen") in done:
+                continue
+            names.add(n)
+            done.add((n, "seen"))
+            for ci, ei in declares.get(n, ()):
+                keep(ci, ei)
         for ci, c in enumerate(self.cands):
             if c.kind == "whole":
                 if c.file_level:
-                    if ci in done:
+                    if (ci, -1) in done:
                         self.file_regions.append(c.ranges[0])
-                elif ci not in done:
+                elif (ci, -1) not in done:
                     s, e = c.ranges[0]
                     self.remove_item(s, e)
                 continue
