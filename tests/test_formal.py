@@ -7,6 +7,7 @@ import pytest
 
 from verislice import Source, VerisliceError
 from verislice.equiv import (
+    AMBIGUOUS,
     BOUNDED,
     COMPILE_ERROR,
     INTERFACE,
@@ -350,3 +351,25 @@ def test_parallel_workers_keep_input_order():
     rs = check_formal(ALU_REF, cands, jobs=2)
     assert [r.name for r in rs] == [c.name for c in cands]
     assert [verdicts(r)["max"] for r in rs] == [PROVEN, MISMATCH, PROVEN, MISMATCH]
+
+
+def test_reference_output_always_x_is_ambiguous_not_proven():
+    # Nothing can be wrong against an output that is never defined: like simulation's AMBIGUOUS,
+    # never a "correct" label for whatever the candidate drives.
+    ref = Source("module m(input [1:0] a, output y, output z);\n"
+                 " assign y = 1'bx; assign z = a[0] ? 1'bx : a[1];\nendmodule\n", "amb_ref.v")
+    cand = Source("module m(input [1:0] a, output y, output z);\n"
+                  " assign y = 1'b1; assign z = a[1];\nendmodule\n", "amb_gen.v")
+    [r] = check_formal(ref, [cand])
+    assert verdicts(r) == {"y": AMBIGUOUS, "z": PROVEN}
+    assert r.outputs["y"].message == ("the reference output is X for every input: "
+                                      "nothing to compare")
+    assert not r.outputs["y"].correct
+    # Sequential: a register that is never reset nor loaded stays X.
+    seq_ref = Source("module s(input clk, input d, output reg q, output reg p);\n"
+                     " always @(posedge clk) begin q <= q; p <= d; end\nendmodule\n", "amb_s.v")
+    seq_gen = Source("module s(input clk, input d, output reg q, output reg p);\n"
+                     " always @(posedge clk) begin q <= 1'b0; p <= d; end\nendmodule\n",
+                     "amb_s2.v")
+    [r] = check_formal(seq_ref, [seq_gen], depth=6)
+    assert verdicts(r) == {"q": AMBIGUOUS, "p": BOUNDED}

@@ -43,6 +43,7 @@ from ._errors import DiagnosticError, VerisliceError
 from ._frontend import Design, Port, Source, load, rename_modules
 from ._sandbox import run_limited, sandbox_dir
 from .equiv._results import (
+    AMBIGUOUS,
     COMPILE_ERROR,
     INTERFACE,
     MISMATCH,
@@ -129,6 +130,7 @@ class Counterexample(FirstFailure):
         d["trace"] = [dict(step) for step in self.trace]
         d["clock"] = self.clock
         d["clock_edge"] = self.clock_edge
+        d["reset"] = {name: value for name, value in self.reset}
         return d
 
 
@@ -582,6 +584,10 @@ def _output_result(name: str, rd: Design, raw: _Raw, opts: FormalOptions) -> Out
                             message="not proven (worker stopped)")
     seq = bool(info.get("seq"))
     status = res.get("status")
+    if status == "pass" and res.get("ref_x"):
+        where = f"in cycle {opts.depth} of every input sequence" if seq else "for every input"
+        return OutputResult(name, AMBIGUOUS, width=width, method="formal",
+                            message=f"the reference output is X {where}: nothing to compare")
     if status == "pass":
         if seq:
             msg = (f"no difference within {opts.depth} cycles from "

@@ -26,7 +26,8 @@ Events (one JSON object per line)::
      "unsupported": null | "reason"}
     {"k": 0, "ev": "prove", "o": "y"}             a proof starts
     {"k": 0, "ev": "result", "o": "y", "status": "pass" | "fail" | "timeout", "ms": 12.3,
-     "trace": [{"signal": "bits", ...}, ...]}     one dict per cycle (in_*, gold_*, gate_*, cmp_*)
+     "ref_x": false,                              (pass) the reference output is never defined
+     "trace": [{"signal": "bits", ...}, ...]}     (fail) one dict per cycle: in_*, gold_*, gate_*
     {"k": 0, "ev": "done"}
 """
 
@@ -219,6 +220,19 @@ def _prove(ys, design, job: dict, seq: bool, resets, outputs: list[str]) -> dict
     return {"status": "error", "ms": ms, "message": text.strip().splitlines()[-1:] or ""}
 
 
+def _always_x(ys, design, job: dict, seq: bool, resets, output: str) -> bool:
+    """True when no input (sequence) makes the reference output fully defined (in the last
+    cycle): simulation would call it AMBIGUOUS, and a proof of equality means nothing."""
+    log = "satx.log"
+    if os.path.exists(log):
+        os.remove(log)
+    args = _sat_args(job, seq, resets).replace(" -show-ports", "")
+    cond = f"-set-def-at {int(job['depth'])} gold_{output}" if seq else f"-set-def gold_{output}"
+    _run(ys, design, f"tee -q -o {log} sat {args} {cond} {MITER}")
+    with open(log, encoding="utf-8", errors="replace") as fh:
+        return "no model found" in fh.read()
+
+
 def _run_group(ys, design, ev: _Events, job: dict, group: dict) -> None:
     g = group["g"]
     inc, defs = job.get("include_dirs", []), job.get("defines") or {}
@@ -274,13 +288,16 @@ def _run_candidate(ys, design, ev: _Events, job: dict, group: dict, cand: dict) 
         ev.emit(k=key, ev="prove_all")
         res = _prove(ys, design, job, seq, resets, outputs)
         if res["status"] == "pass":
+            ref_x = {o: _always_x(ys, design, job, seq, resets, o) for o in outputs}
             for output in outputs:
                 ev.emit(k=key, ev="result", o=output, status="pass",
-                        ms=res["ms"] / len(outputs), joint=True)
+                        ms=res["ms"] / len(outputs), joint=True, ref_x=ref_x[output])
             outputs = []
     for output in outputs:
         ev.emit(k=key, ev="prove", o=output)
         res = _prove(ys, design, job, seq, resets, [output])
+        if res["status"] == "pass":
+            res["ref_x"] = _always_x(ys, design, job, seq, resets, output)
         ev.emit(k=key, ev="result", o=output, **res)
     ev.emit(k=key, ev="done")
 
