@@ -156,7 +156,7 @@ def test_graph_json() -> None:
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz not installed")
-@pytest.mark.parametrize("suffix,magic", [("svg", b"<svg"), ("png", b"\x89PNG")])
+@pytest.mark.parametrize("suffix,magic", [("svg", b"<svg"), ("png", b"\x89PNG"), ("pdf", b"%PDF")])
 def test_graph_picture(tmp_path: Path, suffix: str, magic: bytes) -> None:
     out = tmp_path / f"cone.{suffix}"
     r = run("graph", SUB, "-s", "cout", "-o", str(out))

@@ -4,7 +4,7 @@
   (``<-``), data edges plain, control edges marked ``(control)``, revisits marked ``...``;
 * :func:`to_dot` - Graphviz DOT text (inputs green, outputs blue, memories as 3-D boxes, control
   edges dashed, edge labels = source lines);
-* :func:`render_image` - SVG or PNG through Graphviz ``dot`` (run via the sandbox runner).
+* :func:`render_image` - SVG, PNG or PDF through Graphviz ``dot`` (run via the sandbox runner).
 """
 
 from __future__ import annotations
@@ -107,11 +107,11 @@ def _q(s: str) -> str:
 
 def render_image(dot_text: str, out: str | os.PathLike[str], fmt: str | None = None,
                  timeout: float = 60) -> Path:
-    """Render DOT text to ``out`` (SVG or PNG, from ``fmt`` or the file suffix) with Graphviz."""
+    """Render DOT text to ``out`` (SVG, PNG or PDF, from ``fmt`` or the suffix) with Graphviz."""
     out = Path(out)
     fmt = (fmt or out.suffix.lstrip(".")).lower()
-    if fmt not in ("svg", "png"):
-        raise VerisliceError(f"{out}: picture format must be svg or png, not '{fmt or '?'}'")
+    if fmt not in ("svg", "png", "pdf"):
+        raise VerisliceError(f"{out}: picture format must be svg, png or pdf, not '{fmt or '?'}'")
     dot = shutil.which("dot")
     if dot is None:
         raise VerisliceError("Graphviz 'dot' is not installed (apt-get install graphviz); "

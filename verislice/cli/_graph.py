@@ -17,6 +17,7 @@ class GraphFormat(str, Enum):
     json = "json"
     svg = "svg"
     png = "png"
+    pdf = "pdf"
 
 
 @app.command(
@@ -32,10 +33,10 @@ def graph(
     signal: list[str] = typer.Option([], "--signal", "-s", help="Only the cone of this signal (repeatable)."),
     top: str = TOP,
     fmt: GraphFormat = typer.Option(None, "--format", "-f", help="tree (default on stdout), dot, json, "
-                                    "svg or png (default with -o: from the file suffix).",
+                                    "svg, png or pdf (default with -o: from the file suffix).",
                                     show_default=False),
     json_out: bool = typer.Option(False, "--json", help="Same as --format json."),
-    output: Path = typer.Option(None, "--output", "-o", help="Write to this file (.svg/.png: a picture)."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write to this file (.svg/.png/.pdf: a picture)."),
     include: list[Path] = INCLUDE,
     define: list[str] = DEFINE,
 ) -> None:
@@ -56,8 +57,9 @@ def _graph(files, signals, top, fmt, output, include, define) -> int:
         err.print(f"warning: {w}", style="yellow", markup=False)
     if fmt is None:
         suffix = output.suffix.lower().lstrip(".") if output is not None else ""
-        fmt = suffix if suffix in ("svg", "png", "dot", "json") else ("dot" if suffix == "gv" else "tree")
-    if fmt in ("svg", "png"):
+        fmt = suffix if suffix in ("svg", "png", "pdf", "dot", "json") else (
+            "dot" if suffix == "gv" else "tree")
+    if fmt in ("svg", "png", "pdf"):
         if output is None:
             raise verislice.VerisliceError(f"--format {fmt} writes a picture: give a file with -o")
         _render.render_image(_render.to_dot(g, sigs), output, fmt)
