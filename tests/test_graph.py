@@ -270,6 +270,10 @@ def test_json_is_node_link_with_statements() -> None:
     (link,) = j["links"]
     assert link["source"] == "a" and link["target"] == "y" and link["kind"] == "data"
     assert link["statements"][0]["line"] == 1 and link["statements"][0]["text"] == "y = ~a"
+    import networkx as nx
+
+    h = nx.node_link_graph(j, edges="links")  # loads back into networkx
+    assert list(h.edges) == [("a", "y")] and h.nodes["y"]["kind"] == "output"
 
 
 def test_interface_ports_are_refused_clearly() -> None:
