@@ -373,3 +373,22 @@ def test_reference_output_always_x_is_ambiguous_not_proven():
                      "amb_s2.v")
     [r] = check_formal(seq_ref, [seq_gen], depth=6)
     assert verdicts(r) == {"q": AMBIGUOUS, "p": BOUNDED}
+
+
+def test_a_reset_that_is_no_input_is_a_usage_error():
+    ref = Source(counter("rst", "", "rst"), "r_ref.v")
+    with pytest.raises(VerisliceError, match=r"^--reset nrst: no such input in cnt"):
+        check_formal(ref, [ref], reset="nrst")
+
+
+def test_a_cell_the_prover_cannot_model_costs_only_the_outputs_that_need_it():
+    ref = Source("module m(input [3:0] a, b, output [7:0] y, output z);\n"
+                 " assign y = a ** b; assign z = a[0] ^ b[0];\nendmodule\n", "pow_ref.v")
+    cand = Source("module m(input [3:0] a, b, output [7:0] y, output z);\n"
+                  " assign y = b ** a; assign z = b[0] ^ a[0];\nendmodule\n", "pow_gen.v")
+    other = Source("module m(input [3:0] a, b, output [7:0] y, output z);\n"
+                   " assign y = 8'd1; assign z = a[0];\nendmodule\n", "pow_other.v")
+    r, r_other = check_formal(ref, [cand, other])
+    assert verdicts(r) == {"y": UNKNOWN, "z": PROVEN}
+    assert r.outputs["y"].message.startswith("the prover has no model for $pow cells (pow_")
+    assert verdicts(r_other)["z"] == MISMATCH

@@ -69,6 +69,7 @@ _REF_PREFIX = "vsr_"
 _CHUNK = 64  # most candidates per worker process
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*\Z")
 _ERROR_LINE = re.compile(r"ERROR:.*")
+_NO_SAT_MODEL = re.compile(r"No SAT model available for cell (\S+) \((\$\w+)\)")
 
 
 @dataclass(frozen=True)
@@ -259,7 +260,9 @@ def _reset_of(rd: Design, opts: FormalOptions) -> list[dict[str, Any]] | None:
     try:
         timing = detect_timing(rd, EquivOptions(reset=opts.reset,
                                                 reset_active_low=opts.reset_active_low))
-    except VerisliceError:
+    except VerisliceError as exc:
+        if opts.reset and exc.message.startswith("--reset"):
+            raise  # the given reset is no input of the reference
         if opts.reset:
             value = None if opts.reset_active_low is None else int(not opts.reset_active_low)
             return [{"name": opts.reset, "value": value}]
@@ -407,6 +410,11 @@ def _error_text(stdout: str, stderr: str, names: Mapping[str, str]) -> str:
     if not text:
         tail = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
         text = tail[-1] if tail else ""
+    m = _NO_SAT_MODEL.search(text)
+    if m:  # "... cell $flatten\gate.\vsf_u.$pow$pow2.v:2$2 ($pow)." -> where it comes from
+        where = re.search(r"\$([^$\\]+:\d+)\$\d+$", m.group(1))
+        text = (f"the prover has no model for {m.group(2)} cells"
+                + (f" ({where.group(1)})" if where else ""))
     for tmp, real in names.items():
         text = re.sub(rf"\b{re.escape(tmp)}\b", real, text)
     return text
@@ -427,6 +435,7 @@ class _Unit:
     gi: int
     cand: _Cand
     outputs: list[str]
+    joint: bool = True  # try one proof of all outputs first
 
 
 def _job(groups: list[_Group], units: list[_Unit], opts: FormalOptions) -> dict[str, Any]:
@@ -437,7 +446,8 @@ def _job(groups: list[_Group], units: list[_Unit], opts: FormalOptions) -> dict[
             segments.append({"g": u.gi, "gold": g.gold_files, "gold_wrapper": g.gold_wrapper,
                              "reset": g.reset, "cands": []})
         segments[-1]["cands"].append({"key": u.uid, "files": u.cand.files,
-                                      "wrapper": u.cand.wrapper, "outputs": u.outputs})
+                                      "wrapper": u.cand.wrapper, "outputs": u.outputs,
+                                      "joint": u.joint})
     return {
         "groups": segments,
         "include_dirs": [os.path.abspath(os.fspath(d)) for d in opts.include_dirs],
@@ -465,6 +475,7 @@ def _run_units(groups: list[_Group], units: list[_Unit], opts: FormalOptions
     names = _file_names(groups, units)
     pending = list(units)
     while pending:
+        before = [(u.uid, u.outputs, u.joint) for u in pending]
         limit = _SETUP_SECONDS + sum(
             _SETUP_SECONDS / 4 + len(u.outputs) * (opts.timeout * 1.5 + 2) for u in pending)
         with sandbox_dir("verislice-formal-") as tmp:
@@ -473,7 +484,7 @@ def _run_units(groups: list[_Group], units: list[_Unit], opts: FormalOptions
             run = run_limited([sys.executable, str(_WORKER), "job.json", "events.jsonl"], tmp,
                               timeout=limit, memory_mb=opts.memory_mb)
             lines = _read(tmp / "events.jsonl").splitlines()
-            step_log = _read(tmp / "step.log")
+            step_log = "\n".join(_read(tmp / f) for f in ("step.log", "sat.log", "satx.log"))
         events = []
         for line in lines:
             try:
@@ -518,10 +529,8 @@ def _run_units(groups: list[_Group], units: list[_Unit], opts: FormalOptions
             k = last["k"]
             if last["ev"] == "prove":
                 raw[k].results[last["o"]] = {"status": "error", "message": why}
-            elif last["ev"] == "prove_all":  # the same error would end every single proof
-                for o in by_uid[k].outputs:
-                    raw[k].results.setdefault(o, {"status": "error", "message": why})
-                done.add(k)
+            elif last["ev"] == "prove_all":  # retry output by output: some may not need
+                pending = [replace(u, joint=False) if u.uid == k else u for u in pending]
             else:  # setup / info
                 raw[k].error = why
                 done.add(k)
@@ -532,7 +541,7 @@ def _run_units(groups: list[_Group], units: list[_Unit], opts: FormalOptions
             left = [o for o in u.outputs if o not in raw[u.uid].results]
             if left or raw[u.uid].info is None:
                 nxt.append(replace(u, outputs=left))
-        if [(u.uid, u.outputs) for u in nxt] == [(u.uid, u.outputs) for u in pending]:
+        if [(u.uid, u.outputs, u.joint) for u in nxt] == before:
             for u in nxt:  # no progress at all: give up on these rather than loop
                 raw[u.uid].error = why
             break

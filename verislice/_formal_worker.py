@@ -200,6 +200,15 @@ def _sat_args(job: dict, seq: bool, resets) -> str:
     return args
 
 
+def _cone(wires: list[str]) -> str:
+    """Selection of the fan-in cones of ``wires`` in the miter: the SAT problem holds only the
+    logic an output depends on (smaller, and a cell the SAT model lacks elsewhere is no harm)."""
+    parts = []
+    for i, w in enumerate(wires):
+        parts.append(f"{MITER}/w:{w} %ci*" + (" %u" if i else ""))
+    return " ".join(parts)
+
+
 def _prove(ys, design, job: dict, seq: bool, resets, outputs: list[str]) -> dict:
     """One `sat -prove` of the conjunction of ``cmp_<output>`` for ``outputs``."""
     log = "sat.log"
@@ -207,7 +216,8 @@ def _prove(ys, design, job: dict, seq: bool, resets, outputs: list[str]) -> dict
         os.remove(log)
     goals = " ".join(f"-prove cmp_{o} 1" for o in outputs)
     t0 = time.perf_counter()
-    _run(ys, design, f"tee -q -o {log} sat {_sat_args(job, seq, resets)} {goals} {MITER}")
+    _run(ys, design, f"tee -q -o {log} sat {_sat_args(job, seq, resets)} {goals} "
+                     f"{_cone([f'cmp_{o}' for o in outputs])}")
     ms = (time.perf_counter() - t0) * 1000.0
     with open(log, encoding="utf-8", errors="replace") as fh:
         text = fh.read()
@@ -228,7 +238,7 @@ def _always_x(ys, design, job: dict, seq: bool, resets, output: str) -> bool:
         os.remove(log)
     args = _sat_args(job, seq, resets).replace(" -show-ports", "")
     cond = f"-set-def-at {int(job['depth'])} gold_{output}" if seq else f"-set-def gold_{output}"
-    _run(ys, design, f"tee -q -o {log} sat {args} {cond} {MITER}")
+    _run(ys, design, f"tee -q -o {log} sat {args} {cond} {_cone([f'gold_{output}'])}")
     with open(log, encoding="utf-8", errors="replace") as fh:
         return "no model found" in fh.read()
 
@@ -283,7 +293,7 @@ def _run_candidate(ys, design, ev: _Events, job: dict, group: dict, cand: dict) 
     # candidate then cost nothing to prove.
     _run(ys, design, "opt -keepdc")
     outputs = list(cand["outputs"])
-    if len(outputs) > 1:
+    if len(outputs) > 1 and cand.get("joint", True):
         # Mostly right candidates: one proof for all outputs, per output only if it fails.
         ev.emit(k=key, ev="prove_all")
         res = _prove(ys, design, job, seq, resets, outputs)
