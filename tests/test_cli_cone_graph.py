@@ -203,3 +203,13 @@ def test_graph_tree_lists_each_signal_once_on_reconvergent_logic(tmp_path: Path)
     assert len(r.stdout.splitlines()) < 300 and "(see above)" in r.stdout
     r = run("cone", str(f), "-s", "y", "--json")
     assert r.exit_code == 0 and len(json.loads(r.stdout)["signals"]) == 83
+
+
+def test_cone_of_a_submodule_chosen_with_top() -> None:
+    r = run("cone", SUB, "--top", "full_adder", "-s", "cout")
+    assert r.exit_code == 0
+    assert r.stdout.startswith("module full_adder (") and "adder2" not in r.stdout
+    assert "assign cout" in r.stdout and "assign s " not in r.stdout
+    r = run("cone", SUB, "--top", "nope", "-s", "cout")
+    assert r.exit_code == 2
+    assert r.stderr.strip() == "error: top module 'nope' is not defined (modules: full_adder, adder2)"
