@@ -16,6 +16,9 @@ with its own style:
 * ``mixed``    all of the above for multi-bit inputs, plus inputs set equal to another input of
   the same width; 1-bit inputs as slow square waves (held 6 to length/3 cycles, then flipped).
 
+A combinational design (no clock) gets ``uniform``, ``constants`` and ``mixed`` sequences only,
+with 1-bit inputs random: holding inputs only helps designs with state.
+
 Vectors depend only on the seed, the reference text and the constants, never on how candidates
 are packed into simulations.
 """
@@ -32,7 +35,8 @@ from ._detect import Timing
 __all__ = ["InputSpec", "Stimulus", "make_stimulus"]
 
 STYLES = ("uniform", "quiet", "constants", "quiet-inverse", "mixed")
-_LENGTH = {"uniform": 1, "quiet": 2, "constants": 1, "quiet-inverse": 2, "mixed": 1}
+COMB_STYLES = ("uniform", "constants", "mixed-comb")
+_LENGTH = {"mixed-comb": 1, "uniform": 1, "quiet": 2, "constants": 1, "quiet-inverse": 2, "mixed": 1}
 # weights of (random, corner, constant, hold, equal-to-another-input) per style, multi-bit inputs
 _WEIGHTS = {
     "uniform": (0.80, 0.10, 0.00, 0.10, 0.00),
@@ -40,6 +44,7 @@ _WEIGHTS = {
     "quiet": (0.20, 0.10, 0.10, 0.60, 0.00),
     "quiet-inverse": (0.20, 0.10, 0.10, 0.60, 0.00),
     "mixed": (0.40, 0.15, 0.25, 0.10, 0.10),
+    "mixed-comb": (0.50, 0.15, 0.25, 0.00, 0.10),
 }
 
 
@@ -89,7 +94,9 @@ def make_stimulus(inputs: list[InputSpec], timing: Timing, constants: Iterable[i
     data = [i for i in inputs if i.name not in (timing.clock, timing.reset)]
     cols: dict[str, list[int]] = {i.name: [0] * samples for i in inputs if i.name != timing.clock}
     nseq = max(1, min(sequences, samples))
-    styles = tuple(STYLES[s % len(STYLES)] for s in range(nseq))
+    # holding inputs only helps designs with state; a combinational design gets fresh vectors
+    order = STYLES if timing.sequential else COMB_STYLES
+    styles = tuple(order[s % len(order)] for s in range(nseq))
     shares = [_LENGTH[st] for st in styles]
     acc, starts_l = 0, []
     for sh in shares:
