@@ -84,27 +84,20 @@ def eval_command(
         batch_size=batch_size, backend=backend, jobs=jobs, timeout=timeout,
         task_ids=tuple(task or ()), limit=limit,
         json_path=None if to_stdout else json_out,
-        cache=None if no_cache else cache, save_responses=save_responses,
+        cache=cache, use_cache=not no_cache, save_responses=save_responses,
     )
     interactive = sys.stderr.isatty() and not to_stdout
     try:
         tasks = load_benchmark(benchmark, data, task_ids=cfg.task_ids or None, limit=limit)
+        given = None
         if canonical:
-            tmp = _canonical_file(tasks, cfg)
-            cfg.responses, cfg.extra = tmp, {"responses": "canonical solutions"}
-        if no_cache:
-            cfg.json_path, path = None, cfg.json_path
-        else:
-            path = cfg.json_path
+            given = {t.task_id: [t.canonical_solution] for t in tasks}
+            cfg.extra = {"responses": "canonical solutions"}
         if interactive:
-            result = _with_progress(cfg, tasks)
+            result = _with_progress(cfg, tasks, given)
         else:
             _silence()
-            result = run_eval(cfg, tasks=tasks)
-        if no_cache and path:
-            from ..eval import write_json
-
-            write_json(path, result)
+            result = run_eval(cfg, tasks=tasks, responses=given)
     except VerisliceError as exc:
         _fail(exc.message)
     except KeyboardInterrupt:
@@ -135,22 +128,7 @@ def _silence() -> None:
         pass
 
 
-def _canonical_file(tasks, cfg) -> str:
-    """Canonical solutions written as a responses file (kept next to the results when any)."""
-    import tempfile
-
-    from ..eval import write_responses
-
-    rows = [{"id": t.task_id, "responses": [t.canonical_solution]} for t in tasks]
-    if cfg.json_path:
-        path = str(Path(cfg.json_path).with_suffix("")) + ".canonical.jsonl"
-    else:
-        path = tempfile.mkstemp(prefix="salv-canonical-", suffix=".jsonl")[1]
-    write_responses(path, rows)
-    return path
-
-
-def _with_progress(cfg, tasks):
+def _with_progress(cfg, tasks, given):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ..eval import run_eval
@@ -167,7 +145,7 @@ def _with_progress(cfg, tasks):
                 bar.update(ids[name], completed=done, total=total)
             return update
 
-        return run_eval(cfg, tasks=tasks, on_generate=hook("generating"),
+        return run_eval(cfg, tasks=tasks, responses=given, on_generate=hook("generating"),
                         on_simulate=hook("simulating"))
 
 

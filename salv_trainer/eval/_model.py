@@ -43,10 +43,13 @@ class EvalConfig:
     limit: int | None = None           # evaluate only the first N tasks
     json_path: str | None = None       # results file
     cache: str | None = None           # verdict cache (resume); default next to json_path
+    use_cache: bool = True             # False: neither read nor write a verdict cache
     save_responses: str | None = None  # where generated responses go (resume of generation)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def cache_path(self) -> str | None:
+        if not self.use_cache:
+            return None
         if self.cache:
             return self.cache
         if self.json_path:
@@ -136,6 +139,22 @@ def evaluate_model(
     return {t.task_id: done[t.task_id][: config.n] for t in tasks}
 
 
+def _generate_responses(tasks: Sequence[Task], config: EvalConfig,
+                        progress: Progress | None) -> dict[str, list[str]]:
+    """Load the model, generate, and let it go before the simulations start (a process holding a
+    large model forks more slowly, and every simulation is a fork)."""
+    import gc
+
+    from ..generate import load_model
+
+    model, tokenizer = load_model(config.model)
+    try:
+        return evaluate_model(tasks, model, tokenizer, config, progress=progress)
+    finally:
+        del model, tokenizer
+        gc.collect()
+
+
 def simulator_version() -> str:
     r = run_limited(["iverilog", "-V"], ".", timeout=10)
     m = re.search(r"Icarus Verilog version (\S+)", r.stdout + r.stderr)
@@ -148,19 +167,24 @@ def run_eval(
     on_generate: Progress | None = None,
     on_simulate: Progress | None = None,
     tasks: Sequence[Task] | None = None,
+    responses: Mapping[str, Sequence[str]] | None = None,
 ) -> EvalResult:
-    """Run ``config``: load the tasks, get responses, score them, write ``config.json_path``."""
-    config.check()
+    """Run ``config``: load the tasks, get responses, score them, write ``config.json_path``.
+
+    ``tasks`` and ``responses`` given here replace loading them from ``config``."""
+    if responses is None:
+        config.check()
     if tasks is None:
         tasks = load_benchmark(config.benchmark, config.data, task_ids=config.task_ids or None,
                                limit=config.limit)
     settings: dict[str, Any] = {"data": config.data, "simulator": simulator_version(),
                                 "jobs": config.jobs, "timeout": config.timeout}
-    if config.model:
-        from ..generate import load_model
-
-        model, tokenizer = load_model(config.model)
-        responses = evaluate_model(tasks, model, tokenizer, config, progress=on_generate)
+    if responses is not None:
+        responses = {k: list(v) for k, v in responses.items()}
+        ns = [len(responses[t.task_id]) for t in tasks if t.task_id in responses]
+        settings["n"] = min(ns) if ns else 0
+    elif config.model:
+        responses = _generate_responses(tasks, config, on_generate)
         settings.update({"model": config.model, "n": config.n, "temperature": config.temperature,
                          "top_p": config.top_p, "max_new_tokens": config.max_new_tokens,
                          "seed": config.seed, "backend": config.backend,
