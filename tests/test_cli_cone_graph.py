@@ -144,6 +144,7 @@ def test_graph_dot() -> None:
     assert r.exit_code == 0
     assert r.stdout.startswith('digraph "adder2" {') and r.stdout.rstrip().endswith("}")
     assert '"c1" -> "fa1.cin"' in r.stdout and "parity" not in r.stdout
+    assert 'subgraph "cluster_fa1" {' in r.stdout and '"fa1.cin" [label="cin"];' in r.stdout
 
 
 def test_graph_json() -> None:

@@ -3,7 +3,7 @@
 * :func:`tree` - a rich :class:`~rich.tree.Tree` per root signal, walking dependencies backward
   (``<-``), data edges plain, control edges marked ``(control)``, revisits marked ``...``;
 * :func:`to_dot` - Graphviz DOT text (inputs green, outputs blue, memories as 3-D boxes, control
-  edges dashed, edge labels = source lines);
+  edges dashed, edge labels = source lines, each instance / generate block in a labelled box);
 * :func:`render_image` - SVG, PNG or PDF through Graphviz ``dot`` (run via the sandbox runner).
 """
 
@@ -76,7 +76,7 @@ def _esc(s: str) -> str:
 def to_dot(g: SignalGraph, signals: Iterable[str] | None = None) -> str:
     """Graphviz DOT text of the graph (or of the cone of ``signals``)."""
     sub = g.subgraph(signals)
-    lines = [f"digraph {_q(g.top)} {{", "  rankdir=LR;",
+    lines = [f"digraph {_q(g.top)} {{", "  rankdir=LR;", '  graph [fontname="Helvetica"];',
              '  node [fontname="Helvetica", fontsize=11, shape=box, style="rounded"];',
              '  edge [fontname="Helvetica", fontsize=9, color="#555555"];']
     shapes = {
@@ -86,12 +86,25 @@ def to_dot(g: SignalGraph, signals: Iterable[str] | None = None) -> str:
         "memory": 'shape=box3d, style="filled", fillcolor="#fff4c8"',
     }
     requested = set(signals or ())
+    by_scope: dict[str, list[str]] = {}
     for n, a in sub.nodes(data=True):
         w = f"[{a['width']}]" if a["width"] and a["width"] != 1 else ""
         attrs = shapes.get(a["kind"], "")
         if n in requested:
             attrs += (", " if attrs else "") + "penwidth=2.5"
-        lines.append(f"  {_q(n)} [label={_q(n + w)}{', ' + attrs if attrs else ''}];")
+        scope = a.get("scope", "")
+        label = n[len(scope) + 1:] if scope else n
+        by_scope.setdefault(scope, []).append(
+            f"{_q(n)} [label={_q(label + w)}{', ' + attrs if attrs else ''}];")
+    for scope in sorted(by_scope):
+        if not scope:
+            lines += [f"  {x}" for x in by_scope[scope]]
+            continue
+        # signals of one instance / generate block drawn inside a labelled box
+        lines.append(f"  subgraph {_q('cluster_' + scope)} {{")
+        lines.append(f'    label={_q(scope)}; style="rounded,dashed"; color="#888888";')
+        lines += [f"    {x}" for x in by_scope[scope]]
+        lines.append("  }")
     for u, v, a in sub.edges(data=True):
         lns = sorted({s.line for s in a["statements"]})
         label = "L" + ",".join(str(x) for x in lns[:3]) + ("..." if len(lns) > 3 else "")
