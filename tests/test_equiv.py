@@ -261,12 +261,15 @@ def test_finish_and_infinite_loops_are_isolated():
                  "always @(*) begin y = ~a; while (1) begin end end endmodule"
     oscillator = "module m(input [3:0] a, output [3:0] y); reg t = 0, u = 0; " \
                  "always @(a or t) u = ~t; always @(u) t = u; assign y = ~a; endmodule"
+    comb_loop = "module m(input [3:0] a, output [3:0] y); wire p, q; " \
+                "assign p = a[0] ? ~q : 1'b0; assign q = p; assign y = ~a; endmodule"
     cands = [S(GOOD, "good.v"), S(finish, "finish.v"), S(zero_loop, "zero.v"), S(stop, "stop.v"),
-             S(while_loop, "while.v"), S(oscillator, "osc.v"), S(BAD, "bad.v")]
+             S(while_loop, "while.v"), S(oscillator, "osc.v"), S(BAD, "bad.v"),
+             S(comb_loop, "comb.v")]
     res = equiv.check_batch([(S(GOOD, "ref.v"), cands)], timeout=4, **FAST)[0]
     # Icarus itself refuses `always #0` (it would loop at run time)
     assert [r.verdict for r in res] == ["OK", "REJECTED", "COMPILE_ERROR", "REJECTED", "TIMEOUT",
-                                        "TIMEOUT", "OK"]
+                                        "TIMEOUT", "OK", "TIMEOUT"]
     assert "infinite loop" in res[2].message
     assert "$finish" in res[1].message and "timed out" in res[4].message
     assert verdicts(res[0]) == {"y": "MATCH"} and verdicts(res[6]) == {"y": "MISMATCH"}
