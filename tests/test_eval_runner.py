@@ -71,6 +71,13 @@ def test_identical_candidates_are_simulated_once_and_a_rerun_resumes_from_the_ca
     assert [s.verdict for s in second.tasks["Prob001_zero"].samples] == ["pass"] * 5 + ["mismatch"] * 3
 
 
+def test_the_fence_with_the_top_module_wins_over_a_later_testbench(v2):
+    response = ("Here is the design:\n```verilog\n" + ZERO.format("1'b0") + "\n```\n"
+                "and a testbench:\n```verilog\nmodule tb;\n  TopModule dut(.zero());\nendmodule\n```\n")
+    result = score_responses(v2, {"Prob001_zero": [response]})
+    assert result.tasks["Prob001_zero"].samples[0].verdict == "pass"
+
+
 def test_missing_and_unknown_task_ids_are_reported(v2):
     result = score_responses(v2, {"Prob001_zero": [ZERO.format("0")], "Prob999_nope": ["x"]})
     assert result.missing == ["Prob031_dff"] and result.unknown == ["Prob999_nope"]

@@ -130,6 +130,14 @@ def candidate_code(task: Task, response: str) -> str | None:
     does not declare the top module is a completion: ``module_header + "\\n" + completion``.
     """
     block = extract_code(response)
+    if block is not None and not _declares(block.text, task.top_module):
+        # e.g. the module in one fence, then a testbench in the last one: take the last fenced
+        # block that declares the top module
+        for body in reversed(_FENCE_BODY.findall(response)):
+            if _declares(body, task.top_module):
+                found = extract_code(body)
+                block = found if found is not None else block
+                break
     if task.module_header:
         if block is not None and _declares(block.text, task.top_module):
             return block.text
