@@ -392,3 +392,22 @@ def test_a_cell_the_prover_cannot_model_costs_only_the_outputs_that_need_it():
     assert verdicts(r) == {"y": UNKNOWN, "z": PROVEN}
     assert r.outputs["y"].message.startswith("the prover has no model for $pow cells (pow_")
     assert verdicts(r_other)["z"] == MISMATCH
+
+
+def test_files_includes_defines_and_multi_file_designs(tmp_path):
+    (tmp_path / "w.vh").write_text("`define W 4\n")
+    ref = tmp_path / "ref.v"
+    ref.write_text('`include "w.vh"\nmodule top(input [`W-1:0] a, output [`W-1:0] y);\n'
+                   "  assign y = a ^ `MASK;\nendmodule\n")
+    sub = tmp_path / "sub.v"
+    sub.write_text("module inv(input [3:0] x, output [3:0] z);\n  assign z = ~x;\nendmodule\n")
+    top = tmp_path / "gen.v"
+    top.write_text("module top(input [3:0] a, output [3:0] y);\n"
+                   "  wire [3:0] t;\n  inv u(.x(a), .z(t));\n  assign y = ~(t ^ `MASK);\n"
+                   "endmodule\n")
+    [r] = check_formal(ref, [[top, sub]], defines={"MASK": "4'b1010"})
+    assert r.name == f"{top}, {sub}"
+    assert verdicts(r) == {"y": PROVEN}
+    [r] = check_formal(str(ref), [[top, sub]], defines={"MASK": "4'b1010"},
+                       include_dirs=[tmp_path])
+    assert verdicts(r) == {"y": PROVEN}

@@ -61,7 +61,7 @@ from .equiv._results import (
 
 __all__ = ["Counterexample", "FormalOptions", "check_formal", "check_formal_batch"]
 
-DesignInput = Union[str, os.PathLike, Source, Design]
+DesignInput = Union[str, os.PathLike, Source, Sequence[Union[str, os.PathLike, Source]], Design]
 
 _WORKER = Path(__file__).with_name("_formal_worker.py")
 _SETUP_SECONDS = 20.0  # wall-clock allowance per candidate for reading + miter building
@@ -208,7 +208,7 @@ class _Cand:
     wrapper: str = ""
     outputs: list[str] = field(default_factory=list)
     fixed: dict[str, OutputResult] = field(default_factory=dict)  # MISSING / WIDTH
-    ports: dict[str, Port] = field(default_factory=dict)
+    include_dirs: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -218,15 +218,33 @@ class _Group:
     reset: list[dict[str, Any]] | None = None
     gold_files: list[tuple[str, str]] = field(default_factory=list)
     gold_wrapper: str = ""
+    include_dirs: list[str] = field(default_factory=list)
     cands: list[_Cand] = field(default_factory=list)
+
+
+def _items(item: DesignInput) -> list[str | os.PathLike[str] | Source]:
+    """The source files of a design given as one file/text or a list of them."""
+    if isinstance(item, (str, os.PathLike, Source)):
+        return [item]
+    return list(item)
 
 
 def _label(item: DesignInput) -> str:
     if isinstance(item, Design):
         return item.sources[0].name if item.sources else item.top
-    if isinstance(item, Source):
-        return item.name
-    return os.fspath(item)
+    return ", ".join(s.name if isinstance(s, Source) else os.fspath(s) for s in _items(item))
+
+
+def _include_dirs(design: Design, opts: FormalOptions) -> list[str]:
+    """The user's include directories, then the directory of each source file that is a file
+    (where a compiler looks for `include "x.vh"` first)."""
+    dirs = [os.path.abspath(os.fspath(d)) for d in opts.include_dirs]
+    for s in design.sources:
+        if os.path.isfile(s.name):
+            parent = os.path.dirname(os.path.abspath(s.name))
+            if parent not in dirs:
+                dirs.append(parent)
+    return dirs
 
 
 def _load(item: DesignInput, top: str | None, opts: FormalOptions,
@@ -235,17 +253,19 @@ def _load(item: DesignInput, top: str | None, opts: FormalOptions,
     candidate with several top modules falls back to the one named like the reference's top."""
     if isinstance(item, Design):
         return item
+    items = _items(item)
     dirs = [os.fspath(d) for d in opts.include_dirs]
-    if not isinstance(item, Source):
-        parent = os.path.dirname(os.path.abspath(os.fspath(item)))
-        if parent not in dirs:
-            dirs.append(parent)
+    for it in items:
+        if not isinstance(it, Source):
+            parent = os.path.dirname(os.path.abspath(os.fspath(it)))
+            if parent not in dirs:
+                dirs.append(parent)
     try:
-        return load([item], top=top, include_dirs=dirs, defines=opts.defines)
+        return load(items, top=top, include_dirs=dirs, defines=opts.defines)
     except VerisliceError as exc:
         if top is None and fallback_top and "several top modules" in exc.message:
             try:
-                return load([item], top=fallback_top, include_dirs=dirs, defines=opts.defines)
+                return load(items, top=fallback_top, include_dirs=dirs, defines=opts.defines)
             except VerisliceError:
                 pass
         raise
@@ -324,7 +344,8 @@ def _prepare_group(ref: DesignInput, cands: list[DesignInput], only, opts: Forma
             raise
         return _Group(None, ref_error=exc.message,
                       cands=[_Cand(i, _label(c)) for i, c in enumerate(cands)])
-    group = _Group(rd, reset=reset, gold_files=_renamed_files(rd, _REF_PREFIX),
+    group = _Group(rd, reset=reset, include_dirs=_include_dirs(rd, opts),
+                   gold_files=_renamed_files(rd, _REF_PREFIX),
                    gold_wrapper=_wrapper("vsf_gold", _REF_PREFIX + rd.top, rd.ports,
                                          [p.name for p in rd.outputs]))
     if only is not None and len(only) != len(cands):
@@ -345,11 +366,11 @@ def _prepare_cand(i: int, item: DesignInput, rd: Design, only, opts: FormalOptio
         c.result = CandidateResult(INTERFACE, exc.message, name=c.name, method="formal")
         return c
     c.top = cd.top
-    c.ports = {p.name: p for p in cd.ports}
+    ports = {p.name: p for p in cd.ports}
     problems = []
     ref_names = {p.name for p in rd.ports}
     for p in rd.inputs:
-        q = c.ports.get(p.name)
+        q = ports.get(p.name)
         if q is None:
             problems.append(f"input '{p.name}' is missing")
         elif q.direction != "input":
@@ -368,7 +389,7 @@ def _prepare_cand(i: int, item: DesignInput, rd: Design, only, opts: FormalOptio
         return c
     wanted = [p for p in rd.outputs if only is None or p.name in set(only)]
     for p in wanted:
-        q = c.ports.get(p.name)
+        q = ports.get(p.name)
         if q is None or q.direction != "output":
             c.fixed[p.name] = OutputResult(p.name, MISSING, width=p.width, method="formal",
                                            message="the candidate has no such output")
@@ -381,6 +402,7 @@ def _prepare_cand(i: int, item: DesignInput, rd: Design, only, opts: FormalOptio
     prefix = f"vsc{i}_"
     c.files = _renamed_files(cd, prefix)
     c.wrapper = _wrapper("vsf_gate", prefix + cd.top, rd.ports, c.outputs)
+    c.include_dirs = _include_dirs(cd, opts)
     return c
 
 
@@ -444,13 +466,13 @@ def _job(groups: list[_Group], units: list[_Unit], opts: FormalOptions) -> dict[
         if not segments or segments[-1]["g"] != u.gi:
             g = groups[u.gi]
             segments.append({"g": u.gi, "gold": g.gold_files, "gold_wrapper": g.gold_wrapper,
-                             "reset": g.reset, "cands": []})
+                             "include_dirs": g.include_dirs, "reset": g.reset, "cands": []})
         segments[-1]["cands"].append({"key": u.uid, "files": u.cand.files,
+                                      "include_dirs": u.cand.include_dirs,
                                       "wrapper": u.cand.wrapper, "outputs": u.outputs,
                                       "joint": u.joint})
     return {
         "groups": segments,
-        "include_dirs": [os.path.abspath(os.fspath(d)) for d in opts.include_dirs],
         "defines": dict(opts.defines or {}), "depth": opts.depth, "timeout": opts.timeout,
         "init": opts.init, "reset_cycles": opts.reset_cycles,
     }

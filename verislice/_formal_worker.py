@@ -10,10 +10,10 @@ pyslang), so that a worker starts in ~40 ms.
 Job (JSON): groups of one reference and its candidates, read one after the other::
 
     {"groups": [{"g": 0, "gold": [[file, text], ...], "gold_wrapper": text,
-                 "reset": null | [{"name": "rst", "value": 1 | 0 | null}],
+                 "include_dirs": [...], "reset": null | [{"name": "rst", "value": 1 | 0 | null}],
                  "cands": [{"key": 0, "files": [[file, text]], "wrapper": text,
-                            "outputs": ["y", ...]}]}],
-     "include_dirs": [...], "defines": {"N": "4"}, "depth": 20, "timeout": 10,
+                            "include_dirs": [...], "outputs": ["y", ...], "joint": true}]}],
+     "defines": {"N": "4"}, "depth": 20, "timeout": 10,
      "init": "undef" | "zero", "reset_cycles": 1}
 
 ``reset: null`` means "take the inputs Yosys finds driving a reference flip-flop's reset".
@@ -72,7 +72,7 @@ def _run(ys, design, cmd: str) -> None:
 def _read_files(ys, design, files, prefix: str, include_dirs, defines) -> None:
     opts = "-sv"
     for inc in include_dirs:
-        opts += f" -I{_quote(inc)}"
+        opts += f" -I {_quote(inc)}"
     for name, value in (defines or {}).items():
         opts += f" -D{name}" if value is None else f" -D{name}={value}"
     for i, (_, text) in enumerate(files):
@@ -245,7 +245,7 @@ def _always_x(ys, design, job: dict, seq: bool, resets, output: str) -> bool:
 
 def _run_group(ys, design, ev: _Events, job: dict, group: dict) -> None:
     g = group["g"]
-    inc, defs = job.get("include_dirs", []), job.get("defines") or {}
+    inc, defs = group.get("include_dirs", []), job.get("defines") or {}
     ev.emit(ev="gold", g=g)
     _run(ys, design, "design -reset")
     _read_files(ys, design, group["gold"], f"g{g}_ref", inc, defs)
@@ -257,7 +257,7 @@ def _run_group(ys, design, ev: _Events, job: dict, group: dict) -> None:
 
 
 def _run_candidate(ys, design, ev: _Events, job: dict, group: dict, cand: dict) -> None:
-    inc, defs = job.get("include_dirs", []), job.get("defines") or {}
+    inc, defs = cand.get("include_dirs", []), job.get("defines") or {}
     key = cand["key"]
     ev.emit(k=key, ev="setup")
     _run(ys, design, "design -load vsf_base")
