@@ -72,7 +72,7 @@ def _run(ys, design, cmd: str) -> None:
 def _read_files(ys, design, files, prefix: str, include_dirs, defines) -> None:
     opts = "-sv"
     for inc in include_dirs:
-        opts += f" -I {_quote(inc)}"
+        opts += f" -I {_quote(inc) if any(c.isspace() for c in inc) else inc}"
     for name, value in (defines or {}).items():
         opts += f" -D{name}" if value is None else f" -D{name}={value}"
     for i, (_, text) in enumerate(files):
