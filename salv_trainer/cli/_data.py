@@ -162,8 +162,8 @@ compile error, interface mismatch, timeout, rejected). {_DOCS}
 def label_command(
     samples: Path = typer.Argument(..., help="Samples file (JSONL: id, reference, responses).", show_default=False),
     out: Path = typer.Option(..., "--out", "-o", help="Labeled file to write/extend (JSONL)."),
-    jobs: int = typer.Option(1, "--jobs", "-j", help="Parallel simulations and cone workers."),
-    prompts_per_call: int = typer.Option(16, "--prompts-per-call", help="Prompts packed into one batched equivalence call (and written together)."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Parallel simulations."),
+    prompts_per_call: int = typer.Option(64, "--prompts-per-call", help="Prompts packed into one batched equivalence call (and written together)."),
     cycles: int = typer.Option(1000, "--cycles", help="Samples per simulation (clock cycles or input vectors)."),
     sequences: int = typer.Option(4, "--sequences", help="Independent stimulus sequences."),
     seed: int = typer.Option(0, "--seed", help="Stimulus seed."),

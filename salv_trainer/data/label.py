@@ -19,6 +19,7 @@ are appended to the output at once; a rerun skips the ids already there.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -41,8 +42,8 @@ class LabelConfig:
     """Options of :func:`label` (and of ``salv-train label``)."""
 
     jobs: int = 1
-    """Parallel simulations (and cone workers)."""
-    prompts_per_call: int = 16
+    """Parallel simulations."""
+    prompts_per_call: int = 64
     """Prompt groups per :func:`verislice.equiv.check_batch` call: more packs more candidates into
     each simulation; it is also the unit written to the output (and redone after a crash)."""
     equiv: EquivOptions = field(default_factory=EquivOptions)
@@ -106,21 +107,17 @@ def cone_spans(code: str, *, offset: int = 0, name: str = "<candidate>") -> tupl
     return cones, "; ".join(errors)
 
 
-def _cone_job(args: tuple[str, int, str]) -> tuple[dict[str, list[list[int]]], str]:
-    return cone_spans(args[0], offset=args[1], name=args[2])
-
-
 def label_rows(
     rows: Sequence[dict[str, Any]],
     config: LabelConfig | None = None,
     *,
-    pool: Any = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Label ``rows`` (sample rows) with one ``check_batch`` call; return the labeled rows.
 
-    ``pool`` (a ``multiprocessing`` pool) computes the cones in parallel; ``progress(done, total)``
-    is passed on to ``check_batch`` (candidates simulated in this call).
+    The cones are computed in a thread of this process while the simulations run in their worker
+    processes (this process would only wait for them otherwise). ``progress(done, total)`` is
+    passed on to ``check_batch`` (candidates simulated in this call).
     """
     from verislice.equiv import check_batch
 
@@ -136,25 +133,31 @@ def label_rows(
             cands = [verislice.Source(blocks[j].text, f"<response {j}>") for j in with_code]
             groups.append((ref, cands))
             where.append((r, with_code))
-    # A reference that cannot be simulated gives its candidates REFERENCE_ERROR, not a dead run.
-    results = check_batch(groups, jobs=cfg.jobs, options=cfg.equiv, reference_errors="report",
-                          progress=progress) if groups else []
+    cones: dict[tuple[int, int], tuple[dict, str]] = {}
+
+    def make_cones() -> None:
+        for r, blocks in enumerate(blocks_of):
+            for j, b in enumerate(blocks):
+                if b is not None:
+                    cones[r, j] = cone_spans(b.text, offset=b.start, name=f"<response {j}>")
+
+    worker = threading.Thread(target=make_cones, name="salv-cones", daemon=True) if cfg.cones else None
+    if worker:
+        worker.start()
+    try:
+        # A reference that cannot be simulated gives its candidates REFERENCE_ERROR, not a dead run.
+        results = check_batch(groups, jobs=cfg.jobs, options=cfg.equiv, reference_errors="report",
+                              progress=progress) if groups else []
+    finally:
+        if worker:
+            worker.join()
     verdicts: list[list[Any]] = [[None] * len(row["responses"]) for row in rows]
     for (r, idx), res in zip(where, results):
         for j, cr in zip(idx, res):
             verdicts[r][j] = cr
-    # Cones of every candidate with code (in parallel when a pool is given).
-    jobs = [(r, j) for r, blocks in enumerate(blocks_of) for j, b in enumerate(blocks)
-            if b is not None and cfg.cones]
-    args = [(blocks_of[r][j].text, blocks_of[r][j].start, f"<response {j}>")
-            for r, j in jobs]
-    done = pool.map(_cone_job, args, chunksize=4) if pool is not None and args else list(map(_cone_job, args))
-    cones = dict(zip(jobs, done))
     out = []
     for r, row in enumerate(rows):
-        labels = []
-        for j, block in enumerate(blocks_of[r]):
-            labels.append(_label(block, verdicts[r][j], cones.get((r, j))))
+        labels = [_label(block, verdicts[r][j], cones.get((r, j))) for j, block in enumerate(blocks_of[r])]
         out.append({**row, "labels": labels})
     return out
 
@@ -198,33 +201,24 @@ def label(
     if progress:
         progress(0, total)
     size = max(1, cfg.prompts_per_call)
-    pool = None
-    if cfg.jobs > 1 and cfg.cones and todo:
-        import multiprocessing
+    with JsonlWriter(out, resume=resume) as writer:
+        for i in range(0, len(todo), size):
+            base = report.candidates
 
-        pool = multiprocessing.get_context("forkserver").Pool(cfg.jobs)
-    try:
-        with JsonlWriter(out, resume=resume) as writer:
-            for i in range(0, len(todo), size):
-                base = report.candidates
-
-                def step(done: int, _total: int, base: int = base) -> None:
-                    if progress:
-                        progress(base + done, total)
-
-                for row in label_rows(todo[i:i + size], cfg, pool=pool, progress=step):
-                    writer.write(row)
-                    report.labeled += 1
-                    for lab in row["labels"]:
-                        report.candidates += 1
-                        report.categories[category(lab)] += 1
-                        report.verdicts[lab["verdict"]] += 1
-                        # cones are expected of every simulated candidate
-                        report.cone_errors += bool(lab["cone_error"]) and lab["verdict"] == OK
+            def step(done: int, _total: int, base: int = base) -> None:
                 if progress:
-                    progress(report.candidates, total)
-    finally:
-        if pool is not None:
-            pool.terminate()
+                    progress(base + done, total)
+
+            for row in label_rows(todo[i:i + size], cfg, progress=step):
+                writer.write(row)
+                report.labeled += 1
+                for lab in row["labels"]:
+                    report.candidates += 1
+                    report.categories[category(lab)] += 1
+                    report.verdicts[lab["verdict"]] += 1
+                    # cones are expected of every simulated candidate
+                    report.cone_errors += bool(lab["cone_error"]) and lab["verdict"] == OK
+            if progress:
+                progress(report.candidates, total)
     report.seconds = time.monotonic() - start
     return report
