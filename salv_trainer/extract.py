@@ -33,9 +33,21 @@ class CodeBlock:
     form: str  # "fence", "begin_done", "bare"
 
 
+_COMMENT = re.compile(r"//[^\n]*|/\*.*?(?:\*/|\Z)", re.S)
+
+
+def _blank_comments(text: str) -> str:
+    """``text`` with every comment replaced by spaces (same length, newlines kept).
+
+    Searching the blanked text keeps offsets valid while a ``module`` inside a comment
+    ("// this module decodes ...") is never taken for the start of the code.
+    """
+    return _COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
+
+
 def _modules_span(text: str, offset: int) -> tuple[int, int] | None:
-    """From the first ``module`` to the last ``endmodule`` inside ``text``."""
-    found = list(_MODULE.finditer(text))
+    """From the first ``module`` to the last ``endmodule`` inside ``text`` (comments ignored)."""
+    found = list(_MODULE.finditer(_blank_comments(text)))
     if not found:
         return None
     return offset + found[0].start(), offset + found[-1].end()
@@ -45,7 +57,7 @@ def extract_code(response: str) -> CodeBlock | None:
     """Locate the Verilog module(s) in ``response``; ``None`` when there is no module at all."""
     fenced = [
         m for m in _FENCE.finditer(response)
-        if m.group(1).lower() in _CODE_TAGS and re.search(r"\bmodule\b", m.group(2))
+        if m.group(1).lower() in _CODE_TAGS and re.search(r"\bmodule\b", _blank_comments(m.group(2)))
     ]
     if fenced:
         m = fenced[-1]
@@ -57,14 +69,14 @@ def extract_code(response: str) -> CodeBlock | None:
         text = m.group(2)
         return CodeBlock(text, body_start, body_start + len(text), "fence")
     m = _BEGIN_DONE.search(response)
-    if m and re.search(r"\bmodule\b", m.group(1)):
+    if m and re.search(r"\bmodule\b", _blank_comments(m.group(1))):
         span = _modules_span(m.group(1), m.start(1))
         if span is not None:
             return CodeBlock(response[span[0]:span[1]], span[0], span[1], "begin_done")
     span = _modules_span(response, 0)
     if span is not None:
         return CodeBlock(response[span[0]:span[1]], span[0], span[1], "bare")
-    start = re.search(r"\bmodule\b", response)
+    start = re.search(r"\bmodule\b", _blank_comments(response))
     if start:  # truncated: module without endmodule
         return CodeBlock(response[start.start():], start.start(), len(response), "bare")
     return None
