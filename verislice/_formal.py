@@ -32,7 +32,6 @@ import json
 import os
 import re
 import sys
-import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -44,16 +43,16 @@ from ._frontend import Design, Port, Source, load, rename_modules
 from ._sandbox import run_limited, sandbox_dir
 from .equiv._results import (
     AMBIGUOUS,
+    BOUNDED,
     COMPILE_ERROR,
     INTERFACE,
     MISMATCH,
     MISSING,
     OK,
+    PROVEN,
     REFERENCE_ERROR,
     UNKNOWN,
     WIDTH,
-    BOUNDED,
-    PROVEN,
     CandidateResult,
     FirstFailure,
     OutputResult,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._errors import VerisliceError
-from ._formal import Counterexample, _load, _vid, FormalOptions
+from ._formal import Counterexample, FormalOptions, _include_dirs, _load, _vid
 from ._frontend import Design, Source, rename_modules
 from ._sandbox import run_limited, sandbox_dir
 
@@ -125,8 +125,8 @@ def replay(
             path.write_text(text, encoding="utf-8")
             paths.append(path.name)
         argv = ["iverilog", "-g2012", "-o", "replay.vvp", "-s", "vsf_replay_tb"]
-        for d in include_dirs:
-            argv.append(f"-I{os.fspath(d)}")
+        for d in dict.fromkeys(_include_dirs(rd, opts) + _include_dirs(cd, opts)):
+            argv.append(f"-I{d}")
         for k, v in (defines or {}).items():
             argv.append(f"-D{k}" if v is None else f"-D{k}={v}")
         comp = run_limited([*argv, *paths], tmp, timeout=timeout)
