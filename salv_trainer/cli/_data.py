@@ -272,6 +272,8 @@ def stats_command(
             return 0
         rows: list[tuple[str, object]] = []
         for key, value in s.items():
+            if key == "kind":
+                continue
             if isinstance(value, dict):
                 rows.append((key, ""))
                 rows += [(f"  {k}", v) for k, v in value.items()]
