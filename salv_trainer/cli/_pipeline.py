@@ -1,3 +1,157 @@
-"""`salv-train` pipeline commands (thin layer over the Python API)."""
+"""`salv-train pipeline`: the miniature end-to-end replication (thin layer over
+:mod:`salv_trainer.pipeline`)."""
 
-from ._app import app  # noqa: F401
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from ._app import app
+
+_HELP = """Run the miniature SALV replication end to end on a CPU, in one command.
+
+Synthetic spec-to-Verilog problems, a tokenizer and tiny LM from scratch, SFT, k samples per
+train prompt, per-output labels, pairs (signal and module mode), the DPO variants of the paper's
+Table 3 from the same SFT checkpoint and step budget, then every model scored on the held-out test
+split: a table on stdout, results.json and results.png in the output directory.
+
+Rerunning the same command resumes: every stage whose artefact exists is skipped.
+
+Examples:
+
+  salv-train pipeline --config examples/mini/config.yaml                # full run (~30-45 min, 2 cores)
+  salv-train pipeline --config examples/mini/ci.yaml --output-dir /tmp/mini
+  salv-train pipeline --config examples/mini/config.yaml --seeds 0,1,2  # confidence over seeds
+  salv-train pipeline --config examples/mini/config.yaml --report       # table of a finished run
+  salv-train pipeline --config examples/mini/config.yaml --json > results.json
+
+Exit status: 0 done, 2 bad configuration or input (message, no traceback).
+"""
+
+
+def _tty(stream: Any) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class _ConsoleReporter:
+    """Stage lines on stderr; progress bars only on a terminal."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+
+        tty = _tty(sys.stderr)
+        self.console = Console(file=sys.stderr, force_terminal=None if tty else False,
+                               color_system="auto" if tty else None, highlight=False,
+                               width=None if tty else 10_000)
+        self.tty = tty
+        self._progress = None
+        self._task = None
+
+    def _close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def stage(self, name: str, detail: str = "") -> None:
+        self._close()
+        self.console.print(f"[bold]>[/bold] {name}" + (f": {detail}" if detail else ""))
+
+    def skip(self, name: str, why: str) -> None:
+        self.console.print(f"[dim]- {name}: skipped ({why})[/dim]")
+
+    def done(self, name: str, seconds: float, summary: str = "") -> None:
+        self._close()
+        self.console.print(f"[green]ok[/green] {name} ({seconds:.1f} s)" + (f": {summary}" if summary else ""))
+
+    def progress(self, name: str, done: int, total: int) -> None:
+        if not self.tty or total <= 0:
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        if self._progress is None or self._name != name:
+            self._close()
+            self._progress = Progress(TextColumn("  {task.description}"), BarColumn(), MofNCompleteColumn(),
+                                      TimeRemainingColumn(), console=self.console, transient=True)
+            self._progress.start()
+            self._task = self._progress.add_task(name, total=total)
+            self._name = name
+        self._progress.update(self._task, completed=done, total=total)
+
+
+@app.command(help=_HELP, no_args_is_help=False)
+def pipeline(
+    config: Optional[Path] = typer.Option(
+        None, "--config", "-c", help="YAML file (keys of PipelineConfig: output_dir, seeds, synth, model, "
+        "sft, sample, label, pairs, dpo, eval, variants; see docs/mini.md)."),
+    output_dir: Optional[str] = typer.Option(None, "--output-dir", "-o", help="Override output_dir."),
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="Override seeds, comma-separated (e.g. 0,1,2)."),
+    report: bool = typer.Option(False, "--report", help="Only print the table of the finished run in "
+                                "output_dir (results.json); run nothing."),
+    as_json: bool = typer.Option(False, "--json", help="Print results.json on stdout instead of the table."),
+) -> None:
+    from verislice import VerisliceError
+
+    from .._training import DataFormatError
+    from ..config import ConfigError
+    from ..masks import MaskAlignmentError, SpanError
+
+    try:
+        results = _pipeline(config, output_dir, seeds, report)
+    except (ConfigError, DataFormatError, VerisliceError, MaskAlignmentError, SpanError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        typer.echo("interrupted: rerun the same command to resume", err=True)
+        raise typer.Exit(130) from None
+    if as_json:
+        typer.echo(json.dumps(results, indent=2))
+        return
+    from rich.console import Console
+
+    from ..pipeline import render_table
+
+    tty = _tty(sys.stdout)
+    render_table(results, Console(force_terminal=None if tty else False, color_system="auto" if tty else None,
+                                  width=None if tty else 200))
+    out = Path(results["config"]["output_dir"]).resolve()
+    typer.echo(f"results: {out / 'results.json'}, chart: {out / 'results.png'}", err=True)
+
+
+def _pipeline(config: Optional[Path], output_dir: Optional[str], seeds: Optional[str], report: bool) -> dict:
+    from ..config import ConfigError
+    from ..pipeline import load_pipeline_config, run_pipeline
+
+    seed_list = None
+    if seeds is not None:
+        try:
+            seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+        except ValueError:
+            raise ConfigError(f"--seeds: expected comma-separated integers, got {seeds!r}") from None
+    cfg = load_pipeline_config(config, output_dir=output_dir, seeds=seed_list)
+    if report:
+        path = Path(cfg.output_dir) / "results.json"
+        if not path.is_file():
+            raise ConfigError(f"{path}: no finished run there (run the pipeline first)")
+        return json.loads(path.read_text())
+    _quiet_libraries()
+    return run_pipeline(cfg, _ConsoleReporter())
+
+
+def _quiet_libraries() -> None:
+    import warnings
+
+    warnings.filterwarnings("ignore", module="torch.utils.data")
+    if not _tty(sys.stderr):
+        import datasets
+        import transformers
+
+        datasets.disable_progress_bars()
+        transformers.utils.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()

@@ -1,0 +1,40 @@
+"""The miniature end-to-end replication of QiMeng-SALV on a CPU, as one resumable pipeline.
+
+Synthetic spec-to-Verilog problems (:mod:`salv_trainer.synth`) -> tokenizer and tiny LM from
+scratch (:mod:`salv_trainer.tiny`) -> SFT -> k samples per train prompt -> per-output labels ->
+pairs in signal and module mode (:mod:`salv_trainer.data`) -> the DPO variants of the paper's
+Table 3 from the same SFT checkpoint and step budget (:mod:`salv_trainer.training`) -> every model
+sampled and scored on the held-out test split -> ``results.json``, ``results.png`` and a table::
+
+    from salv_trainer.pipeline import load_pipeline_config, run_pipeline
+    cfg = load_pipeline_config("examples/mini/config.yaml", output_dir="runs/mini")
+    results = run_pipeline(cfg)
+    results["models"]["salv"]["pass1"]        # {"mean": ..., "ci95": [lo, hi], "n": ...}
+
+Every stage calls the stage's own Python API; this package only wires paths and seeds. A stage
+whose artefact exists is skipped, so rerunning the same command resumes an interrupted run.
+"""
+
+from ._config import DEFAULT_VARIANTS, PipelineConfig, TinyModelConfig, Variant, load_pipeline_config
+from ._report import render_table, summarize, write_chart
+from ._run import SFT, Reporter, run_pipeline, weights_digest
+from ._score import mean_ci, paired_delta, score_labeled, score_rows
+
+__all__ = [
+    "DEFAULT_VARIANTS",
+    "SFT",
+    "PipelineConfig",
+    "Reporter",
+    "TinyModelConfig",
+    "Variant",
+    "load_pipeline_config",
+    "mean_ci",
+    "paired_delta",
+    "render_table",
+    "run_pipeline",
+    "score_labeled",
+    "score_rows",
+    "summarize",
+    "weights_digest",
+    "write_chart",
+]
