@@ -78,6 +78,24 @@ def test_the_fence_with_the_top_module_wins_over_a_later_testbench(v2):
     assert result.tasks["Prob001_zero"].samples[0].verdict == "pass"
 
 
+def test_an_interrupted_run_keeps_its_finished_verdicts(v2, tmp_path):
+    # eight distinct candidates (the comment sits inside the module), four of them right
+    responses = {"Prob001_zero": [f"module TopModule(output zero); // {i}\n  assign zero = {i % 2};\n"
+                                  "endmodule" for i in range(8)]}
+    cache = tmp_path / "c.jsonl"
+
+    def stop_after_two(done, total):
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        score_responses(v2, responses, jobs=1, cache=cache, progress=stop_after_two)
+    assert len(cache.read_text().splitlines()) == 2
+    resumed = score_responses(v2, responses, jobs=2, cache=cache)
+    assert (resumed.cached, resumed.simulations) == (2, 6)
+    assert resumed.tasks["Prob001_zero"].c == 4
+
+
 def test_missing_and_unknown_task_ids_are_reported(v2):
     result = score_responses(v2, {"Prob001_zero": [ZERO.format("0")], "Prob999_nope": ["x"]})
     assert result.missing == ["Prob031_dff"] and result.unknown == ["Prob999_nope"]

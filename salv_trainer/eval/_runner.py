@@ -208,19 +208,26 @@ def score_responses(
     total = len(pending)
     if progress:
         progress(0, total)
+    pool = ThreadPoolExecutor(max_workers=jobs)
     try:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(run_job, job): key for key, job in pending.items()}
-            for i, fut in enumerate(as_completed(futures), 1):
-                key = futures[fut]
-                try:
-                    result = fut.result()
-                except Exception as exc:  # a bug of ours must not lose the batch either
-                    result = SampleResult("sim_error", message=f"internal error: {exc!r}")
-                done[key] = result
-                vc.put(key, result)
-                if progress:
-                    progress(i, total)
+        futures = {pool.submit(run_job, job): key for key, job in pending.items()}
+        for i, fut in enumerate(as_completed(futures), 1):
+            key = futures[fut]
+            try:
+                result = fut.result()
+            except Exception as exc:  # a bug of ours must not lose the batch either
+                result = SampleResult("sim_error", message=f"internal error: {exc!r}")
+            done[key] = result
+            vc.put(key, result)
+            if progress:
+                progress(i, total)
+    except BaseException:
+        # interrupted: drop the queue (finished verdicts are in the cache already); the
+        # simulations already running end within their own time limit
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    else:
+        pool.shutdown()
     finally:
         if not isinstance(cache, VerdictCache):
             vc.close()
