@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from conftest import load_bundle, ref_passes_on_icarus11
-from test_cone_verilogeval import _HINT, IVERILOG
+from test_cone_verilogeval import _HINT, IVERILOG, report
 
 import verislice
 from verislice._sandbox import run_limited, sandbox_dir
@@ -43,7 +43,7 @@ def _run(job):
         return ("changed" if changed else "same"), bad
 
 
-def test_mutants_outside_a_cone_never_change_that_output() -> None:
+def test_mutants_outside_a_cone_never_change_that_output(capsys) -> None:
     jobs = []
     for row in load_bundle("verilogeval-v2-spec"):
         if not ref_passes_on_icarus11(row):
@@ -65,7 +65,7 @@ def test_mutants_outside_a_cone_never_change_that_output() -> None:
                 for job, (_, bad) in zip(jobs, results) if bad]
     counts = {k: sum(1 for r, _ in results if r == k) for k in ("same", "changed", "skip")}
     claims = sum(len(job[2]) for job, (r, _) in zip(jobs, results) if r != "skip")
-    print(f"\ncone soundness: {len(jobs)} mutants outside some output's cone; {claims} "
+    report(capsys, f"cone soundness: {len(jobs)} mutants outside some output's cone; {claims} "
           f"(mutant, output) independence claims checked by simulation, {len(failures)} wrong; "
           f"{counts['changed']} mutants changed another output, {counts['skip']} skipped "
           "(no compile / hang)")

@@ -43,6 +43,12 @@ class Verdict:
     why: str
 
 
+def report(capsys, message: str) -> None:
+    """Show a figure in the test output even when pytest captures stdout."""
+    with capsys.disabled():
+        print("\n" + message)
+
+
 def _cases() -> tuple[list[Case], int, list[str]]:
     """Every (task, output) case; number of reference designs; slicing failures."""
     cases: list[Case] = []
@@ -95,14 +101,14 @@ def _simulate(case: Case) -> Verdict:
         return Verdict(case, True, "")
 
 
-def test_every_output_cone_of_every_reference_passes_its_testbench() -> None:
+def test_every_output_cone_of_every_reference_passes_its_testbench(capsys) -> None:
     cases, refs, failures = _cases()
     assert not failures, "slicing failed:\n" + "\n".join(failures)
     with ThreadPoolExecutor(max_workers=2) as pool:
         verdicts = list(pool.map(_simulate, cases))
     bad = [v for v in verdicts if not v.ok]
     good = len(verdicts) - len(bad)
-    print(f"\nVerilogEval cones: {good}/{len(verdicts)} (task, output) slices pass their own "
+    report(capsys, f"VerilogEval cones: {good}/{len(verdicts)} (task, output) slices pass their own "
           f"testbench's per-output check ({refs} reference rows passing on Icarus 11)")
     assert not bad, "\n".join(f"{v.case.bench}/{v.case.task} output {v.case.output}: {v.why}"
                               for v in bad[:30])
@@ -116,7 +122,7 @@ def _compile_alone(job: tuple[str, str, str]) -> str | None:
         return None if r.ok else f"{name}: {(r.stderr or r.stdout)[-300:]}"
 
 
-def test_every_ports_used_slice_compiles_standalone() -> None:
+def test_every_ports_used_slice_compiles_standalone(capsys) -> None:
     jobs: dict[str, tuple[str, str, str]] = {}
     for tag in VERILOGEVAL_FILES:
         for row in load_bundle(tag):
@@ -129,5 +135,5 @@ def test_every_ports_used_slice_compiles_standalone() -> None:
                 jobs.setdefault(sl.text, (f"{tag}/{row['task_id']}:{o}", sl.top, sl.text))
     with ThreadPoolExecutor(max_workers=2) as pool:
         errors = [e for e in pool.map(_compile_alone, jobs.values()) if e]
-    print(f"\n--ports used: {len(jobs) - len(errors)}/{len(jobs)} distinct slices compile standalone")
+    report(capsys, f"--ports used: {len(jobs) - len(errors)}/{len(jobs)} distinct slices compile standalone")
     assert not errors, "\n".join(errors[:20])
