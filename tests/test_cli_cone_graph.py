@@ -60,6 +60,8 @@ def test_cone_several_signals_and_top(tmp_path: Path) -> None:
     r = run("cone", SUB, "-s", "cout", "-s", "sum", "--top", "adder2")
     assert r.exit_code == 0
     assert "full_adder fa0" in r.stdout and "assign parity" not in r.stdout
+    r2 = run("cone", SUB, "-s", "cout,sum", "--top", "adder2")
+    assert r2.exit_code == 0 and r2.stdout == r.stdout
 
 
 def test_cone_several_files_include_and_define(tmp_path: Path) -> None:

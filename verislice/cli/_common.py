@@ -37,6 +37,7 @@ __all__ = [
     "parse_defines",
     "print_json",
     "run_cli",
+    "split_signals",
 ]
 
 EXIT_OK = 0
@@ -164,6 +165,14 @@ def parse_defines(items: Sequence[str]) -> dict[str, str | None]:
         ):
             raise VerisliceError(f"-D {item}: expected NAME or NAME=VALUE")
         out[name] = value if eq else None
+    return out
+
+
+def split_signals(items: Sequence[str]) -> list[str]:
+    """``-s a -s b,c`` -> ``["a", "b", "c"]`` (commas separate names too)."""
+    out: list[str] = []
+    for item in items:
+        out += [x.strip() for x in item.split(",") if x.strip()]
     return out
 
 

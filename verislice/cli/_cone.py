@@ -8,7 +8,8 @@ from pathlib import Path
 import typer
 
 from ._app import app
-from ._common import DEFINE, FILES, INCLUDE, TOP, console, err_console, load_args, print_json, run_cli
+from ._common import (DEFINE, FILES, INCLUDE, TOP, console, err_console, load_args, print_json,
+                      run_cli, split_signals)
 
 
 class ConeFormat(str, Enum):
@@ -33,7 +34,7 @@ class Ports(str, Enum):
 )
 def cone(
     files: list[Path] = FILES,
-    signal: list[str] = typer.Option(..., "--signal", "-s", help="Signal whose cone to keep (repeatable).",
+    signal: list[str] = typer.Option(..., "--signal", "-s", help="Signal whose cone to keep (repeatable, or comma-separated).",
                                      show_default=False),
     top: str = TOP,
     ports: Ports = typer.Option(Ports.all, "--ports", help="all: header unchanged (drops into the "
@@ -47,7 +48,8 @@ def cone(
 ) -> None:
     """Print the backward cone of signals: the statements that drive them, as a module that
     compiles, with the original text of every kept statement."""
-    run_cli(lambda: _cone(files, signal, top, ports.value, "json" if json_out else fmt.value, output,
+    fmt_name = "json" if json_out else fmt.value
+    run_cli(lambda: _cone(files, split_signals(signal), top, ports.value, fmt_name, output,
                           include, define))
 
 

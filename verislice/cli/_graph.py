@@ -8,7 +8,8 @@ from pathlib import Path
 import typer
 
 from ._app import app
-from ._common import DEFINE, FILES, INCLUDE, TOP, console, err_console, load_args, run_cli
+from ._common import (DEFINE, FILES, INCLUDE, TOP, console, err_console, load_args, run_cli,
+                      split_signals)
 
 
 class GraphFormat(str, Enum):
@@ -30,7 +31,7 @@ class GraphFormat(str, Enum):
 )
 def graph(
     files: list[Path] = FILES,
-    signal: list[str] = typer.Option([], "--signal", "-s", help="Only the cone of this signal (repeatable)."),
+    signal: list[str] = typer.Option([], "--signal", "-s", help="Only the cone of this signal (repeatable, or comma-separated)."),
     top: str = TOP,
     fmt: GraphFormat = typer.Option(None, "--format", "-f", help="tree (default on stdout), dot, json, "
                                     "svg, png or pdf (default with -o: from the file suffix).",
@@ -42,7 +43,7 @@ def graph(
 ) -> None:
     """Show the signal dependency graph (data and control edges with their source lines)."""
     f = "json" if json_out else (fmt.value if fmt is not None else None)
-    run_cli(lambda: _graph(files, signal, top, f, output, include, define))
+    run_cli(lambda: _graph(files, split_signals(signal), top, f, output, include, define))
 
 
 def _graph(files, signals, top, fmt, output, include, define) -> int:
