@@ -209,3 +209,22 @@ def test_label_cli_keeps_going_past_a_broken_reference(tmp_path):
     missing.write_text(json.dumps({"id": "x", "responses": []}) + "\n")
     result = CliRunner().invoke(app, ["label", str(missing), "--out", str(out)])
     assert result.exit_code == 2 and "m.jsonl:1:1: error: missing field 'reference'" in result.stderr
+
+
+def test_answer_with_a_testbench_gets_cones_of_the_checked_top():
+    """Two top-level modules (the answer adds a testbench): cones follow the top that the
+    equivalence check picked (named like the reference's), so the testbench is never in a span."""
+    from salv_trainer.data import label_rows
+
+    ref = "module top_module(input a, b, output y, output z); assign y = a & b; assign z = a | b; endmodule"
+    code = ("module top_module(input a, b, output y, output z);\n  assign y = a & b;\n  assign z = a ^ b;\n"
+            "endmodule\nmodule tb;\n  reg a, b; wire y, z;\n  initial begin a = 0; b = 1; end\nendmodule\n")
+    resp = "```verilog\n" + code + "```"
+    [row] = label_rows([{"id": "tb", "reference": ref, "responses": [resp]}])
+    [lab] = row["labels"]
+    assert lab["verdict"] == "OK" and lab["outputs"] == {"y": "MATCH", "z": "MISMATCH"}
+    tb_start = resp.index("module tb")
+    for out, spans in lab["cones"].items():
+        assert all(e <= tb_start for _, e in spans)
+        st, en = statement(resp, out)
+        assert any(s <= st and en <= e for s, e in spans)

@@ -80,14 +80,17 @@ class LabelReport:
         }
 
 
-def cone_spans(code: str, *, offset: int = 0, name: str = "<candidate>") -> tuple[dict[str, list[list[int]]], str]:
-    """Cone of every output of ``code`` as character spans shifted by ``offset``.
+def cone_spans(
+    code: str, *, offset: int = 0, name: str = "<candidate>", top: str | None = None
+) -> tuple[dict[str, list[list[int]]], str]:
+    """Cone of every output of ``code``'s top module as character spans shifted by ``offset``.
 
-    Returns ``(cones, error)``: ``error`` is ``""`` on success, else why no cones could be made
-    (the code does not parse or elaborate, ...). Never raises for bad Verilog.
+    ``top`` names the top module (default: the one module no other instantiates). Returns
+    ``(cones, error)``: ``error`` is ``""`` on success, else why no cones could be made (the code
+    does not parse or elaborate, ...). Never raises for bad Verilog.
     """
     try:
-        design = verislice.load([verislice.Source(code, name)])
+        design = verislice.load([verislice.Source(code, name)], top=top)
     except verislice.VerisliceError as exc:
         return {}, exc.message.splitlines()[0] if exc.message else "does not parse"
     except Exception as exc:  # pyslang on very odd input
@@ -155,6 +158,11 @@ def label_rows(
     for (r, idx), res in zip(where, results):
         for j, cr in zip(idx, res):
             verdicts[r][j] = cr
+            # Several modules and no single top (e.g. the answer includes a testbench): slice the
+            # top the equivalence check chose, as it did.
+            if cfg.cones and not cones[r, j][0] and cr.verdict == OK and cr.top:
+                b = blocks_of[r][j]
+                cones[r, j] = cone_spans(b.text, offset=b.start, name=f"<response {j}>", top=cr.top)
     out = []
     for r, row in enumerate(rows):
         labels = [_label(block, verdicts[r][j], cones.get((r, j))) for j, block in enumerate(blocks_of[r])]
