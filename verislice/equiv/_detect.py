@@ -36,6 +36,7 @@ class Timing:
     reset_active_low: bool = False
     reset_async: bool = False
     controls: tuple[str, ...] = ()
+    controls_low: tuple[str, ...] = ()  # controls whose active value is 0
     how: str = ""  # how clock and reset were found, for messages
 
     @property
@@ -127,6 +128,7 @@ class _Walker:
         self.async_resets: dict[str, bool] = {}  # name -> active_low
         self.sync_resets: dict[str, bool] = {}
         self.controls: list[str] = []
+        self.controls_low: list[str] = []  # tested inverted: `if (!en_n)`
 
     def body(self, body, names: dict[str, str], depth: int = 0) -> None:
         if depth > 32:
@@ -199,9 +201,11 @@ class _Walker:
         def visit(node):
             if isinstance(node, ast.Statement) and node.kind == ast.StatementKind.Conditional:
                 for c in node.conditions:
-                    n, _ = _strip(c.expr)
+                    n, inv = _strip(c.expr)
                     if n in names and self.inputs.get(names[n]) == 1 and names[n] not in self.controls:
                         self.controls.append(names[n])
+                        if inv:
+                            self.controls_low.append(names[n])
             return True
 
         stmt.visit(visit)
@@ -278,7 +282,8 @@ def detect_timing(design: Design, options: EquivOptions) -> Timing:
     if options.reset_async is not None:
         is_async = options.reset_async
     controls = tuple(c for c in w.controls if c not in (clock, reset))
-    return Timing(clock, edges, reset, low, is_async, controls, ", ".join(how))
+    controls_low = tuple(c for c in w.controls_low if c in controls)
+    return Timing(clock, edges, reset, low, is_async, controls, controls_low, ", ".join(how))
 
 
 def constants_of(design: Design, limit: int = 256) -> set[int]:

@@ -8,13 +8,16 @@ with its own style:
 * ``uniform``  mostly uniform random values, random reset pulses;
 * ``constants`` values from the constants of either design (case labels, compared literals) and
   their neighbours (c-1, c+1, shifted), corner values (0, all ones, 1, only the MSB);
-* ``quiet``    after a short random burst, every 1-bit input (load, enable, ...) is held at one
-  value for the rest of the sequence, data mostly stable, reset only at the start: long runs of
-  counters, timers and FSMs. ``quiet-inverse`` holds each 1-bit input at the other value (the
-  polarity of a load or enable is not known, so both are tried); quiet sequences are twice as
-  long as the others;
+* ``quiet``    after a short burst (a load pulse with a large or constant value), every 1-bit
+  input is held to the end of the sequence: a control (an input tested by ``if`` in a clocked
+  block: load, enable) at its inactive value, other inputs at a random value; data mostly
+  stable, reset only at the start: long runs of counters, timers and FSMs.
+* ``quiet-inverse`` the other value held (enable active, ...), and released once: after as many
+  cycles as a constant of the designs says (+-1), or late in the sequence ("fall for 21 cycles,
+  then land"). Quiet sequences are twice as long as the others;
 * ``mixed``    all of the above for multi-bit inputs, plus inputs set equal to another input of
-  the same width; 1-bit inputs as slow square waves (held 6 to length/3 cycles, then flipped).
+  the same width; 1-bit inputs as slow square waves (held 6 to length/3 cycles, or as many
+  cycles as a constant of the designs +-1, then flipped).
 
 A combinational design (no clock) gets ``uniform``, ``constants`` and ``mixed`` sequences only,
 with 1-bit inputs random: holding inputs only helps designs with state.
@@ -104,7 +107,12 @@ def make_stimulus(inputs: list[InputSpec], timing: Timing, constants: Iterable[i
         acc += sh
     starts = tuple(starts_l)
     bounds = list(starts) + [samples]
+    # the value each 1-bit input holds in the ``quiet`` sequence: a control's inactive value
+    # (`if (load)` -> 0), otherwise random; ``quiet-inverse`` holds the other value
     hold_bit = {i.name: rng.getrandbits(1) for i in data if i.width == 1}
+    for name in timing.controls:
+        if name in hold_bit:
+            hold_bit[name] = 1 if name in timing.controls_low else 0
     pools = {i.name: _const_pool(consts, i.width) for i in data if i.width > 1}
     same_width: dict[int, list[str]] = {}
     for i in data:
@@ -141,25 +149,42 @@ def make_stimulus(inputs: list[InputSpec], timing: Timing, constants: Iterable[i
             col = cols[spec.name]
             if spec.width == 1:
                 _one_bit(rng, col, lo, hi, style, spec.name in timing.controls,
-                         hold_bit[spec.name] ^ (style == "quiet-inverse"), burst)
+                         hold_bit[spec.name] ^ (style == "quiet-inverse"), burst,
+                         [c for c in consts if 2 <= c <= length])
             else:
                 _multi_bit(rng, col, lo, hi, spec, style, pools[spec.name],
                            [n for n in same_width[spec.width] if n != spec.name], cols)
-                for j in range(*burst):  # what a load pulse loads: a corner or a constant
-                    col[j] = rng.choice(_corners(spec.width) + pools[spec.name][:8])
+                for j in range(*burst):  # what a load pulse loads: a corner or a constant,
+                    # often the largest (the longest count of a timer)
+                    big = [(1 << spec.width) - 1] + pools[spec.name][-2:]
+                    col[j] = rng.choice(big) if rng.random() < 0.75 else \
+                        rng.choice(_corners(spec.width) + pools[spec.name])
                     if j + 1 < hi and rng.random() < 0.7:
                         col[j + 1] = col[j]
     return Stimulus(cols, samples, starts, styles)
 
 
 def _one_bit(rng: random.Random, col: list[int], lo: int, hi: int, style: str,
-             control: bool, hold: int, burst: tuple[int, int]) -> None:
+             control: bool, hold: int, burst: tuple[int, int],
+             durations: list[int]) -> None:
     k = lo
     length = hi - lo
     if style.startswith("quiet"):
+        # released once, late: "fall for a long time, then land" / "count down, then load"
+        pick = rng.random()
+        if length <= 8 or style == "quiet":
+            release = hi  # held to the end
+        elif pick < 1 / 2 and durations:  # held exactly as long as a constant says
+            release = burst[1] + rng.choice(durations) + rng.randint(-1, 2)
+        else:
+            release = rng.randint(lo + length // 2, hi)
         for j in range(lo, hi):
-            col[j] = (1 - hold) if burst[0] <= j < burst[1] else \
-                (rng.getrandbits(1) if j < burst[0] else hold)
+            if j < burst[0]:
+                col[j] = rng.getrandbits(1)
+            elif j < burst[1] or j >= release:
+                col[j] = 1 - hold
+            else:
+                col[j] = hold
         return
     modes = ("random", "random", "low", "high") if not control else (
         "random", "low", "high", "low", "high")
@@ -168,6 +193,11 @@ def _one_bit(rng: random.Random, col: list[int], lo: int, hi: int, style: str,
         modes = ("low", "high")
     while k < hi:
         seg = rng.randint(6, max(8, length // 3)) if slow else rng.randint(4, max(8, length // 4))
+        if slow and durations and rng.random() < 0.5 and min(durations) <= length // 2:
+            # a condition held exactly as long as a constant of the design says (c-1 .. c+2
+            # cycles): catches off-by-one timers and "more than N cycles" thresholds
+            seg = max(1, rng.choice([c for c in durations if c <= length // 2]) +
+                      rng.randint(-1, 2))
         mode = rng.choice(modes) if not slow else ("high" if col[k - 1] == 0 and k > lo else
                                                    "low" if k > lo else rng.choice(modes))
         rare = 0.0 if slow else 0.02
