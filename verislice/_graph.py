@@ -628,7 +628,6 @@ class _Builder:
         kind = {"alwayscomb": "always_comb", "alwaysff": "always_ff",
                 "alwayslatch": "always_latch"}.get(kind, kind)
         block_st = self.statement(kind, pb.syntax.sourceRange)
-        self._cur_kind = kind
         self._edges: list[tuple[set[str], set[str], set[str], Statement]] = []
         try:
             if any(not self._in_top_file(s) for s in (pb.body,)):
