@@ -228,3 +228,19 @@ def test_answer_with_a_testbench_gets_cones_of_the_checked_top():
         assert all(e <= tb_start for _, e in spans)
         st, en = statement(resp, out)
         assert any(s <= st and en <= e for s, e in spans)
+
+
+def test_reference_top_module_from_the_row():
+    """A reference with a helper module and a second top: the row's top_module says which."""
+    from salv_trainer.data import label_rows
+
+    ref = ("module helper(input a, output y); assign y = ~a; endmodule\n"
+           "module top_module(input a, b, output y, output z); assign y = a & b; assign z = a | b; endmodule\n")
+    resp = "```verilog\nmodule top_module(input a, b, output y, output z);\n  assign y = a & b;\n  assign z = a | b;\nendmodule\n```"
+    with_top, without = label_rows([
+        {"id": "t", "reference": ref, "top_module": "top_module", "responses": [resp]},
+        {"id": "n", "reference": ref, "responses": [resp]},
+    ])
+    assert with_top["labels"][0]["outputs"] == {"y": "MATCH", "z": "MATCH"}
+    assert without["labels"][0]["verdict"] == "REFERENCE_ERROR"
+    assert "several top modules (helper, top_module)" in without["labels"][0]["message"]

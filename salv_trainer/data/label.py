@@ -132,7 +132,7 @@ def label_rows(
         blocks_of.append(blocks)
         with_code = [j for j, b in enumerate(blocks) if b is not None]
         if with_code:
-            ref = verislice.Source(row["reference"], "<reference>")
+            ref = _reference(row)
             cands = [verislice.Source(blocks[j].text, f"<response {j}>") for j in with_code]
             groups.append((ref, cands))
             where.append((r, with_code))
@@ -168,6 +168,19 @@ def label_rows(
         labels = [_label(block, verdicts[r][j], cones.get((r, j))) for j, block in enumerate(blocks_of[r])]
         out.append({**row, "labels": labels})
     return out
+
+
+def _reference(row: dict[str, Any]) -> Any:
+    """The row's reference: loaded with the row's ``top_module`` when the reference defines that
+    module (a reference with several top-level modules), else as text for the check to load."""
+    src = verislice.Source(row["reference"], "<reference>")
+    top = row.get("top_module")
+    if isinstance(top, str) and top:
+        try:
+            return verislice.load([src], top=top)
+        except verislice.VerisliceError:
+            pass  # not defined there (e.g. VerilogEval names the candidate's top): auto-detect
+    return src
 
 
 def _label(block: Any, result: Any, cone: tuple[dict, str] | None) -> dict[str, Any]:
