@@ -6,6 +6,7 @@ import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from ..config import ConfigError
 from ._catalog import KINDS, OutputFunc
 
 __all__ = [
@@ -19,7 +20,7 @@ TOP = "top_module"
 SPLITS = ("train", "validation", "test")
 
 
-class SynthError(ValueError):
+class SynthError(ConfigError):
     """A synthetic-task configuration cannot be satisfied (the message says which value)."""
 
 
