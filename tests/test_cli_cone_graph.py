@@ -216,3 +216,16 @@ def test_cone_of_a_submodule_chosen_with_top() -> None:
     r = run("cone", SUB, "--top", "nope", "-s", "cout")
     assert r.exit_code == 2
     assert r.stderr.strip() == "error: top module 'nope' is not defined (modules: full_adder, adder2)"
+
+
+def test_graph_and_cone_of_a_very_long_chain(tmp_path: Path) -> None:
+    n = 3000
+    lines = ["module chain(input a, output y);", "  wire t0 = a;"]
+    lines += [f"  wire t{i} = ~t{i - 1};" for i in range(1, n)]
+    lines += [f"  assign y = t{n - 1};", "endmodule"]
+    f = tmp_path / "chain.v"
+    f.write_text("\n".join(lines) + "\n")
+    r = run("graph", str(f))
+    assert r.exit_code == 0 and "deeper levels elided: use --format dot or json" in r.stdout
+    r = run("cone", str(f), "-s", "y", "--json")
+    assert r.exit_code == 0 and len(json.loads(r.stdout)["signals"]) == n + 2

@@ -426,3 +426,16 @@ def test_parameter_used_only_by_a_removed_declaration_is_removed() -> None:
 endmodule
 """, ["y"])
     assert "localparam D" not in sl.text and "unused_reg" not in sl.text
+
+
+def test_deeply_nested_else_if_chain() -> None:
+    n = 900
+    lines = ["module m(input [11:0] s, output reg [11:0] y, output z);", "  assign z = s[0];",
+             "  always @* begin", "    if (s == 0) y = 0;"]
+    lines += [f"    else if (s == {i}) y = {i};" for i in range(1, n)]
+    lines += ["    else y = 1;", "  end", "endmodule"]
+    text = "\n".join(lines) + "\n"
+    sl = verislice.cone(Source(text, "t.v"), ["z"])
+    assert "always" not in sl.text
+    sl = verislice.cone(Source(text, "t.v"), ["y"])
+    assert sl.text.count("else if") == n - 1 and "assign z" not in sl.text

@@ -31,7 +31,7 @@ from pyslang import parsing, syntax
 
 from ._errors import VerisliceError
 from ._frontend import Design, Source
-from ._graph import SignalGraph, _SNode, _Unit, as_design, build_graph, file_range
+from ._graph import SignalGraph, _SNode, _Unit, as_design, build_graph, deep_recursion, file_range
 
 __all__ = ["Slice", "cone"]
 
@@ -127,7 +127,8 @@ def cone(
         graph = build_graph(design)
     requested = graph.check_signals(signals)
     keep = graph.cone(requested)
-    return _Slicer(graph, requested, keep, ports).run()
+    with deep_recursion():
+        return _Slicer(graph, requested, keep, ports).run()
 
 
 class _Slicer:

@@ -24,7 +24,9 @@ the source text.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -252,7 +254,24 @@ def build_graph(
     ['scancode']
     """
     design = as_design(source, top=top, include_dirs=include_dirs, defines=defines)
-    return _Builder(design).build()
+    with deep_recursion():
+        return _Builder(design).build()
+
+
+@contextmanager
+def deep_recursion(limit: int = 20_000) -> Iterator[None]:
+    """Room for deeply nested statements (pyslang itself parses about 1000 levels); a design
+    deeper than that is a clear error, not a RecursionError."""
+    old = sys.getrecursionlimit()
+    if old < limit:
+        sys.setrecursionlimit(limit)
+    try:
+        yield
+    except RecursionError:
+        raise VerisliceError("the design nests statements too deeply to analyse") from None
+    finally:
+        if old < limit:
+            sys.setrecursionlimit(old)
 
 
 def as_design(source, *, top=None, include_dirs=(), defines=None) -> Design:

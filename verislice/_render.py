@@ -32,18 +32,19 @@ def _label(g: SignalGraph, n: str) -> str:
     return f"{n}{w} ({a['kind']})"
 
 
-def tree(g: SignalGraph, roots: Iterable[str] | None = None) -> Tree:
-    """Backward dependency tree of ``roots`` (default: every output)."""
+def tree(g: SignalGraph, roots: Iterable[str] | None = None, max_depth: int = 40) -> Tree:
+    """Backward dependency tree of ``roots`` (default: every output), ``max_depth`` levels deep
+    (deeper logic is elided with a note: use DOT or JSON for it)."""
     roots = list(roots) if roots is not None else g.outputs
     top = Tree(f"module {g.top}", guide_style="dim")
     expanded: set[str] = set()  # each signal's inputs are listed once (the tree stays O(edges))
     for r in roots:
-        _grow(g, top, r, set(), None, expanded)
+        _grow(g, top, r, [], None, expanded, max_depth)
     return top
 
 
-def _grow(g: SignalGraph, parent: Tree, n: str, path: set[str], edge: dict | None,
-          expanded: set[str]) -> None:
+def _grow(g: SignalGraph, parent: Tree, n: str, path: list[str], edge: dict | None,
+          expanded: set[str], max_depth: int) -> None:
     a = g.graph.nodes[n]
     label = _label(g, n)
     style = _STYLE.get(a["kind"], "")
@@ -60,13 +61,17 @@ def _grow(g: SignalGraph, parent: Tree, n: str, path: set[str], edge: dict | Non
     if n in expanded and preds:
         parent.add(text + " [dim]... (see above)[/]")
         return
+    if len(path) >= max_depth and preds:
+        parent.add(text + " [dim]... (deeper levels elided: use --format dot or json)[/]")
+        return
     node = parent.add(text)
     expanded.add(n)
-    path = path | {n}
+    path.append(n)
     for u in preds:
         if u == n:
             continue
-        _grow(g, node, u, path, g.graph.edges[u, n], expanded)
+        _grow(g, node, u, path, g.graph.edges[u, n], expanded, max_depth)
+    path.pop()
 
 
 def _esc(s: str) -> str:
