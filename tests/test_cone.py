@@ -439,3 +439,12 @@ def test_deeply_nested_else_if_chain() -> None:
     assert "always" not in sl.text
     sl = verislice.cone(Source(text, "t.v"), ["y"])
     assert sl.text.count("else if") == n - 1 and "assign z" not in sl.text
+
+
+def test_slicing_one_design_many_times_builds_its_graph_once() -> None:
+    design = verislice.load([KBD])
+    a = verislice.cone(design, ["a"])
+    graph = design._verislice_graph
+    d = verislice.cone(design, ["d"])
+    assert design._verislice_graph is graph
+    assert d.text == KBD_D and a.dropped_outputs == ["d"]

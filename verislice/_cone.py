@@ -107,8 +107,9 @@ def cone(
 ) -> Slice:
     """Backward cone of ``signals`` in ``source``'s top module, as a module that compiles.
 
-    ``source``: a path, a :class:`Source`, a list of them, a loaded :class:`Design` or a
-    :class:`SignalGraph` (reused: build it once to slice many signals). ``ports``: ``"all"``
+    ``source``: a path, a :class:`Source`, a list of them, a loaded :class:`Design` (its graph
+    is built on the first call and reused by later ones) or a :class:`SignalGraph` (reused: build
+    it once to slice many signals). ``ports``: ``"all"``
     keeps the header unchanged, ``"used"`` keeps only the ports the slice uses and the requested
     signals. Raises :class:`VerisliceError` for unknown signals (with the closest name), inputs,
     and constructs that cannot be sliced correctly.
@@ -122,6 +123,12 @@ def cone(
         signals = [signals]
     if isinstance(source, SignalGraph):
         graph = source
+    elif isinstance(source, Design):
+        # slicing every output of one Design builds its graph once
+        graph = getattr(source, "_verislice_graph", None)
+        if graph is None:
+            graph = build_graph(source)
+            source._verislice_graph = graph  # type: ignore[attr-defined]
     else:
         design = as_design(source, top=top, include_dirs=include_dirs, defines=defines)
         graph = build_graph(design)
