@@ -18,11 +18,12 @@ are appended to the output at once; a rerun skips the ids already there.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +32,7 @@ from verislice.equiv import COMPILE_ERROR, OK, EquivOptions
 
 from ..extract import extract_code
 from ._errors import DataError
-from ._jsonl import JsonlWriter, done_ids, read_rows
+from ._jsonl import JsonlWriter, done_ids, read_jsonl, require_fields
 from ._verdicts import CATEGORIES, NO_CODE, category
 
 __all__ = ["LabelConfig", "LabelReport", "cone_spans", "label", "label_rows"]
@@ -197,6 +198,18 @@ def _label(block: Any, result: Any, cone: tuple[dict, str] | None) -> dict[str, 
             "code_span": [block.start, block.end], "cone_error": cone_error}
 
 
+def _check_row(path: Any, lineno: int, row: dict[str, Any], seen: dict[str, int]) -> None:
+    require_fields(path, lineno, row, ("id", "reference", "responses"))
+    if not isinstance(row["responses"], list):
+        raise DataError(f"{path}:{lineno}:1: error: 'responses' must be a list of strings")
+    if not isinstance(row["reference"], str):
+        raise DataError(f"{path}:{lineno}:1: error: 'reference' must be Verilog text")
+    key = str(row["id"])
+    if key in seen:
+        raise DataError(f"{path}:{lineno}:1: error: duplicate id {key!r} (first on line {seen[key]})")
+    seen[key] = lineno
+
+
 def label(
     samples: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -208,29 +221,40 @@ def label(
     """Label every row of ``samples`` not yet in ``out``; append the labeled rows to ``out``.
 
     ``progress(done, total)`` counts candidates. Returns the summary of this run's candidates.
+    The file is streamed (read twice: once to check every row and count, once to label), so
+    memory does not grow with its size.
     """
     cfg = config or LabelConfig()
     start = time.monotonic()
-    rows = read_rows(samples, fields=("id", "reference", "responses"))
-    for row in rows:
-        if not isinstance(row["responses"], list):
-            raise DataError(f"{samples}: row {row['id']!r}: 'responses' must be a list of strings")
     done = done_ids(out) if resume else set()
-    todo = [r for r in rows if str(r["id"]) not in done]
-    report = LabelReport(prompts=len(rows), skipped=len(rows) - len(todo))
-    total = sum(len(r["responses"]) for r in todo)
+    # First pass: check every row before hours of simulation, count the work; keep only ids.
+    seen: dict[str, int] = {}
+    todo_prompts = total = 0
+    for lineno, row in read_jsonl(samples):
+        _check_row(samples, lineno, row, seen)
+        if str(row["id"]) not in done:
+            todo_prompts += 1
+            total += len(row["responses"])
+    report = LabelReport(prompts=len(seen), skipped=len(seen) - todo_prompts)
     if progress:
         progress(0, total)
     size = max(1, cfg.prompts_per_call)
+
+    def todo_rows() -> Iterator[dict[str, Any]]:
+        for _, row in read_jsonl(samples):
+            if str(row["id"]) not in done:
+                yield row
+
     with JsonlWriter(out, resume=resume) as writer:
-        for i in range(0, len(todo), size):
+        rows = todo_rows()
+        while chunk := list(itertools.islice(rows, size)):
             base = report.candidates
 
-            def step(done: int, _total: int, base: int = base) -> None:
+            def step(n: int, _total: int, base: int = base) -> None:
                 if progress:
-                    progress(base + done, total)
+                    progress(base + n, total)
 
-            for row in label_rows(todo[i:i + size], cfg, progress=step):
+            for row in label_rows(chunk, cfg, progress=step):
                 writer.write(row)
                 report.labeled += 1
                 for lab in row["labels"]:

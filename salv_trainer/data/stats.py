@@ -6,10 +6,11 @@ rows ``labels``, sample rows ``responses``, anything else is read as prompts.
 
 from __future__ import annotations
 
+import itertools
 import os
 import statistics
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ._jsonl import read_jsonl
@@ -57,24 +58,32 @@ def stats(path: str | os.PathLike[str]) -> dict[str, Any]:
     if first is None:
         return {"kind": "empty", "rows": 0}
     kind = file_kind(first)
-    rows_all = [first, *rows]
+    stream = itertools.chain([first], rows)  # streamed: memory does not grow with the file
     if kind == "pairs":
-        return {"kind": kind, **_pair_stats(rows_all)}
+        return {"kind": kind, **_pair_stats(stream)}
     if kind == "labeled":
-        return {"kind": kind, **_labeled_stats(rows_all)}
-    out: dict[str, Any] = {"kind": kind, "rows": len(rows_all)}
+        return {"kind": kind, **_labeled_stats(stream)}
+    n = responses = 0
+    for row in stream:
+        n += 1
+        responses += len(row.get("responses") or [])
+    out: dict[str, Any] = {"kind": kind, "rows": n}
     if kind == "samples":
-        out["responses"] = sum(len(r.get("responses") or []) for r in rows_all)
+        out["responses"] = responses
     return out
 
 
-def _pair_stats(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def _pair_stats(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    n = 0
+    prompts: set[str] = set()
     kinds: Counter = Counter()
     contrast: Counter = Counter()
     signals: Counter = Counter()
     cov_c, cov_r = [], []
     whole_rejected = 0
     for p in rows:
+        n += 1
+        prompts.add(str(p.get("id")))
         kinds[p.get("kind", "?")] += 1
         cs = p.get("contrast_signals") or []
         contrast[len(cs)] += 1
@@ -84,8 +93,8 @@ def _pair_stats(rows: list[dict[str, Any]]) -> dict[str, Any]:
         cov_r.append(_coverage(p.get("rejected_spans") or [], rejected))
         whole_rejected += (p.get("rejected_spans") or []) == [[0, len(rejected)]]
     return {
-        "pairs": len(rows),
-        "prompts": len({str(p.get("id")) for p in rows}),
+        "pairs": n,
+        "prompts": len(prompts),
         "kinds": dict(sorted(kinds.items())),
         "contrast_signals": {str(k): v for k, v in sorted(contrast.items())},
         "top_contrast_signals": dict(signals.most_common(10)),
@@ -95,13 +104,15 @@ def _pair_stats(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _labeled_stats(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def _labeled_stats(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    n = 0
     cats: Counter = Counter()
     verdicts: Counter = Counter()
     outputs: Counter = Counter()
     with_full = 0
     candidates = 0
     for row in rows:
+        n += 1
         labels = row.get("labels") or []
         candidates += len(labels)
         row_cats = [category(lab) for lab in labels]
@@ -111,7 +122,7 @@ def _labeled_stats(rows: list[dict[str, Any]]) -> dict[str, Any]:
             verdicts[lab.get("verdict", "?")] += 1
             outputs.update((lab.get("outputs") or {}).values())
     return {
-        "prompts": len(rows),
+        "prompts": n,
         "candidates": candidates,
         "categories": {c: cats.get(c, 0) for c in CATEGORIES},
         "verdicts": dict(sorted(verdicts.items())),
