@@ -123,8 +123,6 @@ def label_rows(
     processes (this process would only wait for them otherwise). ``progress(done, total)`` is
     passed on to ``check_batch`` (candidates simulated in this call).
     """
-    from verislice.equiv import check_batch
-
     cfg = config or LabelConfig()
     groups, where = [], []  # where[g] = (row index, [response indices])
     blocks_of = []
@@ -149,9 +147,7 @@ def label_rows(
     if worker:
         worker.start()
     try:
-        # A reference that cannot be simulated gives its candidates REFERENCE_ERROR, not a dead run.
-        results = check_batch(groups, jobs=cfg.jobs, options=cfg.equiv, reference_errors="report",
-                              progress=progress) if groups else []
+        results = _check_groups(groups, cfg, progress)
     finally:
         if worker:
             worker.join()
@@ -161,7 +157,7 @@ def label_rows(
             verdicts[r][j] = cr
             # Several modules and no single top (e.g. the answer includes a testbench): slice the
             # top the equivalence check chose, as it did.
-            if cfg.cones and not cones[r, j][0] and cr.verdict == OK and cr.top:
+            if cfg.cones and not cones.get((r, j), ({}, ""))[0] and cr.verdict == OK and cr.top:
                 b = blocks_of[r][j]
                 cones[r, j] = cone_spans(b.text, offset=b.start, name=f"<response {j}>", top=cr.top)
     out = []
@@ -169,6 +165,25 @@ def label_rows(
         labels = [_label(block, verdicts[r][j], cones.get((r, j))) for j, block in enumerate(blocks_of[r])]
         out.append({**row, "labels": labels})
     return out
+
+
+def _check_groups(groups: list, cfg: LabelConfig, progress: Callable[[int, int], None] | None) -> list:
+    """``check_batch`` over ``groups``; should the call itself fail (a bug, not a bad candidate),
+    each group is checked on its own, and a group that still fails gives its candidates the
+    verdict ``REJECTED`` with the reason, so one prompt never costs the others their labels."""
+    from verislice.equiv import REJECTED, CandidateResult, check_batch
+
+    if not groups:
+        return []
+    try:
+        # A reference that cannot be simulated gives its candidates REFERENCE_ERROR, not a dead run.
+        return check_batch(groups, jobs=cfg.jobs, options=cfg.equiv, reference_errors="report",
+                           progress=progress)
+    except Exception as exc:
+        if len(groups) > 1:
+            return [_check_groups([g], cfg, None)[0] for g in groups]
+        reason = f"the equivalence check failed: {type(exc).__name__}: {exc}"
+        return [[CandidateResult(REJECTED, reason) for _ in groups[0][1]]]
 
 
 def _reference(row: dict[str, Any]) -> Any:
