@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Union
 
 from .._errors import VerisliceError
 from .._frontend import Design, Source, load, rename_modules
@@ -21,7 +22,10 @@ from ._stimulus import InputSpec, make_stimulus
 
 __all__ = ["DesignInput", "check", "check_batch"]
 
-DesignInput = "Source | str | os.PathLike[str] | Sequence[Source | str | os.PathLike[str]] | Design"
+#: A design: a path, a :class:`Source`, several of them (one design in many files), or a loaded
+#: :class:`Design`.
+DesignInput = Union[Source, str, "os.PathLike[str]", Sequence[Union[Source, str, "os.PathLike[str]"]],
+                    Design]
 
 
 def _sources(x) -> list:
@@ -157,7 +161,8 @@ def _prepare_candidate(key: tuple[int, int], cand, ref: _Ref, options: EquivOpti
     return SimCandidate(key, name, d.top, prefix + d.top, prefix, text, outputs, notes)
 
 
-def check(ref, cand, *, options: EquivOptions | None = None, **kw) -> CandidateResult:
+def check(ref: DesignInput, cand: DesignInput, *, options: EquivOptions | None = None,
+          **kw) -> CandidateResult:
     """Compare one candidate with a reference, output by output.
 
     ``ref``/``cand``: a path, a :class:`~verislice.Source`, a list of them, or a loaded
@@ -168,7 +173,7 @@ def check(ref, cand, *, options: EquivOptions | None = None, **kw) -> CandidateR
     return check_batch([(ref, [cand])], options=options, **kw)[0][0]
 
 
-def check_batch(groups: Sequence[tuple[object, Sequence[object]]], *, jobs: int = 1,
+def check_batch(groups: Sequence[tuple[DesignInput, Sequence[DesignInput]]], *, jobs: int = 1,
                 options: EquivOptions | None = None, reference_errors: str = "raise",
                 progress: Callable[[int, int], None] | None = None,
                 **kw) -> list[list[CandidateResult]]:
@@ -227,7 +232,11 @@ def check_batch(groups: Sequence[tuple[object, Sequence[object]]], *, jobs: int 
             if progress:
                 progress(done, total)
     else:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(batches))) as pool:
+        import multiprocessing
+
+        # forkserver, not fork: callers may run threads (a fork copies their held locks)
+        ctx = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(max_workers=min(jobs, len(batches)), mp_context=ctx) as pool:
             futs = [pool.submit(run_batch, b, opts) for b in batches]
             for f, b in zip(futs, batches):
                 try:
