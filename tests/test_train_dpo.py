@@ -165,6 +165,10 @@ def _summed_logp(model, tok, row, side, *, adapter):
     """Eq. 2's sum over the cone tokens of one response, from the model's plain logits."""
     prompt_ids = _prompt_ids(tok, row)
     resp_ids, mask = _offsets_mask(tok, row[side], row[f"{side}_spans"])
+    # ChatML closes the turn with "<|im_end|>\n": in the sum when a span reaches the response's end
+    end_of_turn = tok("<|im_end|>\n", add_special_tokens=False).input_ids
+    reaches_end = any(b == len(row[side]) for _, b in row[f"{side}_spans"])
+    resp_ids, mask = resp_ids + end_of_turn, mask + [int(reaches_end)] * len(end_of_turn)
     ids = torch.tensor([prompt_ids + resp_ids])
     ctx = model.disable_adapter() if not adapter else torch.enable_grad()
     with torch.no_grad(), ctx:
@@ -175,13 +179,18 @@ def _summed_logp(model, tok, row, side, *, adapter):
 
 
 def test_trainer_loss_is_hand_computed_eq2(tiny, tmp_path):
-    tr = build(tiny, tmp_path, ROWS[:1] * 2, mask="cone")
-    tok, model, row = tr.processing_class, tr.model, ROWS[0]
+    tr = build(tiny, tmp_path, ROWS, mask="cone")  # two pairs with different spans
+    tok, model = tr.processing_class, tr.model
     loss = loss_of(tr, batch_of(tr)).item()
-    w = _summed_logp(model, tok, row, "chosen", adapter=True) - _summed_logp(model, tok, row, "chosen", adapter=False)
-    lo = _summed_logp(model, tok, row, "rejected", adapter=True) - _summed_logp(model, tok, row, "rejected", adapter=False)
-    expected = -F.logsigmoid(0.1 * (w - lo)).item()
+
+    def log_ratio(row, side):
+        return (_summed_logp(model, tok, row, side, adapter=True)
+                - _summed_logp(model, tok, row, side, adapter=False))
+
+    per_pair = [-F.logsigmoid(0.1 * (log_ratio(r, "chosen") - log_ratio(r, "rejected"))) for r in ROWS]
+    expected = torch.stack(per_pair).mean().item()
     assert loss == pytest.approx(expected, abs=1e-5)
+    assert abs(per_pair[0].item() - per_pair[1].item()) > 1e-4  # the two rows really differ
 
 
 def test_precomputed_reference_log_probs_use_the_cone_mask(tiny, tmp_path):
