@@ -108,3 +108,27 @@ def test_completion_style_responses_get_the_module_header_in_front():
     # prose without code still goes through the header + completion rule and fails to compile
     assert {tr.samples[3].verdict for tr in r1.tasks.values()} == {"syntax_error"}
     assert {tr.samples[3].verdict for tr in r2.tasks.values()} == {"syntax_error"}
+
+
+def test_fail_fast_changes_no_verdict():
+    """Stopping at the first mismatch (the default) gives the same pass/fail, sample by sample,
+    as the testbench run to its end; only the mismatch counts are partial."""
+    from verislice.mutate import mutants
+
+    tasks = [t for t in _tasks("verilogeval-v2-spec", limit=25) if t.ref_passes]
+    tasks += [t for t in _tasks("verilogeval-v1-machine", limit=10)]
+    responses = {}
+    for t in tasks:
+        code = t.canonical_solution
+        responses[t.task_id] = [code, _hollow(code)] + [m.text for m in mutants(code, seed=1, limit=3)]
+    by_rule = {}
+    for t in tasks:
+        by_rule.setdefault(t.benchmark, []).append(t)
+    for group in by_rule.values():
+        fast = score_responses(group, responses, jobs=2, fail_fast=True)
+        full = score_responses(group, responses, jobs=2, fail_fast=False)
+        for tid in fast.tasks:
+            for a, b in zip(fast.tasks[tid].samples, full.tasks[tid].samples):
+                assert a.passed == b.passed, (tid, a, b)
+                if b.verdict == "mismatch":
+                    assert a.verdict == "mismatch" and 0 < a.mismatches <= b.mismatches

@@ -60,6 +60,7 @@ def eval_command(
     backend: str = typer.Option("transformers", "--backend", help="transformers, or vllm when installed."),
     jobs: int = typer.Option(2, "--jobs", "-j", help="Simulations run in parallel."),
     timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds per compile and per run (default: the benchmark's own: 30 s VerilogEval, 8 s RTLLM)."),
+    fail_fast: bool = typer.Option(True, "--fail-fast/--no-fail-fast", help="VerilogEval: stop a simulation at its first mismatch (same verdicts, much faster on wrong answers); --no-fail-fast gives full mismatch counts."),
     task: Optional[list[str]] = typer.Option(None, "--task", help="Evaluate only this task id (repeatable)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Evaluate only the first N tasks."),
     json_out: Optional[str] = typer.Option(None, "--json", help="Write per-task results as JSON to this file ('-' = stdout)."),
@@ -81,7 +82,7 @@ def eval_command(
     cfg = EvalConfig(
         benchmark=benchmark, data=data, model=model, responses=responses, n=n, k=ks,
         temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed,
-        batch_size=batch_size, backend=backend, jobs=jobs, timeout=timeout,
+        batch_size=batch_size, backend=backend, jobs=jobs, timeout=timeout, fail_fast=fail_fast,
         task_ids=tuple(task or ()), limit=limit,
         json_path=None if to_stdout else json_out,
         cache=cache, use_cache=not no_cache, save_responses=save_responses,

@@ -15,6 +15,13 @@ and reads the log with the same rule:
   testbench with the task's data files in the working directory; pass iff stdout holds
   ``Your Design Passed``.
 
+Fail-fast (default on, VerilogEval only): every VerilogEval testbench counts mismatching samples
+in ``tb.stats1.errors`` and fails the sample when the final count is non-zero. The count never goes
+down, so a small extra top-level module that calls ``$finish`` as soon as it leaves zero changes no
+pass/fail verdict; the testbench's ``final`` block still prints ``Mismatches: N in M samples``
+(counted up to the stop). It turns a wrong answer to a long testbench (conwaylife: 3-9 s) into a
+few milliseconds. Off (``fail_fast=False``), the simulation runs as shipped and reports full counts.
+
 How a response becomes the candidate (see :func:`candidate_files`): the code is located with
 :func:`salv_trainer.extract.extract_code`. Where the benchmark gives the model a module header
 (v1, v2 completion), a response that declares the top module itself is used as the whole module
@@ -150,24 +157,39 @@ def candidate_code(task: Task, response: str) -> str | None:
     return block.text
 
 
-def candidate_files(task: Task, code: str) -> dict[str, str]:
-    """Files the benchmark's harness writes for candidate ``code``."""
+FAIL_FAST_FILE = "salv_fail_fast.sv"
+FAIL_FAST_TOP = "__salv_eval_fail_fast"
+FAIL_FAST_SOURCE = f"""module {FAIL_FAST_TOP};
+  initial begin
+    wait (tb.stats1.errors != 0);
+    $finish;
+  end
+endmodule
+"""
+
+
+def candidate_files(task: Task, code: str, *, fail_fast: bool = False) -> dict[str, str]:
+    """Files the benchmark's harness writes for candidate ``code`` (plus the fail-fast watcher
+    for VerilogEval when ``fail_fast``)."""
     rule = task.rule
+    extra = {FAIL_FAST_FILE: FAIL_FAST_SOURCE} if fail_fast and task.testbench_top == "tb" \
+        and "stats1.errors" in task.testbench else {}
     if rule == "verilogeval-v2":
-        return {"candidate.sv": code, "test.sv": task.testbench, "ref.sv": task.reference}
+        return {"candidate.sv": code, "test.sv": task.testbench, "ref.sv": task.reference, **extra}
     if rule == "verilogeval-v1":
-        return {"test.sv": task.testbench + "\n" + code}
+        return {"test.sv": task.testbench + "\n" + code, **extra}
     files = dict(task.extra_files)
     files.update({"design.v": code, "testbench.v": task.testbench, "ts.f": "+timescale+1ns/1ns\n"})
     return files
 
 
-def plan(task: Task, response: str, *, timeout: float | None = None) -> Job | SampleResult:
+def plan(task: Task, response: str, *, timeout: float | None = None,
+         fail_fast: bool = True) -> Job | SampleResult:
     """The simulation ``response`` needs, or its verdict when none is needed (``no_code``)."""
     code = candidate_code(task, response)
     if code is None:
         return SampleResult("no_code", message="no Verilog code found in the response")
-    files = candidate_files(task, code)
+    files = candidate_files(task, code, fail_fast=fail_fast)
     t = timeout if timeout is not None else DEFAULT_TIMEOUTS[task.rule]
     h = hashlib.sha256()
     for part in (str(HARNESS_VERSION), task.rule, task.testbench_top, repr(t)):
@@ -208,9 +230,14 @@ def _missing_tool(r) -> SampleResult | None:
     return None
 
 
+def _fail_fast_args(job: Job) -> list[str]:
+    return ["-s", FAIL_FAST_TOP, FAIL_FAST_FILE] if FAIL_FAST_FILE in job.files else []
+
+
 def _run_v2(job: Job, d) -> SampleResult:
     comp = run_limited([*_V2_COMPILE, "-s", job.testbench_top, "-o", "sim",
-                        "candidate.sv", "test.sv", "ref.sv"], d, timeout=job.timeout)
+                        "candidate.sv", "test.sv", "ref.sv", *_fail_fast_args(job)], d,
+                       timeout=job.timeout)
     if (bad := _missing_tool(comp)) is not None:
         return bad
     log = comp.stdout + comp.stderr
@@ -314,8 +341,8 @@ def _compile_failure(stderr: str, stdout: str = "") -> SampleResult:
 
 
 def _run_v1(job: Job, d) -> SampleResult:
-    comp = run_limited([*_V2_COMPILE, "-s", job.testbench_top, "-o", "test.vvp", "test.sv"], d,
-                       timeout=job.timeout)
+    comp = run_limited([*_V2_COMPILE, "-s", job.testbench_top, "-o", "test.vvp", "test.sv",
+                        *_fail_fast_args(job)], d, timeout=job.timeout)
     if (bad := _missing_tool(comp)) is not None:
         return bad
     if comp.timed_out:

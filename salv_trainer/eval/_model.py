@@ -39,6 +39,7 @@ class EvalConfig:
     backend: str = "transformers"      # or "vllm" when installed
     jobs: int = 2                      # simulations in parallel
     timeout: float | None = None       # seconds per compile/run; default: the benchmark's own
+    fail_fast: bool = True             # stop a VerilogEval simulation at its first mismatch
     task_ids: tuple[str, ...] = ()     # evaluate only these tasks
     limit: int | None = None           # evaluate only the first N tasks
     json_path: str | None = None       # results file
@@ -178,7 +179,8 @@ def run_eval(
         tasks = load_benchmark(config.benchmark, config.data, task_ids=config.task_ids or None,
                                limit=config.limit)
     settings: dict[str, Any] = {"data": config.data, "simulator": simulator_version(),
-                                "jobs": config.jobs, "timeout": config.timeout}
+                                "jobs": config.jobs, "timeout": config.timeout,
+                                "fail_fast": config.fail_fast}
     if responses is not None:
         responses = {k: list(v) for k, v in responses.items()}
         ns = [len(responses[t.task_id]) for t in tasks if t.task_id in responses]
@@ -198,7 +200,8 @@ def run_eval(
                             f" some task has only {min(ns)}")
     settings.update(config.extra)
     result = score_responses(tasks, responses, ks=config.k, jobs=config.jobs,
-                             timeout=config.timeout, cache=config.cache_path(), settings=settings,
+                             timeout=config.timeout, fail_fast=config.fail_fast,
+                             cache=config.cache_path(), settings=settings,
                              progress=on_simulate)
     if config.json_path:
         write_json(config.json_path, result)

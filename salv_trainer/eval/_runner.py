@@ -160,6 +160,7 @@ def score_responses(
     ks: Iterable[int] = (1,),
     jobs: int = 2,
     timeout: float | None = None,
+    fail_fast: bool = True,
     cache: str | os.PathLike[str] | VerdictCache | None = None,
     settings: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
@@ -169,7 +170,8 @@ def score_responses(
     ``responses`` maps task id to that task's responses (raw model output; the code is extracted
     here). Tasks without responses are listed in ``missing`` and left out of pass@k; ids that are no
     task are listed in ``unknown``. ``jobs`` simulations run at once; ``timeout`` overrides the
-    benchmark's own limit (seconds per compile and per run). ``cache`` (a path) makes the run
+    benchmark's own limit (seconds per compile and per run). ``fail_fast`` stops a VerilogEval
+simulation at its first mismatch (same verdicts; see :mod:`._harness`). ``cache`` (a path) makes the run
     resumable. ``progress(done, total)`` is called as simulations finish. A bad response never
     raises: it gets a verdict.
     """
@@ -191,7 +193,8 @@ def score_responses(
             continue
         row: list[SampleResult | str] = []
         for text in resp:
-            p = plan(task, text if isinstance(text, str) else "", timeout=timeout)
+            p = plan(task, text if isinstance(text, str) else "", timeout=timeout,
+                     fail_fast=fail_fast)
             if isinstance(p, SampleResult):
                 row.append(p)
                 continue
