@@ -11,7 +11,17 @@ from typing import Optional
 
 import typer
 
+from ..eval._model import EvalConfig
 from ._app import app
+
+
+def _default(name: str):
+    return EvalConfig.__dataclass_fields__[name].default
+
+
+def _help(name: str) -> str:
+    """An option's help text: the metadata of the EvalConfig field it sets."""
+    return EvalConfig.__dataclass_fields__[name].metadata["help"]
 
 _EPILOG = """
 [bold]Examples[/bold]
@@ -45,28 +55,28 @@ def _ks(text: str) -> tuple[int, ...]:
 
 @app.command("eval", epilog=_EPILOG)
 def eval_command(
-    benchmark: str = typer.Option(..., "--benchmark", "-b", help="Benchmark tag, e.g. verilogeval-v2-spec or rtllm-v2.0."),
-    data: Optional[str] = typer.Option(None, "--data", help="A clone of NVlabs/verilog-eval or hkust-zhiyao/RTLLM, or bundle JSONL (file or directory). Default: $SALV_BENCHMARKS."),
-    model: Optional[str] = typer.Option(None, "--model", help="Local model directory to sample from."),
-    responses: Optional[str] = typer.Option(None, "--responses", help="Score existing responses: JSONL rows {\"id\": task id, \"responses\": \\[str, ...]}."),
+    benchmark: str = typer.Option(..., "--benchmark", "-b", help=_help("benchmark")),
+    data: Optional[str] = typer.Option(None, "--data", help=_help("data")),
+    model: Optional[str] = typer.Option(None, "--model", help=_help("model")),
+    responses: Optional[str] = typer.Option(None, "--responses", help=_help("responses")),
     canonical: bool = typer.Option(False, "--canonical", help="Score each task's reference solution (harness/simulator self-check)."),
-    n: int = typer.Option(1, "-n", help="Samples per task (generation)."),
-    k: str = typer.Option("1", "-k", help="pass@k values, comma-separated (each <= n)."),
-    temperature: float = typer.Option(0.0, "--temperature", "-t", help="Sampling temperature; 0 = greedy."),
-    top_p: float = typer.Option(0.95, "--top-p", help="Nucleus sampling threshold."),
-    max_new_tokens: int = typer.Option(1024, "--max-new-tokens", help="Generation length limit."),
-    seed: int = typer.Option(0, "--seed", help="Sampling seed."),
-    batch_size: int = typer.Option(8, "--batch-size", help="Sequences per generation batch."),
-    backend: str = typer.Option("transformers", "--backend", help="transformers, or vllm when installed."),
-    jobs: int = typer.Option(2, "--jobs", "-j", help="Simulations run in parallel."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds per compile and per run (default: the benchmark's own: 30 s VerilogEval, 8 s RTLLM)."),
-    fail_fast: bool = typer.Option(True, "--fail-fast/--no-fail-fast", help="VerilogEval: stop a simulation at its first mismatch (same verdicts, much faster on wrong answers); --no-fail-fast gives full mismatch counts."),
-    task: Optional[list[str]] = typer.Option(None, "--task", help="Evaluate only this task id (repeatable)."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Evaluate only the first N tasks."),
-    json_out: Optional[str] = typer.Option(None, "--json", help="Write per-task results as JSON to this file ('-' = stdout)."),
-    cache: Optional[str] = typer.Option(None, "--cache", help="Verdict cache for resuming (default: <json>.cache.jsonl next to --json)."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write a verdict cache."),
-    save_responses: Optional[str] = typer.Option(None, "--save-responses", help="Write generated responses here (JSONL); tasks already there are not generated again."),
+    n: int = typer.Option(_default("n"), "-n", help=_help("n")),
+    k: str = typer.Option("1", "-k", help=_help("k")),
+    temperature: float = typer.Option(_default("temperature"), "--temperature", "-t", help=_help("temperature")),
+    top_p: float = typer.Option(_default("top_p"), "--top-p", help=_help("top_p")),
+    max_new_tokens: int = typer.Option(_default("max_new_tokens"), "--max-new-tokens", help=_help("max_new_tokens")),
+    seed: int = typer.Option(_default("seed"), "--seed", help=_help("seed")),
+    batch_size: int = typer.Option(_default("batch_size"), "--batch-size", help=_help("batch_size")),
+    backend: str = typer.Option(_default("backend"), "--backend", help=_help("backend")),
+    jobs: int = typer.Option(_default("jobs"), "--jobs", "-j", help=_help("jobs")),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help=_help("timeout")),
+    fail_fast: bool = typer.Option(True, "--fail-fast/--no-fail-fast", help=_help("fail_fast")),
+    task: Optional[list[str]] = typer.Option(None, "--task", help=_help("task_ids")),
+    limit: Optional[int] = typer.Option(None, "--limit", help=_help("limit")),
+    json_out: Optional[str] = typer.Option(None, "--json", help=_help("json_path")),
+    cache: Optional[str] = typer.Option(None, "--cache", help=_help("cache")),
+    no_cache: bool = typer.Option(False, "--no-cache", help=_help("use_cache")),
+    save_responses: Optional[str] = typer.Option(None, "--save-responses", help=_help("save_responses")),
     details: bool = typer.Option(False, "--details", help="Also print a per-task table."),
 ) -> None:
     """Score a model (or existing responses) by pass@k with each benchmark's own testbench."""

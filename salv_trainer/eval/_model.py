@@ -21,32 +21,42 @@ from ._tasks import Task
 __all__ = ["EvalConfig", "evaluate_model", "read_responses", "run_eval", "write_responses"]
 
 
+def _f(default: Any, help: str) -> Any:  # noqa: A002 - mirrors typer's name
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass
 class EvalConfig:
-    """Everything that defines an evaluation run (the ``salv-train eval`` options)."""
+    """Everything that defines an evaluation run. Each field's ``metadata["help"]`` is the help
+    text of the matching ``salv-train eval`` option."""
 
-    benchmark: str
-    data: str | None = None            # bundle file/dir or a clone of the benchmark's repository
-    model: str | None = None           # local model directory to sample from ...
-    responses: str | None = None       # ... or a JSONL of existing responses (id, responses)
-    n: int = 1                         # samples per task (generation)
-    k: tuple[int, ...] = (1,)          # pass@k values to report
-    temperature: float = 0.0           # 0 = greedy
-    top_p: float = 0.95
-    max_new_tokens: int = 1024
-    seed: int = 0
-    batch_size: int = 8
-    backend: str = "transformers"      # or "vllm" when installed
-    jobs: int = 2                      # simulations in parallel
-    timeout: float | None = None       # seconds per compile/run; default: the benchmark's own
-    fail_fast: bool = True             # stop a VerilogEval simulation at its first mismatch
-    task_ids: tuple[str, ...] = ()     # evaluate only these tasks
-    limit: int | None = None           # evaluate only the first N tasks
-    json_path: str | None = None       # results file
-    cache: str | None = None           # verdict cache (resume); default next to json_path
-    use_cache: bool = True             # False: neither read nor write a verdict cache
-    save_responses: str | None = None  # where generated responses go (resume of generation)
-    extra: dict[str, Any] = field(default_factory=dict)
+    benchmark: str = field(metadata={"help": "Benchmark tag, e.g. verilogeval-v2-spec or rtllm-v2.0."})
+    data: str | None = _f(None, "A clone of NVlabs/verilog-eval or hkust-zhiyao/RTLLM, or bundle "
+                                "JSONL (file or directory). Default: $SALV_BENCHMARKS.")
+    model: str | None = _f(None, "Local model directory to sample from.")
+    responses: str | None = _f(None, 'Score existing responses: JSONL rows {"id": task id, '
+                                     '"responses": \\[str, ...]}.')
+    n: int = _f(1, "Samples per task (generation).")
+    k: tuple[int, ...] = _f((1,), "pass@k values, comma-separated (each <= n).")
+    temperature: float = _f(0.0, "Sampling temperature; 0 = greedy.")
+    top_p: float = _f(0.95, "Nucleus sampling threshold.")
+    max_new_tokens: int = _f(1024, "Generation length limit in tokens.")
+    seed: int = _f(0, "Sampling seed (chunk i of batch_size tasks uses seed + i).")
+    batch_size: int = _f(8, "Sequences per generation batch.")
+    backend: str = _f("transformers", "transformers, or vllm when installed.")
+    jobs: int = _f(2, "Simulations run in parallel.")
+    timeout: float | None = _f(None, "Seconds per compile and per run (default: the benchmark's "
+                                     "own: 30 s VerilogEval, 8 s RTLLM).")
+    fail_fast: bool = _f(True, "VerilogEval: stop a simulation at its first mismatch (same verdicts, "
+                               "much faster on wrong answers); --no-fail-fast gives full mismatch counts.")
+    task_ids: tuple[str, ...] = _f((), "Evaluate only this task id (repeatable).")
+    limit: int | None = _f(None, "Evaluate only the first N tasks.")
+    json_path: str | None = _f(None, "Write per-task results as JSON to this file ('-' = stdout).")
+    cache: str | None = _f(None, "Verdict cache for resuming (default: <json>.cache.jsonl next to --json).")
+    use_cache: bool = _f(True, "Read and write the verdict cache (--no-cache: neither).")
+    save_responses: str | None = _f(None, "Write generated responses here (JSONL); tasks already "
+                                          "there are not generated again.")
+    extra: dict[str, Any] = field(default_factory=dict, metadata={"help": "Recorded in the results."})
 
     def cache_path(self) -> str | None:
         if not self.use_cache:
