@@ -40,6 +40,20 @@ def test_syntax_error_is_file_line_col():
     assert e.value.exit_code == 2
 
 
+def test_diagnostics_name_the_file_as_the_user_gave_it(tmp_path, monkeypatch):
+    (tmp_path / "bad.v").write_text("module a(input x, output y);\n  assign y = x +;\nendmodule\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DiagnosticError) as e:
+        load([str(tmp_path / "bad.v")])
+    assert str(e.value).startswith(f"{tmp_path / 'bad.v'}:2:17: error: expected expression")
+
+
+def test_parser_limits_are_a_clear_error_not_a_traceback():
+    deep = "module a(output y); assign y = " + "(" * 3000 + "1" + ")" * 3000 + "; endmodule"
+    with pytest.raises(VerisliceError, match=r"^deep\.v: cannot parse: "):
+        load([Source(deep, "deep.v")])
+
+
 def test_undeclared_identifier_message_is_pinned():
     src = "module a(input x, output y);\n  always @(*) y = x & nope;\nendmodule\n"
     with pytest.raises(DiagnosticError) as e:

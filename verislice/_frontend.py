@@ -95,11 +95,15 @@ def _as_sources(items: Iterable[Source | str | os.PathLike[str]]) -> list[Source
     return out
 
 
-def _diagnostic(sm: pyslang.SourceManager, engine: pyslang.DiagnosticEngine, d) -> Diagnostic:
+def _diagnostic(
+    sm: pyslang.SourceManager, engine: pyslang.DiagnosticEngine, d, names: Mapping[object, str]
+) -> Diagnostic:
     loc = d.location
     try:
         loc = sm.getFullyOriginalLoc(loc)
-        name = sm.getFileName(loc) or "<unknown>"
+        # The name the user gave for their file (pyslang would print a path relative to the cwd);
+        # included files keep pyslang's name.
+        name = names.get(loc.buffer) or sm.getFileName(loc) or "<unknown>"
         line, col = sm.getLineNumber(loc), sm.getColumnNumber(loc)
     except Exception:  # a location with no buffer (e.g. a missing top module)
         name, line, col = "<design>", 0, 0
@@ -133,18 +137,27 @@ def load(
     if top:
         copts.topModules = {top}
     bag = pyslang.Bag([pp, copts])
-    trees = [syntax.SyntaxTree.fromText(s.text, sm, s.name, s.name, bag) for s in srcs]
-    comp = ast.Compilation(bag)
-    for t in trees:
-        comp.addSyntaxTree(t)
-    modules = module_names_of_trees(trees)
-    engine = pyslang.DiagnosticEngine(sm)
+    try:
+        trees = [syntax.SyntaxTree.fromText(s.text, sm, s.name, s.name, bag) for s in srcs]
+        comp = ast.Compilation(bag)
+        for t in trees:
+            comp.addSyntaxTree(t)
+        modules = module_names_of_trees(trees)
+        names = {t.root.sourceRange.start.buffer: s.name for t, s in zip(trees, srcs)}
+        engine = pyslang.DiagnosticEngine(sm)
+        return _elaborate(srcs, trees, comp, modules, top, sm, engine, names)
+    except RuntimeError as exc:  # pyslang's own limits (e.g. nesting depth) surface as RuntimeError
+        reason = str(exc) or "the parser gave up (nesting too deep or design too large)"
+        raise VerisliceError(f"{srcs[0].name}: cannot parse: {reason}") from None
 
+
+def _elaborate(srcs, trees, comp, modules, top, sm, engine, names) -> Design:
+    """Check diagnostics, choose the top instance and read its ports."""
     if top and top not in modules:
         known = ", ".join(modules) or "none"
         raise VerisliceError(f"top module '{top}' is not defined (modules: {known})")
     root = comp.getRoot()
-    diags = [_diagnostic(sm, engine, d) for d in comp.getAllDiagnostics()]
+    diags = [_diagnostic(sm, engine, d, names) for d in comp.getAllDiagnostics()]
     errors = [d for d in diags if d.severity == "error"]
     if errors:
         raise DiagnosticError(errors)
