@@ -411,3 +411,15 @@ def test_files_includes_defines_and_multi_file_designs(tmp_path):
     [r] = check_formal(str(ref), [[top, sub]], defines={"MASK": "4'b1010"},
                        include_dirs=[tmp_path])
     assert verdicts(r) == {"y": PROVEN}
+
+
+def test_a_proof_that_outgrows_its_time_limit_costs_only_its_output():
+    # 512 state bits over 20 cycles: building the SAT problem alone takes longer than allowed.
+    # The worker is stopped, that output gets UNKNOWN, the other output is still proven.
+    ref = Source("module r(input clk, input load, input [511:0] data, output reg [511:0] q,\n"
+                 "         output p);\n"
+                 "  always @(posedge clk) if (load) q <= data; else q <= q[511:1] ^ {q[510:0], 1'b0};\n"
+                 "  assign p = ^data;\nendmodule\n", "rule90.v")
+    [r] = check_formal(ref, [ref], timeout=1)
+    assert verdicts(r) == {"q": UNKNOWN, "p": BOUNDED}
+    assert r.outputs["q"].message.startswith("time limit reached (3.5 s per proof")

@@ -31,6 +31,7 @@ import importlib.util
 import json
 import os
 import re
+import signal
 import sys
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -459,6 +460,12 @@ class _Unit:
     joint: bool = True  # try one proof of all outputs first
 
 
+def _step_limit(opts: FormalOptions) -> float:
+    """Wall-clock allowance of one proof: the solver's limit, plus building the SAT problem
+    (which the solver limit does not cover and which dominates for wide sequential states)."""
+    return opts.timeout * 1.5 + 2
+
+
 def _job(groups: list[_Group], units: list[_Unit], opts: FormalOptions) -> dict[str, Any]:
     segments: list[dict[str, Any]] = []
     for u in units:  # consecutive candidates of one group share the reference's reading
@@ -473,6 +480,7 @@ def _job(groups: list[_Group], units: list[_Unit], opts: FormalOptions) -> dict[
     return {
         "groups": segments,
         "defines": dict(opts.defines or {}), "depth": opts.depth, "timeout": opts.timeout,
+        "setup_limit": _SETUP_SECONDS, "step_limit": _step_limit(opts),
         "init": opts.init, "reset_cycles": opts.reset_cycles,
     }
 
@@ -498,7 +506,7 @@ def _run_units(groups: list[_Group], units: list[_Unit], opts: FormalOptions
     while pending:
         before = [(u.uid, u.outputs, u.joint) for u in pending]
         limit = _SETUP_SECONDS + sum(
-            _SETUP_SECONDS / 4 + len(u.outputs) * (opts.timeout * 1.5 + 2) for u in pending)
+            _SETUP_SECONDS / 4 + (len(u.outputs) + 1) * _step_limit(opts) for u in pending)
         with sandbox_dir("verislice-formal-") as tmp:
             (tmp / "job.json").write_text(json.dumps(_job(groups, pending, opts)),
                                           encoding="utf-8")
@@ -512,7 +520,8 @@ def _run_units(groups: list[_Group], units: list[_Unit], opts: FormalOptions
                 events.append(json.loads(line))
             except json.JSONDecodeError:
                 break  # a line cut short by a kill
-        why = ("time limit reached" if run.timed_out
+        why = (f"time limit reached ({_step_limit(opts):g} s per proof, {_SETUP_SECONDS:g} s "
+               "to read a design)" if run.timed_out or run.returncode == -signal.SIGALRM
                else _error_text(step_log + "\n" + run.stdout, run.stderr, names)
                or (f"Yosys worker killed by signal {-run.returncode} (memory limit?)"
                    if (run.returncode or 0) < 0

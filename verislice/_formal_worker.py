@@ -13,7 +13,7 @@ Job (JSON): groups of one reference and its candidates, read one after the other
                  "include_dirs": [...], "reset": null | [{"name": "rst", "value": 1 | 0 | null}],
                  "cands": [{"key": 0, "files": [[file, text]], "wrapper": text,
                             "include_dirs": [...], "outputs": ["y", ...], "joint": true}]}],
-     "defines": {"N": "4"}, "depth": 20, "timeout": 10,
+     "defines": {"N": "4"}, "depth": 20, "timeout": 10, "setup_limit": 20, "step_limit": 17,
      "init": "undef" | "zero", "reset_cycles": 1}
 
 ``reset: null`` means "take the inputs Yosys finds driving a reference flip-flop's reset".
@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import sys
 import time
 
@@ -233,6 +234,7 @@ def _prove(ys, design, job: dict, seq: bool, resets, outputs: list[str]) -> dict
 def _always_x(ys, design, job: dict, seq: bool, resets, output: str) -> bool:
     """True when no input (sequence) makes the reference output fully defined (in the last
     cycle): simulation would call it AMBIGUOUS, and a proof of equality means nothing."""
+    _limit(job.get("step_limit"))
     log = "satx.log"
     if os.path.exists(log):
         os.remove(log)
@@ -243,14 +245,22 @@ def _always_x(ys, design, job: dict, seq: bool, resets, output: str) -> bool:
         return "no model found" in fh.read()
 
 
+def _limit(seconds: float | None) -> None:
+    """Arm (or with ``None`` disarm) a SIGALRM with its default action: the kernel ends this
+    process after ``seconds`` even inside Yosys's C++ code; the parent blames the running step."""
+    signal.alarm(0 if seconds is None else max(1, int(seconds + 0.999)))
+
+
 def _run_group(ys, design, ev: _Events, job: dict, group: dict) -> None:
     g = group["g"]
     inc, defs = group.get("include_dirs", []), job.get("defines") or {}
     ev.emit(ev="gold", g=g)
+    _limit(job.get("setup_limit"))
     _run(ys, design, "design -reset")
     _read_files(ys, design, group["gold"], f"g{g}_ref", inc, defs)
     _read_files(ys, design, [["<wrapper>", group["gold_wrapper"]]], f"g{g}_refwrap", [], {})
     _run(ys, design, "design -save vsf_base")
+    _limit(None)
     ev.emit(ev="gold_ok", g=g)
     for cand in group["cands"]:
         _run_candidate(ys, design, ev, job, group, cand)
@@ -260,6 +270,7 @@ def _run_candidate(ys, design, ev: _Events, job: dict, group: dict, cand: dict) 
     inc, defs = cand.get("include_dirs", []), job.get("defines") or {}
     key = cand["key"]
     ev.emit(k=key, ev="setup")
+    _limit(job.get("setup_limit"))
     _run(ys, design, "design -load vsf_base")
     _read_files(ys, design, cand["files"], f"c{key}_", inc, defs)
     _read_files(ys, design, [["<wrapper>", cand["wrapper"]]], f"c{key}_wrap", [], {})
@@ -283,6 +294,7 @@ def _run_candidate(ys, design, ev: _Events, job: dict, group: dict, cand: dict) 
     clocks = sorted({tuple(c) for m in info.values() for c in m["clocks"]})
     ev.emit(k=key, ev="info", seq=seq, clocks=clocks, resets=resets, unsupported=unsupported)
     if unsupported:
+        _limit(None)
         ev.emit(k=key, ev="done")
         return
     _run(ys, design, "async2sync")
@@ -296,6 +308,7 @@ def _run_candidate(ys, design, ev: _Events, job: dict, group: dict, cand: dict) 
     if len(outputs) > 1 and cand.get("joint", True):
         # Mostly right candidates: one proof for all outputs, per output only if it fails.
         ev.emit(k=key, ev="prove_all")
+        _limit(job.get("step_limit"))
         res = _prove(ys, design, job, seq, resets, outputs)
         if res["status"] == "pass":
             ref_x = {o: _always_x(ys, design, job, seq, resets, o) for o in outputs}
@@ -305,10 +318,12 @@ def _run_candidate(ys, design, ev: _Events, job: dict, group: dict, cand: dict) 
             outputs = []
     for output in outputs:
         ev.emit(k=key, ev="prove", o=output)
+        _limit(job.get("step_limit"))
         res = _prove(ys, design, job, seq, resets, [output])
         if res["status"] == "pass":
             res["ref_x"] = _always_x(ys, design, job, seq, resets, output)
         ev.emit(k=key, ev="result", o=output, **res)
+    _limit(None)
     ev.emit(k=key, ev="done")
 
 
