@@ -24,7 +24,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import warnings
+
 import torch
+import trl
 from trl import DPOConfig, DPOTrainer
 from trl.trainer.dpo_trainer import DataCollatorForPreference
 
@@ -52,6 +55,17 @@ __all__ = [
     "pairs_to_dataset",
     "train_dpo",
 ]
+
+#: The TRL release whose DPOTrainer internals (``_prepare_dataset``, the preference collator,
+#: ``completion_mask``) these hooks are written and tested against.
+TRL_VERSION = "1.16.0"
+if trl.__version__ != TRL_VERSION:  # pragma: no cover - depends on the installed TRL
+    warnings.warn(
+        f"salv_trainer's signal-aware DPO is tested with trl=={TRL_VERSION}, found {trl.__version__}: "
+        "run tests/test_train_dpo.py before trusting the masked loss",
+        RuntimeWarning,
+        stacklevel=2,
+    )
 
 _TOKEN_KEY = "salv_completion_tokens"  # per-sequence completion tokens before the AND (for logging)
 _MASK_COLUMNS = ("chosen_token_mask", "rejected_token_mask")
