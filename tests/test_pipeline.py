@@ -23,6 +23,8 @@ from salv_trainer.pipeline import (
     weights_digest,
 )
 
+pytestmark = pytest.mark.slow  # a few minutes: one real pipeline run shared by every test here
+
 REPO = Path(__file__).resolve().parents[1]
 CI_CONFIG = REPO / "examples" / "mini" / "ci.yaml"
 
