@@ -195,3 +195,26 @@ def test_dpo_runs_data_parallel_on_two_processes(tiny, data, tmp_path):
     assert [r["step"] for r in steps] == [1, 2]  # only rank 0 logs
     assert [r["epoch"] for r in steps] == [0.5, 1.0]  # 2 ranks x 1 pair per step, 4 pairs in all
     assert (tmp_path / "ddp" / "adapter_model.safetensors").is_file()
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"prompt": "p"}', "train.jsonl:1:1: missing key(s) reference"),
+        ('{"prompt": "p", "reference": "  "}', "train.jsonl:1:1: reference must be non-empty Verilog text"),
+        ('{"prompt": 3, "reference": "module m; endmodule"}', "train.jsonl:1:1: prompt must be text or a list"),
+        ('{"prompt": "p", "reference": "m"', "train.jsonl:1:"),
+    ],
+)
+def test_sft_cli_bad_data_is_located(tiny, tmp_path, line, message):
+    (tmp_path / "train.jsonl").write_text(line + "\n")
+    code, out, err = invoke("sft", "--model", tiny, "--data", tmp_path / "train.jsonl", "--output-dir", tmp_path / "o")
+    assert code == 2 and message in err and "Traceback" not in err + out
+
+
+def test_trl_is_the_pinned_release():
+    import trl
+
+    from salv_trainer._dpo import TRL_VERSION
+
+    assert trl.__version__ == TRL_VERSION  # the hooks use DPOTrainer internals of this release
