@@ -176,6 +176,7 @@ def make_tiny_model_dir(
     layers: int = 2,
     heads: int = 4,
     kv_heads: int = 2,
+    intermediate: int | None = None,
     max_positions: int = 4096,
     seed: int = 0,
 ) -> Path:
@@ -189,6 +190,6 @@ def make_tiny_model_dir(
     tokenizer = build_tiny_tokenizer(texts, vocab_size=vocab_size, model_max_length=max_positions)
     model = build_tiny_model(
         tokenizer, hidden=hidden, layers=layers, heads=heads, kv_heads=kv_heads,
-        max_positions=max_positions, seed=seed,
+        intermediate=intermediate, max_positions=max_positions, seed=seed,
     )
     return save_tiny(model, tokenizer, out_dir)
