@@ -172,6 +172,10 @@ def test_several_clocks_is_a_clear_reference_error():
     assert r.verdict == equiv.REFERENCE_ERROR and "several clocks" in r.message
     # choosing one clock makes it usable (the other gets random values)
     assert equiv.check(S(ref, "ref.v"), S(ref), clock="c1", **FAST).ok
+    bidir = "module b(input en, inout io, output y); assign io = en ? 1'b0 : 1'bz; " \
+            "assign y = io; endmodule"
+    with pytest.raises(VerisliceError, match=r"inout ports \(io\) are not supported"):
+        equiv.check(S(bidir, "ref.v"), S(bidir), **FAST)
 
 
 # -- the X rule --------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ class BatchOutcome:
     results: dict[tuple[int, int], CandidateResult]
     ref_errors: dict[int, str]  # gid -> message
     simulations: int = 0
+    slowest_ok: float = 0.0  # wall seconds of the slowest simulation that finished
     compiles: int = 0
 
 
@@ -252,6 +253,9 @@ def _simulate(groups: list[SimGroup], options: EquivOptions, out: BatchOutcome, 
     nonce = (d / ".nonce").read_text()
     _, layout = build_testbench(groups, samples, nonce)
     timeout = options.sim_timeout(n)
+    if options.timeout is None and out.slowest_ok:
+        # isolating a hang: parts of a batch that already ran cannot need 10x its time
+        timeout = min(timeout, max(3.0, 10 * out.slowest_ok))
     if options.engine == "cocotb":
         import cocotb_tools.config as cfg
 
@@ -275,6 +279,7 @@ def _simulate(groups: list[SimGroup], options: EquivOptions, out: BatchOutcome, 
     res = d / "results.txt"
     text = res.read_text(errors="replace") if res.exists() else ""
     if not r.timed_out and text.rstrip().endswith(f"END {nonce}"):
+        out.slowest_ok = max(out.slowest_ok, r.seconds)
         return (layout, text), ""
     return None, _failure(r, timeout)
 
