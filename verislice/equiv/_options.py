@@ -40,7 +40,9 @@ class EquivOptions:
     allow_file_io: bool = _opt(False, "Allow file and system tasks ($fopen, $readmemh, $system, "
                                       "...) in candidates instead of rejecting them.")
     timeout: float | None = _opt(None, "Wall-clock limit of one simulation in seconds "
-                                       "(default: 10 s plus a share per candidate and cycle).")
+                                       "(default: 10 s plus a share per candidate and cycle; "
+                                       "while isolating a hanging candidate, parts of the batch "
+                                       "get at most 10x the slowest finished simulation).")
     batch_size: int = _opt(50, "Most candidates per simulation (several groups are packed into "
                                "one simulation up to this size).")
     engine: str = _opt("cocotb", "Simulation driver: 'cocotb' (cocotb test on Icarus) or 'vvp' "

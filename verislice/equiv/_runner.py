@@ -253,7 +253,7 @@ def _simulate(groups: list[SimGroup], options: EquivOptions, out: BatchOutcome, 
     nonce = (d / ".nonce").read_text()
     _, layout = build_testbench(groups, samples, nonce)
     timeout = options.sim_timeout(n)
-    if options.timeout is None and out.slowest_ok:
+    if out.slowest_ok:
         # isolating a hang: parts of a batch that already ran cannot need 10x its time
         timeout = min(timeout, max(3.0, 10 * out.slowest_ok))
     if options.engine == "cocotb":
