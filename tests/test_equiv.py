@@ -387,3 +387,23 @@ def test_a_candidate_flooding_the_output_is_stopped_alone():
     # printing within reason is fine
     chatty = flood.replace("repeat (100000) ", "")
     assert equiv.check(S(GOOD, "ref.v"), S(chatty), **FAST).ok
+
+
+def test_a_testbench_shipped_with_the_answer_is_ignored():
+    answer = GOOD.replace("module m", "module TopModule") + """
+    module tb;
+      reg [3:0] a; wire [3:0] y;
+      TopModule dut(.a(a), .y(y));
+      initial begin $dumpfile("w.vcd"); $dumpvars; a = 0; #10 $display(y); $finish; end
+    endmodule"""
+    ref = GOOD.replace("module m", "module RefModule")
+    r = equiv.check(S(ref, "ref.v"), S(answer, "answer.v"), **FAST)
+    assert r.verdict == "OK" and r.top == "TopModule" and verdicts(r) == {"y": "MATCH"}
+    # a file task inside the design itself is still rejected
+    bad = answer.replace("assign y = ~a;", "assign y = ~a; initial $dumpfile(\"x.vcd\");")
+    r = equiv.check(S(ref, "ref.v"), S(bad, "bad.v"), **FAST)
+    assert r.verdict == "REJECTED" and "$dumpfile (bad.v:1)" in r.message
+    # two candidate tops with the reference's ports: ambiguous, asks for --top-gen
+    twice = answer + "\n" + GOOD.replace("module m", "module Other")
+    r = equiv.check(S(ref, "ref.v"), S(twice, "twice.v"), **FAST)
+    assert r.verdict == "INTERFACE" and "several top modules" in r.message

@@ -83,17 +83,44 @@ def _prepare_ref(gid: int, ref, options: EquivOptions) -> _Ref:
 
 
 def _load_candidate(cand, ref: _Ref, options: EquivOptions) -> Design:
-    if isinstance(cand, Design):
-        return cand
-    try:
+    """The candidate's design. Without ``top_gen``: the module no other instantiates, unless
+    its ports are not the reference's; then the module that has the reference's port names
+    (preferring the reference's module name): an answer may ship a testbench or helpers."""
+    if isinstance(cand, Design) or options.top_gen is not None:
         return _load(cand, options.top_gen, options)
+    want = {p.name for p in ref.design.ports}
+    first: Design | None = None
+    try:
+        first = _load(cand, None, options)
+        if {p.name for p in first.ports} == want:
+            return first
     except VerisliceError as exc:
-        if options.top_gen is None and "several top modules" in exc.message:
-            try:
-                return _load(cand, ref.design.top, options)
-            except VerisliceError:
-                pass
-        raise
+        if "several top modules" not in exc.message:
+            raise
+        error = exc
+    from .._frontend import module_names
+
+    names = [n for s in _sources(cand) for n in module_names(
+        s.text if isinstance(s, Source) else Source.read(s).text)]
+    names = sorted(set(names), key=lambda n: (n != ref.design.top, names.index(n)))
+    matches = []
+    for name in names:
+        if first is not None and name == first.top:
+            continue
+        try:
+            d = _load(cand, name, options)
+        except VerisliceError:
+            continue
+        if {p.name for p in d.ports} == want:
+            matches.append(d)
+    if matches and (len(matches) == 1 or matches[0].top == ref.design.top):
+        return matches[0]
+    if len(matches) > 1:
+        raise VerisliceError(f"several top modules with the reference's ports "
+                             f"({', '.join(m.top for m in matches)}): choose one with --top-gen")
+    if first is not None:
+        return first  # its ports differ: an INTERFACE verdict says how
+    raise error
 
 
 def _prepare_candidate(key: tuple[int, int], cand, ref: _Ref, options: EquivOptions,

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from pyslang import ast, syntax
+from pyslang import ast
 
 from .._frontend import Design
 
@@ -29,25 +29,24 @@ FORBIDDEN_TASKS = frozenset({
 
 
 def forbidden_tasks(design: Design) -> list[tuple[str, str]]:
-    """``(task, "file:line")`` for every forbidden system task or function call in the sources."""
+    """``(task, "file:line")`` for every forbidden system task or function call in the top's
+    instance tree (modules that are never instantiated, such as a testbench shipped with a
+    candidate, are never simulated and do not count)."""
     found: list[tuple[str, str]] = []
     sm = design.compilation.sourceManager
 
-    for tree in design.trees:
-        def visit(node):
-            if node.kind == syntax.SyntaxKind.SystemName:
-                tok = node.systemIdentifier
-                name = tok.valueText
-                if name in FORBIDDEN_TASKS:
-                    loc = tok.location
-                    try:
-                        where = f"{sm.getFileName(loc)}:{sm.getLineNumber(loc)}"
-                    except Exception:
-                        where = "?"
-                    found.append((name, where))
-            return True
+    def visit(node):
+        if isinstance(node, ast.Expression) and node.kind == ast.ExpressionKind.Call \
+                and node.isSystemCall and node.subroutineName in FORBIDDEN_TASKS:
+            loc = node.sourceRange.start
+            try:
+                where = f"{sm.getFileName(loc)}:{sm.getLineNumber(loc)}"
+            except Exception:
+                where = "?"
+            found.append((node.subroutineName, where))
+        return True
 
-        tree.root.visit(visit)
+    design.body.visit(visit)
     return found
 
 
