@@ -255,3 +255,14 @@ def test_the_spec_check_has_teeth(splits):
         caught += bool(_simulate_against_spec(fake))
     # A single-token mutant can be equivalent or show only on a rare input: nearly all are caught.
     assert caught >= 0.8 * len(problems)
+
+
+def test_reference_comments_restate_the_spec_and_can_be_turned_off():
+    with_c = generate(SynthConfig(seed=5, train=20, validation=0, test=0))["train"]
+    without = generate(SynthConfig(seed=5, train=20, validation=0, test=0, comments=False))["train"]
+    for p, q in zip(with_c, without):
+        assert p.spec == q.spec
+        comments = [ln.strip()[3:] for ln in p.reference.splitlines() if ln.strip().startswith("//")]
+        assert comments == [ln[2:] for ln in p.spec.splitlines() if ln.startswith("- ")]
+        assert "//" not in q.reference
+        assert [ln for ln in p.reference.splitlines() if "//" not in ln] == q.reference.splitlines()

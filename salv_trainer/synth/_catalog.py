@@ -141,16 +141,22 @@ class OutputFunc:
         vec = f" [{self.out_width - 1}:0]" if self.out_width > 1 else ""
         return f"output{' reg' if self.registered else ''}{vec} {self.name}"
 
-    def code(self) -> str:
-        """The statement(s) driving the output, indented for the module body, with a newline."""
+    def comment(self) -> str:
+        """The spec line as a Verilog comment: ``// y0 (4 bits): the bitwise AND of a and b.``"""
+        return "  // " + self.spec_line()[2:] + "\n"
+
+    def code(self, comment: bool = False) -> str:
+        """The statement(s) driving the output, indented for the module body, with a newline;
+        with ``comment``, preceded by :meth:`comment`."""
+        head = self.comment() if comment else ""
         expr = self.entry.expr.format(**self._fields())
         if not self.registered:
-            return f"  assign {self.name} = {expr};\n"
+            return f"{head}  assign {self.name} = {expr};\n"
         zero = f"{self.out_width}'d0" if self.out_width > 1 else "1'b0"
         update = f"{self.name} <= {expr};"
         if self.entry.enable:
             update = f"if (en) {update}"
-        return (
+        return head + (
             "  always @(posedge clk) begin\n"
             f"    if (rst) {self.name} <= {zero};\n"
             f"    else {update}\n"

@@ -41,6 +41,7 @@ class SynthConfig:
     widths: tuple[int, ...] = (2, 4, 8)
     registered_fraction: float = 0.3
     kinds: tuple[str, ...] = ()  # empty: every kind of the catalogue
+    comments: bool = True  # the reference restates each output's spec line as a comment
 
     def validate(self) -> None:
         for name in ("train", "validation", "test"):
@@ -69,6 +70,7 @@ class Problem:
     width: int
     outputs: tuple[OutputFunc, ...]
     top: str = TOP
+    comments: bool = True
 
     # -- interface ---------------------------------------------------------------------------
     @property
@@ -118,7 +120,7 @@ class Problem:
 
     @property
     def reference(self) -> str:
-        body = "".join(o.code() for o in self.outputs)
+        body = "".join(o.code(self.comments) for o in self.outputs)
         return f"{self.module_header}\n{body}endmodule\n"
 
     def signature(self) -> tuple:
@@ -135,6 +137,7 @@ class Problem:
             "reference": self.reference,
             "top_module": self.top,
             "width": self.width,
+            "comments": self.comments,
             "outputs": [
                 {"name": o.name, "kind": o.kind, "width": o.out_width, "registered": o.registered,
                  "operands": list(o.operands), "const": o.const}
@@ -149,7 +152,8 @@ def problem_from_row(row: dict) -> Problem:
         OutputFunc(o["name"], o["kind"], int(row["width"]), tuple(o.get("operands") or ()), o.get("const"))
         for o in row["outputs"]
     )
-    return Problem(row["id"], row.get("split", ""), int(row["width"]), outs, row.get("top_module", TOP))
+    return Problem(row["id"], row.get("split", ""), int(row["width"]), outs, row.get("top_module", TOP),
+                   bool(row.get("comments", False)))
 
 
 def _draw_output(rng: random.Random, name: str, width: int, cfg: SynthConfig, keys: Sequence[str]):
@@ -211,7 +215,7 @@ def generate(cfg: SynthConfig | None = None) -> dict[str, list[Problem]]:
     for split in SPLITS:
         n = getattr(cfg, split)
         out[split] = [
-            Problem(f"{split}_{i:04d}", split, width, outs)
+            Problem(f"{split}_{i:04d}", split, width, outs, comments=cfg.comments)
             for i, (width, outs) in enumerate(drawn[start:start + n])
         ]
         start += n
