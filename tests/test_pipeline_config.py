@@ -90,3 +90,8 @@ def test_intervals():
     assert ci["mean"] == 0.5 and ci["ci95"] == pytest.approx([0.5 - 6.353, 0.5 + 6.353])
     d = paired_delta({"a": 1.0, "b": 0.5, "c": 0.0}, {"a": 0.5, "b": 0.5})
     assert d["n"] == 2 and d["mean"] == pytest.approx(0.25)
+
+
+def test_intervals_of_proportions_are_clipped():
+    ci = mean_ci([0.0] * 5 + [1.0], (0.0, 1.0))  # unclipped: 1/6 -+ 2.571 * 0.1667
+    assert ci["ci95"] == [0.0, pytest.approx(1 / 6 + 2.571 * (0.4082 / 6 ** 0.5), abs=1e-3)]

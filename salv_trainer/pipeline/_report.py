@@ -51,8 +51,8 @@ def summarize(cfg: PipelineConfig, per_seed: dict[str, dict[str, Any]]) -> dict[
             "label": labels[name],
             "seeds": seeds,
             "skipped": False,
-            "pass1": mean_ci([v["pass1"] for v in vals]),
-            "output_accuracy": mean_ci([v["output_accuracy"] for v in vals]),
+            "pass1": mean_ci([v["pass1"] for v in vals], (0.0, 1.0)),
+            "output_accuracy": mean_ci([v["output_accuracy"] for v in vals], (0.0, 1.0)),
         }
         if len(vals) == 1:  # one seed: the interval is over test problems
             models[name]["pass1"]["ci95"] = vals[0]["pass1_ci95"]

@@ -28,8 +28,9 @@ _T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8
         10: 2.228}
 
 
-def mean_ci(values: Sequence[float]) -> dict[str, Any]:
-    """Mean and 95 % interval (t quantile for fewer than 12 values, else normal)."""
+def mean_ci(values: Sequence[float], bounds: tuple[float, float] | None = None) -> dict[str, Any]:
+    """Mean and 95 % interval (t quantile for fewer than 12 values, else normal), clipped to
+    ``bounds`` when given (e.g. ``(0, 1)`` for a proportion)."""
     n = len(values)
     if n == 0:
         return {"mean": None, "ci95": None, "n": 0}
@@ -39,7 +40,10 @@ def mean_ci(values: Sequence[float]) -> dict[str, Any]:
     var = sum((v - mean) ** 2 for v in values) / (n - 1)
     q = _T95.get(n - 1, 1.96)
     half = q * math.sqrt(var / n)
-    return {"mean": mean, "ci95": [mean - half, mean + half], "n": n}
+    lo, hi = mean - half, mean + half
+    if bounds is not None:
+        lo, hi = max(bounds[0], lo), min(bounds[1], hi)
+    return {"mean": mean, "ci95": [lo, hi], "n": n}
 
 
 def _output_names(row: Mapping[str, Any]) -> list[str]:
@@ -80,9 +84,9 @@ def score_rows(rows: Iterable[Mapping[str, Any]], ks: Sequence[int] = (1, 5, 10)
         "problems": len(counts),
         "samples": samples,
         "pass_at_k": mean_pass_at_k(counts, ks),
-        "pass1": mean_ci(list(per_problem.values())),
+        "pass1": mean_ci(list(per_problem.values()), (0.0, 1.0)),
         "output_accuracy": right / total if total else 0.0,
-        "output_accuracy_ci": mean_ci(list(per_problem_outputs.values())),
+        "output_accuracy_ci": mean_ci(list(per_problem_outputs.values()), (0.0, 1.0)),
         "categories": {c: cats.get(c, 0) / samples if samples else 0.0 for c in CATEGORIES},
         "per_problem": per_problem,
         "per_problem_outputs": per_problem_outputs,
