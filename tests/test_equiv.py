@@ -407,3 +407,16 @@ def test_a_testbench_shipped_with_the_answer_is_ignored():
     twice = answer + "\n" + GOOD.replace("module m", "module Other")
     r = equiv.check(S(ref, "ref.v"), S(twice, "twice.v"), **FAST)
     assert r.verdict == "INTERFACE" and "several top modules" in r.message
+
+
+def test_ports_that_are_not_bit_vectors():
+    with pytest.raises(VerisliceError, match=r"only bit-vector ports are supported \('a' is"):
+        equiv.check(S("module m(input [3:0] a [0:1], output [3:0] y); assign y = a[0]; "
+                      "endmodule", "ref.sv"), S(GOOD))
+    real_out = "module m(input [3:0] a, output real y); assign y = 1.0; endmodule"
+    extra_real = "module m(input [3:0] a, output [3:0] y, output real q); assign y = ~a; " \
+                 "assign q = 0.5; endmodule"
+    res = equiv.check_batch([(S(GOOD, "ref.v"), [S(real_out, "r.sv"), S(extra_real, "e.sv")])],
+                            **FAST)[0]
+    assert res[0].verdict == "INTERFACE" and "'y' is real" in res[0].message
+    assert res[1].ok  # an extra output of any type is ignored

@@ -68,6 +68,18 @@ class _Ref:
     constants: set[int]
 
 
+def _non_vector_ports(d: Design, only: set[str] | None = None) -> str:
+    """Ports (of ``only``) that are not packed bit vectors (unpacked arrays, real, ...)."""
+    odd = []
+    for p in d.body.portList:
+        if only is not None and p.name not in only:
+            continue
+        t = getattr(p, "type", None)
+        if t is not None and not (t.isIntegral and t.bitWidth > 0):
+            odd.append(f"'{p.name}' is {t}")
+    return ", ".join(odd)
+
+
 def _prepare_ref(gid: int, ref, options: EquivOptions) -> _Ref:
     name = _label(ref)
     try:
@@ -75,6 +87,9 @@ def _prepare_ref(gid: int, ref, options: EquivOptions) -> _Ref:
         timing = detect_timing(d, options)
     except VerisliceError as exc:
         raise VerisliceError(f"reference {name}: {exc.message}") from None
+    odd = _non_vector_ports(d)
+    if odd:
+        raise VerisliceError(f"reference {name}: only bit-vector ports are supported ({odd})")
     outputs = tuple((p.name, p.width) for p in d.ports if p.direction == "output")
     if not outputs:
         raise VerisliceError(f"reference {name}: module {d.top} has no outputs to compare")
@@ -153,6 +168,9 @@ def _prepare_candidate(key: tuple[int, int], cand, ref: _Ref, options: EquivOpti
                               f"{options.max_memory_bits} (--max-memory-bits)", d.top)
     ports = {p.name: p for p in d.ports}
     problems = []
+    odd = _non_vector_ports(d, {n for n, _w in ref.inputs + ref.outputs})
+    if odd:
+        problems.append(f"only bit-vector ports are supported ({odd})")
     ref_in = dict(ref.inputs)
     ref_out = dict(ref.outputs)
     for n, w in ref.inputs:
