@@ -266,3 +266,10 @@ def test_reference_comments_restate_the_spec_and_can_be_turned_off():
         assert comments == [ln[2:] for ln in p.spec.splitlines() if ln.startswith("- ")]
         assert "//" not in q.reference
         assert [ln for ln in p.reference.splitlines() if "//" not in ln] == q.reference.splitlines()
+
+
+def test_swapped_operands_of_a_commutative_kind_are_the_same_problem():
+    from salv_trainer.synth import OutputFunc
+
+    assert OutputFunc("y0", "and", 4, ("a", "b")).signature() == OutputFunc("y1", "and", 4, ("b", "a")).signature()
+    assert OutputFunc("y0", "sub", 4, ("a", "b")).signature() != OutputFunc("y0", "sub", 4, ("b", "a")).signature()

@@ -41,26 +41,29 @@ class Kind:
     uses_sel: bool = False
     enable: bool = False
     const: bool = False
+    commutative: bool = False  # swapping the two operands gives the same function
 
 
 _COMB = [
-    Kind("and", 2, False, False, "the bitwise AND of {x} and {y}", "{x} & {y}"),
-    Kind("or", 2, False, False, "the bitwise OR of {x} and {y}", "{x} | {y}"),
-    Kind("xor", 2, False, False, "the bitwise XOR of {x} and {y}", "{x} ^ {y}"),
-    Kind("nand", 2, False, False, "the bitwise NAND of {x} and {y} (NOT of their AND)", "~({x} & {y})"),
-    Kind("nor", 2, False, False, "the bitwise NOR of {x} and {y} (NOT of their OR)", "~({x} | {y})"),
+    Kind("and", 2, False, False, "the bitwise AND of {x} and {y}", "{x} & {y}", commutative=True),
+    Kind("or", 2, False, False, "the bitwise OR of {x} and {y}", "{x} | {y}", commutative=True),
+    Kind("xor", 2, False, False, "the bitwise XOR of {x} and {y}", "{x} ^ {y}", commutative=True),
+    Kind("nand", 2, False, False, "the bitwise NAND of {x} and {y} (NOT of their AND)", "~({x} & {y})", commutative=True),
+    Kind("nor", 2, False, False, "the bitwise NOR of {x} and {y} (NOT of their OR)", "~({x} | {y})", commutative=True),
     Kind("not", 1, False, False, "the bitwise NOT of {x}", "~{x}"),
-    Kind("add", 2, False, False, "{x} plus {y}, keeping the low {w} bits", "{x} + {y}"),
+    Kind("add", 2, False, False, "{x} plus {y}, keeping the low {w} bits", "{x} + {y}", commutative=True),
     Kind("sub", 2, False, False, "{x} minus {y}, keeping the low {w} bits (wraps around)", "{x} - {y}"),
     Kind("inc", 1, False, False, "{x} plus 1, keeping the low {w} bits", "{x} + {w}'d1"),
     Kind("mux", 2, False, False, "{x} when sel is 1, otherwise {y}", "sel ? {x} : {y}", uses_sel=True),
-    Kind("max", 2, False, False, "the larger of {x} and {y} (unsigned)", "({x} > {y}) ? {x} : {y}"),
-    Kind("min", 2, False, False, "the smaller of {x} and {y} (unsigned)", "({x} < {y}) ? {x} : {y}"),
+    Kind("max", 2, False, False, "the larger of {x} and {y} (unsigned)", "({x} > {y}) ? {x} : {y}",
+         commutative=True),
+    Kind("min", 2, False, False, "the smaller of {x} and {y} (unsigned)", "({x} < {y}) ? {x} : {y}",
+         commutative=True),
     Kind("shl", 1, False, False, "{x} shifted left by 1 bit (a 0 enters at bit 0)", "{x} << 1", min_width=2),
     Kind("shr", 1, False, False, "{x} shifted right by 1 bit (a 0 enters at the top bit)", "{x} >> 1",
          min_width=2),
-    Kind("eq", 2, True, False, "1 when {x} equals {y}, otherwise 0", "{x} == {y}"),
-    Kind("ne", 2, True, False, "1 when {x} differs from {y}, otherwise 0", "{x} != {y}"),
+    Kind("eq", 2, True, False, "1 when {x} equals {y}, otherwise 0", "{x} == {y}", commutative=True),
+    Kind("ne", 2, True, False, "1 when {x} differs from {y}, otherwise 0", "{x} != {y}", commutative=True),
     Kind("lt", 2, True, False, "1 when {x} is less than {y} (unsigned), otherwise 0", "{x} < {y}"),
     Kind("gt", 2, True, False, "1 when {x} is greater than {y} (unsigned), otherwise 0", "{x} > {y}"),
     Kind("ge", 2, True, False, "1 when {x} is greater than or equal to {y} (unsigned), otherwise 0",
@@ -83,7 +86,7 @@ _REG = [
          _REG_PREFIX + "when en is 1 it becomes {o} plus 1 (wraps around), and it keeps its value "
          "when en is 0", "{o} + {w}'d1", enable=True),
     Kind("dff_and", 2, False, True, _REG_PREFIX + "it becomes the bitwise AND of {x} and {y}",
-         "{x} & {y}"),
+         "{x} & {y}", commutative=True),
     Kind("toggle", 0, True, True,
          _REG_PREFIX + "when en is 1 it becomes the NOT of {o}, and it keeps its value when en is 0",
          "~{o}", enable=True),
@@ -128,8 +131,10 @@ class OutputFunc:
         return {"x": ops[0], "y": ops[1], "k": self.const, "w": self.width, "o": self.name}
 
     def signature(self) -> tuple:
-        """What the output computes, independent of its port name (used to deduplicate)."""
-        return (self.kind, self.width, self.operands, self.const)
+        """What the output computes, independent of its port name and, for a commutative kind,
+        of the operand order (used to deduplicate problems)."""
+        ops = tuple(sorted(self.operands)) if self.entry.commutative else self.operands
+        return (self.kind, self.width, ops, self.const)
 
     def spec_line(self) -> str:
         """``- y0 (4 bits): the bitwise AND of a and b.``"""
