@@ -218,17 +218,69 @@ def check(ref: DesignInput, cand: DesignInput, *, options: EquivOptions | None =
     return check_batch([(ref, [cand])], options=options, **kw)[0][0]
 
 
+@dataclass
+class _Prepared:
+    """One group after the front end: what to simulate, and the verdicts already known."""
+
+    gid: int
+    group: SimGroup | None
+    verdicts: dict[int, CandidateResult]
+    ref_error: str | None = None
+
+
+def _prepare_group(gid: int, ref, cands, opts: EquivOptions) -> _Prepared:
+    try:
+        r = _prepare_ref(gid, ref, opts)
+    except VerisliceError as exc:
+        return _Prepared(gid, None, {}, exc.message)
+    constants = set(r.constants)
+    sims, verdicts = [], {}
+    for j, cand in enumerate(cands):
+        prepared = _prepare_candidate((gid, j), cand, r, opts, constants)
+        if isinstance(prepared, CandidateResult):
+            verdicts[j] = prepared
+        else:
+            sims.append(prepared)
+    if not sims:
+        return _Prepared(gid, None, verdicts)
+    ref_prefix = f"vs{gid}r_"
+    specs = [InputSpec(n, w) for n, w in r.inputs]
+    stim = make_stimulus(specs, r.timing, constants, samples=opts.cycles, seed=opts.seed,
+                         sequences=opts.sequences, key=_text_of(r.design))
+    group = SimGroup(gid, r.name, r.design.top, ref_prefix + r.design.top, ref_prefix,
+                     rename_modules(_text_of(r.design), ref_prefix), r.inputs, r.outputs,
+                     r.timing, stim, tuple(sims))
+    return _Prepared(gid, group, verdicts)
+
+
+def _prepare_chunk(items: list, opts: EquivOptions) -> list[_Prepared]:
+    return [_prepare_group(gid, ref, cands, opts) for gid, ref, cands in items]
+
+
+def _chunks(items: list, size: int) -> list[list]:
+    out, cur, n = [], [], 0
+    for it in items:
+        cur.append(it)
+        n += max(1, len(it[2]))
+        if n >= size:
+            out.append(cur)
+            cur, n = [], 0
+    if cur:
+        out.append(cur)
+    return out
+
+
 def check_batch(groups: Sequence[tuple[DesignInput, Sequence[DesignInput]]], *, jobs: int = 1,
                 options: EquivOptions | None = None, reference_errors: str = "raise",
                 progress: Callable[[int, int], None] | None = None,
                 **kw) -> list[list[CandidateResult]]:
     """Check many ``(reference, [candidates])`` groups; results in input order.
 
-    Candidates of several groups are packed into one simulation (up to ``batch_size``), and
-    simulations run on ``jobs`` worker processes. ``reference_errors="raise"`` raises
-    :class:`~verislice.VerisliceError` for an unusable reference; ``"report"`` gives each of that
-    group's candidates the verdict ``REFERENCE_ERROR`` instead. ``progress(done, total)`` is
-    called as candidates finish.
+    Candidates of several groups are packed into one simulation (up to ``batch_size``);
+    parsing and simulations run on ``jobs`` worker processes. ``reference_errors="raise"``
+    raises :class:`~verislice.VerisliceError` for an unusable reference; ``"report"`` gives each
+    of that group's candidates the verdict ``REFERENCE_ERROR`` instead. ``progress(done,
+    total)`` is called as candidates finish.
     """
     if reference_errors not in ("raise", "report"):
         raise ValueError("reference_errors must be 'raise' or 'report'")
@@ -236,52 +288,49 @@ def check_batch(groups: Sequence[tuple[DesignInput, Sequence[DesignInput]]], *, 
         raise VerisliceError("--jobs must be at least 1")
     opts = EquivOptions.from_kwargs(options, **kw)
     results: list[list[CandidateResult | None]] = [[None] * len(c) for _r, c in groups]
-    ref_error: dict[int, str] = {}
-    sim_groups: list[SimGroup] = []
-    for gid, (ref, cands) in enumerate(groups):
-        try:
-            r = _prepare_ref(gid, ref, opts)
-        except VerisliceError as exc:
-            if reference_errors == "raise":
-                raise
-            ref_error[gid] = exc.message
-            continue
-        constants = set(r.constants)
-        sims = []
-        for j, cand in enumerate(cands):
-            prepared = _prepare_candidate((gid, j), cand, r, opts, constants)
-            if isinstance(prepared, CandidateResult):
-                results[gid][j] = prepared
-            else:
-                sims.append(prepared)
-        if not sims:
-            continue
-        ref_prefix = f"vs{gid}r_"
-        specs = [InputSpec(n, w) for n, w in r.inputs]
-        stim = make_stimulus(specs, r.timing, constants, samples=opts.cycles, seed=opts.seed,
-                             sequences=opts.sequences, key=_text_of(r.design))
-        sim_groups.append(SimGroup(gid, r.name, r.design.top, ref_prefix + r.design.top,
-                                   ref_prefix, rename_modules(_text_of(r.design), ref_prefix),
-                                   r.inputs, r.outputs, r.timing, stim, tuple(sims)))
-
-    batches = _pack(sim_groups, opts.batch_size)
+    items = [(gid, ref, list(cands)) for gid, (ref, cands) in enumerate(groups)]
     total = sum(len(c) for _r, c in groups)
-    done = total - sum(_n(b) for b in batches)
-    if progress:
-        progress(done, total)
-    outcomes: list[BatchOutcome] = []
-    if jobs == 1 or len(batches) <= 1:
-        for b in batches:
-            outcomes.append(run_batch(b, opts))
-            done += _n(b)
-            if progress:
-                progress(done, total)
-    else:
+    pool = None
+    if jobs > 1 and total > 1:
         import multiprocessing
 
         # forkserver, not fork: callers may run threads (a fork copies their held locks)
-        ctx = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(max_workers=min(jobs, len(batches)), mp_context=ctx) as pool:
+        pool = ProcessPoolExecutor(max_workers=jobs,
+                                   mp_context=multiprocessing.get_context("forkserver"))
+    try:
+        # 1. front end (pyslang), screening, stimulus: per group, in the workers when possible
+        in_process = any(isinstance(x, Design) for _g, ref, cands in items for x in [ref, *cands])
+        chunks = _chunks(items, opts.batch_size)
+        if pool is None or in_process or len(chunks) < 2:
+            prepared = _prepare_chunk(items, opts)
+        else:
+            prepared = [p for part in pool.map(_prepare_chunk, chunks, [opts] * len(chunks))
+                        for p in part]
+        ref_error: dict[int, str] = {}
+        sim_groups: list[SimGroup] = []
+        for p in prepared:
+            if p.ref_error is not None:
+                ref_error[p.gid] = p.ref_error
+            for j, res in p.verdicts.items():
+                results[p.gid][j] = res
+            if p.group is not None:
+                sim_groups.append(p.group)
+        if ref_error and reference_errors == "raise":
+            raise VerisliceError(ref_error[min(ref_error)])
+
+        # 2. simulations, many candidates (of several groups) each
+        batches = _pack(sim_groups, opts.batch_size)
+        done = total - sum(_n(b) for b in batches)
+        if progress:
+            progress(done, total)
+        outcomes: list[BatchOutcome] = []
+        if pool is None or len(batches) <= 1:
+            for b in batches:
+                outcomes.append(run_batch(b, opts))
+                done += _n(b)
+                if progress:
+                    progress(done, total)
+        else:
             futs = [pool.submit(run_batch, b, opts) for b in batches]
             for f, b in zip(futs, batches):
                 try:
@@ -291,13 +340,15 @@ def check_batch(groups: Sequence[tuple[DesignInput, Sequence[DesignInput]]], *, 
                 done += _n(b)
                 if progress:
                     progress(done, total)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     for o in outcomes:
         ref_error.update(o.ref_errors)
         for (gid, j), res in o.results.items():
             results[gid][j] = res
     if ref_error and reference_errors == "raise":
-        gid = min(ref_error)
-        raise VerisliceError(ref_error[gid])
+        raise VerisliceError(ref_error[min(ref_error)])
     for gid, msg in ref_error.items():
         for j, res in enumerate(results[gid]):
             if res is None or res.verdict not in (COMPILE_ERROR, INTERFACE, REJECTED):
