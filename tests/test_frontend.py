@@ -139,6 +139,14 @@ def _cmdlines() -> list[str]:
     return out
 
 
+def test_sandbox_applies_memory_and_file_size_limits():
+    with sandbox_dir() as d:
+        r = run_limited(["sh", "-c", "ulimit -v; ulimit -f"], d, timeout=5, memory_mb=100, file_size_mb=2)
+        assert r.ok and r.stdout.split() == ["102400", "4096"]  # KiB, 512-byte blocks
+        missing = run_limited(["no-such-tool-xyz"], d, timeout=5)
+        assert missing.returncode == 127 and "no-such-tool-xyz: command not found" in missing.stderr
+
+
 def test_sandbox_file_size_limit():
     with sandbox_dir() as d:
         r = run_limited(["sh", "-c", "head -c 5000000 /dev/zero > big"], d, timeout=10, file_size_mb=1)
