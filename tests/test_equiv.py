@@ -420,3 +420,15 @@ def test_ports_that_are_not_bit_vectors():
                             **FAST)[0]
     assert res[0].verdict == "INTERFACE" and "'y' is real" in res[0].message
     assert res[1].ok  # an extra output of any type is ignored
+
+
+def test_macros_defined_by_one_design_never_reach_another():
+    ref = "module m(input [3:0] a, output [3:0] y);\n`ifdef FLIP\n  assign y = a;\n`else\n" \
+          "  assign y = ~a;\n`endif\nendmodule"
+    # the define leaks into the files after it (Icarus 11 has no `undefineall)
+    leaky = "`define FLIP oops (\nmodule m(input [3:0] a, output [3:0] y); assign y = ~a; " \
+            "endmodule"
+    res = equiv.check_batch([(S(GOOD, "ref0.v"), [S(leaky, "leaky.v")]),
+                             (S(ref, "ref1.v"), [S(GOOD, "g.v")])],
+                            reference_errors="report", **FAST)
+    assert res[1][0].verdict == "OK" and res[1][0].ok

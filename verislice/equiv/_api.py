@@ -17,7 +17,7 @@ from ._options import EquivOptions
 from ._results import (COMPILE_ERROR, INTERFACE, MISSING, REFERENCE_ERROR, REJECTED, WIDTH,
                        CandidateResult)
 from ._runner import BatchOutcome, run_batch
-from ._screen import forbidden_tasks, memory_bits
+from ._screen import defined_macros, forbidden_tasks, memory_bits
 from ._stimulus import InputSpec, make_stimulus
 
 __all__ = ["DesignInput", "check", "check_batch"]
@@ -203,7 +203,8 @@ def _prepare_candidate(key: tuple[int, int], cand, ref: _Ref, options: EquivOpti
     constants.update(constants_of(d))
     prefix = f"vs{key[0]}c{key[1]}_"
     text = rename_modules(_text_of(d), prefix)
-    return SimCandidate(key, name, d.top, prefix + d.top, prefix, text, outputs, notes)
+    return SimCandidate(key, name, d.top, prefix + d.top, prefix, text, outputs, notes,
+                        defined_macros(d))
 
 
 def check(ref: DesignInput, cand: DesignInput, *, options: EquivOptions | None = None,
@@ -249,7 +250,7 @@ def _prepare_group(gid: int, ref, cands, opts: EquivOptions) -> _Prepared:
                          sequences=opts.sequences, key=_text_of(r.design))
     group = SimGroup(gid, r.name, r.design.top, ref_prefix + r.design.top, ref_prefix,
                      rename_modules(_text_of(r.design), ref_prefix), r.inputs, r.outputs,
-                     r.timing, stim, tuple(sims))
+                     r.timing, stim, tuple(sims), defined_macros(r.design))
     return _Prepared(gid, group, verdicts)
 
 

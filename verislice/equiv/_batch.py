@@ -22,6 +22,7 @@ class SimCandidate:
     text: str  # renamed source text
     outputs: dict[str, int]  # ref outputs the candidate has with the same width -> width
     notes: dict[str, tuple[str, int | None]] = field(default_factory=dict)  # MISSING/WIDTH outputs
+    macros: tuple[str, ...] = ()  # macros the text defines (undefined after it: no leaking)
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class SimGroup:
     timing: Timing
     stimulus: Stimulus
     cands: tuple[SimCandidate, ...] = ()
+    ref_macros: tuple[str, ...] = ()
 
     def with_cands(self, cands) -> SimGroup:
         from dataclasses import replace

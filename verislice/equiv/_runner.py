@@ -114,17 +114,29 @@ def _run(groups: list[SimGroup], options: EquivOptions, out: BatchOutcome,
 
 # -- compile -----------------------------------------------------------------------------------
 
-def _write_sources(groups: list[SimGroup], d: Path) -> tuple[list[str], dict[str, object]]:
+def _epilogue(macros: tuple[str, ...], options: EquivOptions) -> str:
+    """What ends every design file: nothing it set may reach the next file (Icarus compiles
+    all files as one unit): `resetall, its macros undefined, the user's -D macros restored."""
+    lines = ["", "`resetall"]
+    lines += [f"`undef {m}" for m in macros]
+    for name, value in (options.defines or {}).items():
+        if name in macros:
+            lines.append(f"`define {name}" + ("" if value is None else f" {value}"))
+    return "\n".join(lines) + "\n"
+
+
+def _write_sources(groups: list[SimGroup], d: Path,
+                   options: EquivOptions) -> tuple[list[str], dict[str, object]]:
     files: list[str] = []
     owner: dict[str, object] = {}  # file -> SimCandidate or ("ref", gid)
     for g in groups:
         fn = f"g{g.gid}_ref.v"
-        (d / fn).write_text(g.ref_text + "\n`resetall\n", encoding="utf-8")
+        (d / fn).write_text(g.ref_text + _epilogue(g.ref_macros, options), encoding="utf-8")
         files.append(fn)
         owner[fn] = ("ref", g.gid)
         for j, c in enumerate(g.cands):
             fn = f"g{g.gid}_c{j}.v"
-            (d / fn).write_text(c.text + "\n`resetall\n", encoding="utf-8")
+            (d / fn).write_text(c.text + _epilogue(c.macros, options), encoding="utf-8")
             files.append(fn)
             owner[fn] = c
     return files, owner
@@ -142,7 +154,7 @@ def _compile(groups: list[SimGroup], options: EquivOptions, out: BatchOutcome,
         tb, layout = build_testbench(groups, samples, nonce)
         (d / "tb.v").write_text(tb, encoding="utf-8")
         (d / "cmds.f").write_text("+timescale+1ns/1ps\n", encoding="utf-8")
-        files, owner = _write_sources(groups, d)
+        files, owner = _write_sources(groups, d, options)
         argv = ["iverilog", "-g2012", "-o", "sim.vvp", "-s", TB_TOP, "-f", "cmds.f"]
         if options.engine == "vvp":
             argv.append("-DVERISLICE_STANDALONE")
@@ -177,8 +189,11 @@ def _compile(groups: list[SimGroup], options: EquivOptions, out: BatchOutcome,
                 ref_blamed.setdefault(who[1], []).append(line)
         if r.timed_out:
             blamed, ref_blamed = {}, {}
-        for gid, lines in ref_blamed.items():
+        for gid, lines in list(ref_blamed.items()):
             g = next(g for g in groups if g.gid == gid)
+            if g.cands and _ref_alone_compiles(g, options):
+                del ref_blamed[gid]  # a candidate next to it broke it (e.g. a leaked macro)
+                continue
             msg = _clean("\n".join(lines[:20]), [], g)
             out.ref_errors[gid] = f"reference {g.ref_name} does not compile with iverilog:\n{msg}"
         for key, lines in blamed.items():
@@ -210,6 +225,12 @@ def _compile(groups: list[SimGroup], options: EquivOptions, out: BatchOutcome,
         for g in groups:
             out.ref_errors[g.gid] = f"reference {g.ref_name} does not compile: {detail}"
         return []
+
+
+def _ref_alone_compiles(g: SimGroup, options: EquivOptions) -> bool:
+    with sandbox_dir("verislice-equiv-ref-") as d:
+        probe = BatchOutcome({}, {})
+        return bool(_compile([g.with_cands([])], options, probe, d)) and not probe.ref_errors
 
 
 def _clean(msg: str, cands: list[SimCandidate], group: SimGroup | None = None) -> str:

@@ -8,11 +8,11 @@
 
 from __future__ import annotations
 
-from pyslang import ast
+from pyslang import ast, parsing, syntax
 
 from .._frontend import Design
 
-__all__ = ["FORBIDDEN_TASKS", "forbidden_tasks", "memory_bits"]
+__all__ = ["FORBIDDEN_TASKS", "defined_macros", "forbidden_tasks", "memory_bits"]
 
 FORBIDDEN_TASKS = frozenset({
     "$fopen", "$fclose", "$fdisplay", "$fdisplayb", "$fdisplayh", "$fdisplayo", "$fwrite",
@@ -65,3 +65,28 @@ def memory_bits(design: Design) -> int:
 
     design.body.visit(visit)
     return total
+
+
+def defined_macros(design: Design) -> tuple[str, ...]:
+    """Names of the macros the design's files define (`` `define``), in order, once each.
+
+    All files of one simulation are one compilation unit for Icarus, and Icarus 11 has no
+    `` `undefineall``: a macro must be undefined after the file that defines it, or it changes
+    the meaning of the files after it (another candidate, another reference).
+    """
+    names: list[str] = []
+
+    def visit(node):
+        if isinstance(node, parsing.Token):
+            for tr in node.trivia:
+                if tr.kind == parsing.TriviaKind.Directive:
+                    sx = tr.syntax()
+                    if sx is not None and sx.kind == syntax.SyntaxKind.DefineDirective:
+                        name = sx.name.valueText
+                        if name and name not in names:
+                            names.append(name)
+        return True
+
+    for tree in design.trees:
+        tree.root.visit(visit)
+    return tuple(names)
