@@ -76,7 +76,7 @@ def build_tiny_tokenizer(
 ) -> Any:
     """Train a byte-level BPE tokenizer on ``texts`` and wrap it for ``transformers``.
 
-    Returns a ``transformers.PreTrainedTokenizerFast`` with the ChatML :data:`CHAT_TEMPLATE`,
+    Returns a fast ``transformers`` tokenizer (as reloaded from a Qwen2 model directory) with the ChatML :data:`CHAT_TEMPLATE`,
     ``eos_token="<|im_end|>"``, ``pad_token="<|pad|>"`` and no BOS. ``vocab_size`` counts the 256
     byte symbols and the 4 :data:`SPECIAL_TOKENS`; any text at all can be encoded (byte fallback).
     Training is deterministic for a given corpus.
@@ -108,7 +108,25 @@ def build_tiny_tokenizer(
         padding_side="left",
     )
     fast.chat_template = CHAT_TEMPLATE
-    return fast
+    return _as_reloaded(fast)
+
+
+def _as_reloaded(tokenizer: Any) -> Any:
+    """The tokenizer exactly as every later stage will load it from a model directory.
+
+    transformers 5 loads a tokenizer saved next to a Qwen2 ``config.json`` as ``Qwen2Tokenizer``,
+    which rebuilds its own pre-tokenizer from the saved vocabulary: the same text can then split
+    into different ids than with the object we trained (``"\n\n"`` as one token instead of two).
+    Returning the reloaded tokenizer keeps in-memory training and saved models consistent.
+    """
+    import tempfile
+
+    from transformers import AutoTokenizer, Qwen2Config
+
+    with tempfile.TemporaryDirectory(prefix="salv-tiny-tok-") as tmp:
+        tokenizer.save_pretrained(tmp)
+        Qwen2Config(vocab_size=len(tokenizer)).save_pretrained(tmp)
+        return AutoTokenizer.from_pretrained(tmp)
 
 
 def build_tiny_model(

@@ -44,3 +44,19 @@ def test_same_seed_same_weights(tmp_path):
     c = AutoModelForCausalLM.from_pretrained(make_tiny_model_dir(tmp_path / "c", seed=4))
     wa, wb, wc = (m.model.layers[0].self_attn.q_proj.weight for m in (a, b, c))
     assert torch.equal(wa, wb) and not torch.equal(wa, wc)
+
+
+def test_tokenizer_in_memory_splits_text_like_the_saved_one(tmp_path):
+    """A model trained in memory and then saved must see the same ids after reloading."""
+    from transformers import AutoTokenizer
+
+    from salv_trainer.tiny import build_tiny_model, build_tiny_tokenizer, save_tiny
+
+    tok = build_tiny_tokenizer()
+    save_tiny(build_tiny_model(tok), tok, tmp_path)
+    reloaded = AutoTokenizer.from_pretrained(tmp_path)
+    text = "module m(input a, output y);\n\n  assign y = ~a;   // note\n\n\nendmodule  \n"
+    assert tok(text)["input_ids"] == reloaded(text)["input_ids"]
+    assert tok(text, return_offsets_mapping=True)["offset_mapping"] == reloaded(
+        text, return_offsets_mapping=True
+    )["offset_mapping"]
