@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import ConfigError, _Common
+from .data._jsonl import read_jsonl as _read_jsonl
 
 __all__ = ["DataFormatError", "TrainResult", "read_jsonl", "resolve_resume", "trainer_kwargs"]
 
@@ -36,22 +37,7 @@ class TrainResult:
 
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line_number, row)`` for each non-blank line; bad JSON raises DataFormatError."""
-    p = Path(path)
-    try:
-        fh = p.open(encoding="utf-8")
-    except OSError as exc:
-        raise DataFormatError(f"{p}: cannot read ({exc.strerror or exc})") from None
-    with fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataFormatError(f"{p}:{n}:{exc.colno}: invalid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise DataFormatError(f"{p}:{n}:1: each line must be a JSON object")
-            yield n, row
+    return _read_jsonl(path, error=DataFormatError)
 
 
 def resolve_resume(cfg: _Common) -> str | bool | None:

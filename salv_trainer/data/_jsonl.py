@@ -21,12 +21,17 @@ __all__ = ["JsonlWriter", "done_ids", "read_jsonl", "read_rows", "require_fields
 
 
 def read_jsonl(
-    path: str | os.PathLike[str], *, partial_tail_ok: bool = False
+    path: str | os.PathLike[str],
+    *,
+    partial_tail_ok: bool = False,
+    error: type[Exception] = DataError,
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line_number, row)`` for every non-blank line of ``path``.
 
-    Raises :class:`DataError` with a ``file:line:col: error: ...`` message for a line that is not
-    a JSON object, and for a file that cannot be read. With ``partial_tail_ok`` (our own output
+    Raises ``error`` (default :class:`DataError`; the evaluation and training stages pass their
+    own error types, so every stage reads JSONL through this one function) with a
+    ``file:line:col: error: ...`` message for a line that is not a JSON object, and for a file
+    that cannot be read. With ``partial_tail_ok`` (our own output
     files), a last line without its newline that does not parse is the remains of an interrupted
     append and is skipped.
     """
@@ -34,27 +39,27 @@ def read_jsonl(
     try:
         fh = p.open("r", encoding="utf-8", errors="replace", newline="\n")
     except OSError as exc:
-        raise DataError(f"{path}: cannot read: {exc.strerror}") from None
+        raise error(f"{path}: cannot read: {exc.strerror}") from None
     with fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             if partial_tail_ok and not line.endswith("\n"):  # only ever the last line
                 try:
-                    yield _parse(path, lineno, line)
-                except DataError:
+                    yield _parse(path, lineno, line, error)
+                except error:
                     return  # the remains of an interrupted append: that row will be redone
                 continue
-            yield _parse(path, lineno, line)
+            yield _parse(path, lineno, line, error)
 
 
-def _parse(path: Any, lineno: int, line: str) -> tuple[int, dict[str, Any]]:
+def _parse(path: Any, lineno: int, line: str, error: type[Exception]) -> tuple[int, dict[str, Any]]:
     try:
         row = json.loads(line.rstrip("\r\n"))
     except json.JSONDecodeError as exc:
-        raise DataError(f"{path}:{lineno}:{exc.colno}: error: invalid JSON: {exc.msg}") from None
+        raise error(f"{path}:{lineno}:{exc.colno}: error: invalid JSON: {exc.msg}") from None
     if not isinstance(row, dict):
-        raise DataError(f"{path}:{lineno}:1: error: expected a JSON object, got {type(row).__name__}")
+        raise error(f"{path}:{lineno}:1: error: expected a JSON object, got {type(row).__name__}")
     return lineno, row
 
 

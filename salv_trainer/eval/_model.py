@@ -13,6 +13,7 @@ from typing import Any
 
 from verislice._sandbox import run_limited
 
+from ..data._jsonl import read_jsonl
 from ._errors import EvalError
 from ._load import load_benchmark
 from ._runner import EvalResult, Progress, score_responses
@@ -81,20 +82,10 @@ def read_responses(path: str | os.PathLike[str]) -> dict[str, list[str]]:
     """Responses from the data stage's samples JSONL: rows with ``id`` (the task id; ``task_id``
     also accepted) and ``responses`` (a list of strings). Rows with the same id are concatenated."""
     p = Path(path)
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise EvalError(f"{p}: cannot read: {exc.strerror}") from None
     out: dict[str, list[str]] = {}
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise EvalError(f"{p}:{lineno}:{exc.colno}: error: invalid JSON: {exc.msg}") from None
-        tid = row.get("id", row.get("task_id")) if isinstance(row, dict) else None
-        resp = row.get("responses") if isinstance(row, dict) else None
+    for lineno, row in read_jsonl(p, error=EvalError):
+        tid = row.get("id", row.get("task_id"))
+        resp = row.get("responses")
         if not isinstance(tid, str):
             raise EvalError(f"{p}:{lineno}:1: error: row has no string 'id'")
         if not isinstance(resp, list) or not all(isinstance(r, str) for r in resp):

@@ -14,12 +14,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from pyslang import syntax
 
+from ..data._jsonl import read_jsonl
 from ._errors import EvalError
 from ._tasks import Task
 
@@ -107,14 +107,7 @@ def load_verilogeval_v2(root: Path, benchmark: str) -> list[Task]:
 
 
 def _jsonl(path: Path) -> list[dict]:
-    rows = []
-    for lineno, line in enumerate(_read(path).splitlines(), 1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise EvalError(f"{path}:{lineno}:{exc.colno}: error: invalid JSON: {exc.msg}") from None
-    return rows
+    return [row for _, row in read_jsonl(path, error=EvalError)]
 
 
 def load_verilogeval_v1(root: Path, benchmark: str) -> list[Task]:

@@ -7,12 +7,12 @@ source, native repository layouts included.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..data._jsonl import read_jsonl
 from ._errors import EvalError
 
 __all__ = ["BENCHMARKS", "Benchmark", "Task", "read_bundle", "rule_of"]
@@ -150,19 +150,7 @@ def read_bundle(paths: Iterable[str | Path], benchmark: str) -> list[Task]:
     seen: set[str] = set()
     for path in paths:
         p = Path(path)
-        try:
-            lines = p.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise EvalError(f"{p}: cannot read: {exc.strerror}") from None
-        for lineno, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise EvalError(f"{p}:{lineno}:{exc.colno}: error: invalid JSON: {exc.msg}") from None
-            if not isinstance(row, dict):
-                raise EvalError(f"{p}:{lineno}:1: error: expected a JSON object")
+        for lineno, row in read_jsonl(p, error=EvalError):
             if row.get("benchmark", benchmark) != benchmark:
                 continue
             task = task_from_row(row, where=f"{p}:{lineno}", benchmark=benchmark)
