@@ -432,3 +432,12 @@ def test_macros_defined_by_one_design_never_reach_another():
                              (S(ref, "ref1.v"), [S(GOOD, "g.v")])],
                             reference_errors="report", **FAST)
     assert res[1][0].verdict == "OK" and res[1][0].ok
+
+
+def test_finish_is_isolated_under_cocotb_too():
+    finish = "module m(input [3:0] a, output [3:0] y); assign y = ~a; " \
+             "initial #300 $finish; endmodule"
+    res = equiv.check_batch([(S(GOOD, "ref.v"), [S(GOOD, "g.v"), S(finish, "f.v"),
+                                                 S(BAD, "b.v")])], engine="cocotb")[0]
+    assert [r.verdict for r in res] == ["OK", "REJECTED", "OK"]
+    assert verdicts(res[2]) == {"y": "MISMATCH"}
