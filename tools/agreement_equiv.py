@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Agreement of `verislice equiv` with the benchmarks' own testbenches, output by output.
 
-For each VerilogEval v2 task whose reference passes on Icarus 11, take single-token mutants of the
+For each VerilogEval task (v1 or v2) whose reference passes on Icarus 11, take single-token mutants of the
 canonical solution (verislice.mutate), run each through the task's testbench (which prints
 ``Hint: Output 'x' has N mismatches``) and through verislice.equiv against the reference, and
 compare per output. A mismatch the testbench finds and we miss means our stimulus is weaker:
@@ -31,18 +31,26 @@ from verislice.mutate import mutants  # noqa: E402
 
 BENCH = Path(os.environ.get("SALV_BENCHMARKS", REPO.parent / "shared" / "benchmarks"))
 FILES = {"verilogeval-v2-spec": "verilogeval_v2_spec.jsonl",
-         "verilogeval-v2-completion": "verilogeval_v2_completion.jsonl"}
+         "verilogeval-v2-completion": "verilogeval_v2_completion.jsonl",
+         "verilogeval-v1-human": "verilogeval_v1_human.jsonl",
+         "verilogeval-v1-machine": "verilogeval_v1_machine.jsonl"}
 HINT = re.compile(r"Hint: Output '([^']+)' has (no|\d+) mismatches")
 
 
 def testbench_verdicts(row: dict, cand: str) -> dict[str, int] | str:
     """Output -> mismatch count from the task's own testbench, or a reason it gave none."""
     with sandbox_dir("verislice-agree-") as d:
-        (d / "candidate.sv").write_text(cand)
-        (d / "test.sv").write_text(row["testbench"])
-        (d / "ref.sv").write_text(row["reference"])
+        if row["benchmark"].startswith("verilogeval-v1"):
+            # v1: one file, the testbench (it holds reference_module) then the candidate
+            (d / "task.sv").write_text(row["testbench"] + "\n" + cand)
+            files = ["task.sv"]
+        else:
+            (d / "candidate.sv").write_text(cand)
+            (d / "test.sv").write_text(row["testbench"])
+            (d / "ref.sv").write_text(row["reference"])
+            files = ["candidate.sv", "test.sv", "ref.sv"]
         c = run_limited(["iverilog", "-Wall", "-Winfloop", "-Wno-timescale", "-g2012", "-s", "tb",
-                         "-o", "sim", "candidate.sv", "test.sv", "ref.sv"], d, timeout=60)
+                         "-o", "sim", *files], d, timeout=60)
         if not c.ok:
             return "compile error"
         r = run_limited(["vvp", "-n", "sim"], d, timeout=60)

@@ -12,11 +12,12 @@ with its own style:
   input is held to the end of the sequence: a control (an input tested by ``if`` in a clocked
   block: load, enable) at its inactive value, other inputs at a random value; data mostly
   stable, reset only at the start: long runs of counters, timers and FSMs.
-* ``quiet-inverse`` the other value held (enable active, ...), and released once: after as many
-  cycles as a constant of the designs says (+-1), or late in the sequence ("fall for 21 cycles,
-  then land"). Quiet sequences are twice as long as the others;
-* ``mixed``    all of the above for multi-bit inputs, plus inputs set equal to another input of
-  the same width; 1-bit inputs as slow square waves (held 6 to length/3 cycles, or as many
+* ``quiet-inverse`` the other value held: controls (enable, valid) active to the end; other
+  1-bit inputs released once, after as many cycles as a constant of the designs says (+-1), or
+  late in the sequence ("fall for 21 cycles, then land"). Quiet sequences are twice as long as the others;
+* ``mixed``    multi-bit inputs mostly from a few values each (2-4, random, corner or constant:
+  addresses and indices repeat, so what is written is read back), else all of the above, plus
+  inputs set equal to another input of the same width; 1-bit inputs as slow square waves (held 6 to length/3 cycles, or as many
   cycles as a constant of the designs +-1, then flipped).
 
 A combinational design (no clock) gets ``uniform``, ``constants`` and ``mixed`` sequences only,
@@ -172,8 +173,8 @@ def _one_bit(rng: random.Random, col: list[int], lo: int, hi: int, style: str,
     if style.startswith("quiet"):
         # released once, late: "fall for a long time, then land" / "count down, then load"
         pick = rng.random()
-        if length <= 8 or style == "quiet":
-            release = hi  # held to the end
+        if length <= 8 or style == "quiet" or control:
+            release = hi  # held to the end (a control: inactive in quiet, active in the inverse)
         elif pick < 1 / 2 and durations:  # held exactly as long as a constant says
             release = burst[1] + rng.choice(durations) + rng.randint(-1, 2)
         else:
@@ -228,7 +229,15 @@ def _multi_bit(rng: random.Random, col: list[int], lo: int, hi: int, spec: Input
         acc += x
         cum.append(acc)
     prev = rng.getrandbits(w)
+    # mixed (clocked designs): most values from a few per input, so that addresses, indices and
+    # keys repeat: a memory written then read at the same address, a predictor trained then
+    # asked about the same entry
+    few = [rng.choice((rng.getrandbits(w), rng.choice(corners), rng.choice(pool or corners)))
+           for _ in range(rng.randint(2, 4))] if style == "mixed" else []
     for k in range(lo, hi):
+        if few and rng.random() < 0.7:
+            col[k] = prev = rng.choice(few)
+            continue
         r = rng.random() * acc
         if r < cum[0]:
             v = rng.getrandbits(w)
