@@ -441,3 +441,17 @@ def test_finish_is_isolated_under_cocotb_too():
                                                  S(BAD, "b.v")])], engine="cocotb")[0]
     assert [r.verdict for r in res] == ["OK", "REJECTED", "OK"]
     assert verdicts(res[2]) == {"y": "MISMATCH"}
+
+
+def test_jobs_from_a_threaded_caller():
+    import threading
+
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait, daemon=True)  # e.g. a cone worker thread
+    t.start()
+    try:
+        res = equiv.check_batch(_groups(), batch_size=3, jobs=2, **FAST)
+    finally:
+        stop.set()
+        t.join()
+    assert _summary(res) == _summary(equiv.check_batch(_groups(), **FAST))

@@ -271,6 +271,17 @@ def _chunks(items: list, size: int) -> list[list]:
     return out
 
 
+def _mp_context():
+    """``fork`` (workers start at once, no re-import of the caller's script) unless the caller
+    runs other threads: a fork copies the locks they hold, so then ``forkserver`` (which
+    re-imports the ``__main__`` script in the workers: it needs the ``if __name__ ==
+    "__main__":`` guard, as console scripts and pytest have)."""
+    import multiprocessing
+    import threading
+
+    return multiprocessing.get_context("fork" if threading.active_count() == 1 else "forkserver")
+
+
 def check_batch(groups: Sequence[tuple[DesignInput, Sequence[DesignInput]]], *, jobs: int = 1,
                 options: EquivOptions | None = None, reference_errors: str = "raise",
                 progress: Callable[[int, int], None] | None = None,
@@ -293,11 +304,7 @@ def check_batch(groups: Sequence[tuple[DesignInput, Sequence[DesignInput]]], *, 
     total = sum(len(c) for _r, c in groups)
     pool = None
     if jobs > 1 and total > 1:
-        import multiprocessing
-
-        # forkserver, not fork: callers may run threads (a fork copies their held locks)
-        pool = ProcessPoolExecutor(max_workers=jobs,
-                                   mp_context=multiprocessing.get_context("forkserver"))
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context())
     try:
         # 1. front end (pyslang), screening, stimulus: per group, in the workers when possible
         in_process = any(isinstance(x, Design) for _g, ref, cands in items for x in [ref, *cands])
