@@ -111,10 +111,11 @@ def test_dpo_variants_start_from_the_sft_model_with_one_step_budget(run):
         adapter = json.loads((sd / "dpo" / v.name / "adapter_config.json").read_text())
         assert adapter["base_model_name_or_path"] == sft
     masks = {v.name: results["models"][v.name]["seeds"]["0"]["mask_fraction"] for v in cfg.variants}
-    assert masks["dpo_partial"] == pytest.approx(1.0)
-    # cone and inverse split the completion tokens of the same pairs
-    assert masks["salv"] + masks["salv_inverse"] == pytest.approx(1.0, abs=1e-6)
-    assert 0 < masks["salv"] < 1
+    assert masks["dpo_partial"] == pytest.approx(1.0) and masks["dpo_complete"] == pytest.approx(1.0)
+    assert 0 < masks["salv"] < 1 and 0 < masks["salv_inverse"] < 1
+    # inverse drops the pairs whose cone is the whole response (nothing left outside it)
+    rows = {v.name: results["models"][v.name]["seeds"]["0"]["train_rows"] for v in cfg.variants}
+    assert rows["salv_inverse"] <= rows["salv"] == rows["dpo_partial"]
 
 
 def test_the_evaluated_models_are_the_trained_ones(run):
