@@ -132,9 +132,6 @@ def main() -> int:
           f"{'CPU ms/c':>9s} {'paper/CPU':>9s}")
     for name, j, nn, (t, c) in rows:
         ms, cms = 1000 * t / nn, 1000 * c / nn
-        if j > 1:  # workers are forkserver children, not ours: their CPU time is not counted
-            print(f"{name:46s} {j:4d} {nn:5d} {t:7.2f} {ms:9.1f} {'n/a':>9s} {'n/a':>9s}")
-            continue
         print(f"{name:46s} {j:4d} {nn:5d} {t:7.2f} {ms:9.1f} {cms:9.1f} {PAPER_MS / cms:8.1f}x")
     base = {(name, j): 1000 * t[0] / nn for name, j, nn, t in rows}
     for engine in a.engines:
