@@ -47,10 +47,16 @@ class LabelConfig:
     prompts_per_call: int = 64
     """Prompt groups per :func:`verislice.equiv.check_batch` call: more packs more candidates into
     each simulation; it is also the unit written to the output (and redone after a crash)."""
-    equiv: EquivOptions = field(default_factory=EquivOptions)
+    equiv: EquivOptions = field(default_factory=lambda: EquivOptions(cycles=LABEL_CYCLES))
     """How references and candidates are simulated (cycles, seed, engine, timeout, ...)."""
     cones: bool = True
     """Compute cone spans (turn off to get verdicts only)."""
+
+
+# Labels become training data, where a wrong MATCH is worse than a slower run: twice the
+# `verislice equiv` default finds the deep-state differences (FSMs that need a long history) that
+# 1000 cycles missed in tools/agreement_equiv.py, for about 2 ms more per candidate.
+LABEL_CYCLES = 2000
 
 
 @dataclass
