@@ -164,7 +164,8 @@ def label_command(
     out: Path = typer.Option(..., "--out", "-o", help="Labeled file to write/extend (JSONL)."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Parallel simulations."),
     prompts_per_call: int = typer.Option(64, "--prompts-per-call", help="Prompts packed into one batched equivalence call (and written together)."),
-    cycles: int = typer.Option(2000, "--cycles",  # = data.label.LABEL_CYCLES (not imported: startup) help="Samples per simulation (clock cycles or input vectors)."),
+    # 2000 = data.label.LABEL_CYCLES (not imported here: it would slow every command's start-up)
+    cycles: int = typer.Option(2000, "--cycles", help="Samples per simulation (clock cycles or input vectors)."),
     sequences: int = typer.Option(4, "--sequences", help="Independent stimulus sequences."),
     seed: int = typer.Option(0, "--seed", help="Stimulus seed."),
     engine: str = typer.Option("cocotb", "--engine", help="cocotb, or vvp (same testbench, faster start)."),
