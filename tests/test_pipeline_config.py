@@ -31,7 +31,7 @@ def test_sections_take_their_stage_config_fields(tmp_path):
     cfg = load_pipeline_config(path, output_dir=str(tmp_path / "out"))
     assert cfg.seeds == (1, 2) and cfg.synth.widths == (4,) and cfg.synth.validation == 50
     assert cfg.sft.max_steps == 7 and cfg.sft.learning_rate == 0.01
-    assert cfg.sft.per_device_batch_size == 16  # the pipeline's default, not SFTRunConfig's
+    assert cfg.sft.per_device_batch_size == 8  # the pipeline's default, not SFTRunConfig's
     assert cfg.label.jobs == 2 and cfg.label.equiv.cycles == 300
     assert cfg.variants[0].kinds == "complete,partial"
     assert cfg.output_dir == str(tmp_path / "out")

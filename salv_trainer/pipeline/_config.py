@@ -40,7 +40,7 @@ class TinyModelConfig:
 
     vocab_size: int = 1024
     hidden: int = 128
-    layers: int = 4
+    layers: int = 3
     heads: int = 4
     kv_heads: int = 2
     max_positions: int = 1024
@@ -81,21 +81,21 @@ DEFAULT_VARIANTS: tuple[Variant, ...] = (
 
 def _sft_default() -> SFTRunConfig:
     # From scratch, a tiny model needs a far larger learning rate than the paper's 1e-5 fine-tune.
-    return SFTRunConfig(learning_rate=2e-3, max_steps=600, per_device_batch_size=16,
+    return SFTRunConfig(learning_rate=2e-3, max_steps=1500, per_device_batch_size=8,
                         warmup_ratio=0.05, logging_steps=25, save_steps=100_000, max_length=1024)
 
 
 def _dpo_default() -> DPORunConfig:
-    return DPORunConfig(learning_rate=5e-4, max_steps=150, per_device_batch_size=8,
+    return DPORunConfig(learning_rate=1e-3, max_steps=100, per_device_batch_size=8,
                         logging_steps=10, save_steps=100_000, max_length=1024, lora_r=8, lora_alpha=16)
 
 
 def _sample_default() -> SampleConfig:
-    return SampleConfig(k=5, temperature=1.0, top_p=0.95, max_new_tokens=384, batch_size=40, chunk_size=8)
+    return SampleConfig(k=5, temperature=0.8, top_p=0.95, max_new_tokens=448, batch_size=40, chunk_size=8)
 
 
 def _eval_default() -> SampleConfig:
-    return SampleConfig(k=4, temperature=0.8, top_p=0.95, max_new_tokens=384, batch_size=40,
+    return SampleConfig(k=4, temperature=0.8, top_p=0.95, max_new_tokens=448, batch_size=40,
                         chunk_size=10, seed=1000)
 
 
