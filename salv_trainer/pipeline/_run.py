@@ -167,7 +167,7 @@ class _Run:
 
         out = sd / "sft"
         cfg = dataclasses.replace(self.cfg.sft, model=str(init), data=str(self.data / "train.jsonl"),
-                                  output_dir=str(out), seed=seed, resume="")
+                                  output_dir=str(out), seed=seed, resume=_resume(out))
         self._step(f"seed{seed}/sft", out / "salv_run.json", lambda: train_sft(cfg).to_dict(),
                    f"{cfg.max_steps} steps" if cfg.max_steps > 0 else f"{cfg.num_train_epochs} epochs",
                    lambda o: f"{o['steps']} steps, loss {o['metrics'].get('train_loss', float('nan')):.3f}")
@@ -212,7 +212,7 @@ class _Run:
 
         out = sd / "dpo" / variant.name
         cfg = dataclasses.replace(self.cfg.dpo, model=str(sft), pairs=str(pairs), output_dir=str(out),
-                                  mask=variant.mask, kinds=variant.kinds, seed=seed, resume="")
+                                  mask=variant.mask, kinds=variant.kinds, seed=seed, resume=_resume(out))
         skipped = out / "skipped.json"
         if skipped.exists():
             self.rep.skip(f"seed{seed}/dpo-{variant.name}", "no pairs to train on")
@@ -271,6 +271,11 @@ class _Run:
         pairs = {mode: _read_json(p.with_suffix(".json")) for mode, p in pair_files.items()}
         return {"results": results, "training": training, "label": label_report, "pairs": pairs,
                 "skipped": [v.name for v in self.cfg.variants if v.name not in models]}
+
+
+def _resume(out: Path) -> str:
+    """``latest`` when an interrupted training run left checkpoints in ``out`` (see ``save_steps``)."""
+    return "latest" if any(out.glob("checkpoint-*/trainer_state.json")) else ""
 
 
 def _plain(obj: Any) -> Any:
