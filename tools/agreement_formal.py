@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -36,6 +37,13 @@ from verislice.mutate import mutants  # noqa: E402
 
 SIM_DECIDED = {"MATCH", "MISMATCH"}
 FORMAL_DECIDED = {"PROVEN", "BOUNDED", "MISMATCH"}
+
+
+def reason(message: str) -> str:
+    """A message without file names and numbers, to count UNKNOWNs by cause."""
+    text = re.sub(r"\S+\.s?v:\d+(:\d+)?:?", "<file>:", message)
+    text = re.sub(r"\(\d+(\.\d+)? s per proof.*?\)", "", text)
+    return text[:110]
 
 
 def build(rows: list[dict], k: int, seed: int):
@@ -84,6 +92,7 @@ def main() -> int:
           f"formal {t_formal:.1f} s ({1000 * t_formal / n_cands:.0f} ms/candidate)")
 
     pairs = collections.Counter()
+    unknown = collections.Counter()  # why the prover did not decide
     findings = []
     for (task, kinds), (ref, cands), srs, frs in zip(meta, groups, sim, formal):
         for kind, cand, s, f in zip(kinds, cands, srs, frs):
@@ -91,6 +100,8 @@ def main() -> int:
                 fo = f.outputs.get(name)
                 fv = fo.verdict if fo else f.verdict
                 pairs[(so.verdict, fv)] += 1
+                if fv == "UNKNOWN":
+                    unknown[reason(fo.message)] += 1
                 if so.verdict == "MATCH" and fv == "MISMATCH":
                     item = {"task": task, "candidate": kind, "output": name, "case": "sim-missed",
                             "counterexample": fo.first_failure.to_json()}
@@ -118,6 +129,10 @@ def main() -> int:
     print("\nsim verdict      formal verdict   outputs")
     for (a, b), n in sorted(pairs.items(), key=lambda x: (-x[1], x[0])):
         print(f"{a:<16} {b:<16} {n}")
+    if unknown:
+        print("\nformal UNKNOWN, by reason:")
+        for why, n in unknown.most_common():
+            print(f"  {n:>4}  {why}")
     by_case = collections.Counter(f["case"] for f in findings)
     print(f"\ndisagreements: {dict(by_case) or 'none'}")
     for f in findings:

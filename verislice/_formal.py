@@ -526,19 +526,17 @@ def _run_units(groups: list[_Group], units: list[_Unit], opts: FormalOptions
                or (f"Yosys worker killed by signal {-run.returncode} (memory limit?)"
                    if (run.returncode or 0) < 0
                    else f"Yosys worker ended with exit code {run.returncode}"))
-        started = [e for e in events if e.get("ev") == "setup"]
-        per_unit = run.seconds / max(1, len(started))
         done: set[int] = set()
         last: dict[str, Any] | None = None
-        for e in events:
+        for prev, e in zip([None, *events], events):
             last = e
             k = e.get("k")
             if k is None:
                 continue
             r = raw[k]
-            if e["ev"] == "setup":
-                r.seconds += per_unit
-            elif e["ev"] == "info":
+            if prev is not None and "t" in e and "t" in prev:
+                r.seconds += e["t"] - prev["t"]  # time of the step that this event ends
+            if e["ev"] == "info":
                 r.info = e
             elif e["ev"] == "result":
                 r.results[e["o"]] = e

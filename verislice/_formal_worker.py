@@ -18,7 +18,7 @@ Job (JSON): groups of one reference and its candidates, read one after the other
 
 ``reset: null`` means "take the inputs Yosys finds driving a reference flip-flop's reset".
 
-Events (one JSON object per line)::
+Events (one JSON object per line, each with ``"t"``: seconds since the worker started)::
 
     {"ev": "gold", "g": 0} / {"ev": "gold_ok", "g": 0}   reading a group's reference
     {"k": 0, "ev": "setup"}                       reading the candidate, building the miter
@@ -40,6 +40,7 @@ import signal
 import sys
 import time
 
+_START = time.perf_counter()
 GOLD = "vsf_gold"
 GATE = "vsf_gate"
 MITER = "vsf_miter"
@@ -56,6 +57,7 @@ class _Events:
         self._fh = open(path, "a", encoding="utf-8")  # noqa: SIM115
 
     def emit(self, **obj) -> None:
+        obj["t"] = round(time.perf_counter() - _START, 6)
         self._fh.write(json.dumps(obj) + "\n")
         self._fh.flush()
 
