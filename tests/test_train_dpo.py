@@ -321,5 +321,5 @@ def test_kinds_filter_and_pairs_file_errors(tiny, tmp_path):
     with pytest.raises(ValueError, match=r"bad.jsonl:1:1: missing key\(s\) rejected"):
         load_pairs(bad)
     bad.write_text('{"prompt": "p",\n')
-    with pytest.raises(ValueError, match=r"bad.jsonl:1:\d+: invalid JSON"):
+    with pytest.raises(ValueError, match=r"bad.jsonl:1:\d+: error: invalid JSON"):
         load_pairs(bad)
