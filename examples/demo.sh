@@ -40,5 +40,12 @@ print(f"\nfirst pair: {row['pair_id']} kind={row['kind']} contrast={row['contras
 print("chosen text inside the mask:")
 print("".join(row["chosen"][a:b] for a, b in row["chosen_spans"]))
 PY
+
+step "Signal-aware DPO (Eq. 2) on those pairs, a few steps of a tiny model built offline" \
+     "salv-train dpo --model tiny/ --pairs pairs.jsonl --mask cone --max-steps 4 ..."
+python -c "from salv_trainer.tiny import make_tiny_model_dir; make_tiny_model_dir('$OUT/tiny')" 2>/dev/null
+salv-train dpo --model "$OUT/tiny" --pairs "$OUT/pairs.jsonl" --output-dir "$OUT/dpo" \
+    --mask cone --max-steps 4 --per-device-batch-size 2 --learning-rate 1e-3 --logging-steps 1 \
+    --save-steps 1000 --max-length 1024
 echo
-echo "artefacts in $OUT"
+echo "artefacts in $OUT (the LoRA adapter is in $OUT/dpo)"
