@@ -153,10 +153,26 @@ endmodule
 """, "x_leave.v")
     r_fill, r_x = check_formal(ref, [fills, leaves_x])
     assert verdicts(r_fill) == {"y": PROVEN, "z": PROVEN}
-    assert verdicts(r_x) == {"y": PROVEN, "z": MISMATCH}
+    # A candidate that writes X constants is never proven equal (see the next test).
+    assert verdicts(r_x) == {"y": UNKNOWN, "z": MISMATCH}
     cex = r_x.outputs["z"].first_failure
     assert cex.inputs["s"] == "11" and cex.actual == "x" and cex.expected in ("0", "1")
     assert_real(ref, leaves_x, r_x, "z")
+
+
+def test_candidate_x_constants_are_never_proven_equal():
+    # Found by tools/agreement_formal.py (a kmap3 mutant): Yosys resolves `out = 1'bx` in this
+    # latch-making case to "any value" (the next branch's 0) while Icarus drives X where the
+    # reference is 0 (s = 1): a difference the prover does not see. Never call that proven.
+    ref = Source("module m(input [1:0] s, output reg out);\n"
+                 "  always @* case (s) 2'd0: out = 0; 2'd1: out = 0; 2'd2: out = 1; "
+                 "2'd3: out = 1'bx; endcase\nendmodule\n", "xc_ref.v")
+    cand = Source("module m(input [1:0] s, output reg out);\n"
+                  "  always @* case (s) 2'd0: out = 0; 2'd1: out = 1'bx; 2'd1: out = 0; "
+                  "2'd2: out = 1; endcase\nendmodule\n", "xc_gen.v")
+    [r] = check_formal(ref, [cand])
+    assert verdicts(r) == {"out": UNKNOWN}
+    assert r.outputs["out"].message.startswith("no difference found, but the candidate writes X/Z")
 
 
 def test_latch_in_always_comb_is_modelled_like_simulation():

@@ -39,6 +39,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Union
 
+from pyslang import parsing
+
 from ._errors import DiagnosticError, VerisliceError
 from ._frontend import Design, Port, Source, load, rename_modules
 from ._sandbox import run_limited, sandbox_dir
@@ -66,6 +68,8 @@ DesignInput = Union[str, os.PathLike, Source, Sequence[Union[str, os.PathLike, S
 _WORKER = Path(__file__).with_name("_formal_worker.py")
 _SETUP_SECONDS = 20.0  # wall-clock allowance per candidate for reading + miter building
 _REF_PREFIX = "vsr_"
+_X_LITERAL_NOTE = ("no difference found, but the candidate writes X/Z constants, which the "
+                   "prover may resolve to any value (simulation keeps X): not proven")
 _CHUNK = 64  # most candidates per worker process
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*\Z")
 _ERROR_LINE = re.compile(r"ERROR:.*")
@@ -209,6 +213,7 @@ class _Cand:
     outputs: list[str] = field(default_factory=list)
     fixed: dict[str, OutputResult] = field(default_factory=dict)  # MISSING / WIDTH
     include_dirs: list[str] = field(default_factory=list)
+    x_literals: bool = False  # the candidate writes X/Z constants (see _has_x_literal)
 
 
 @dataclass
@@ -269,6 +274,34 @@ def _load(item: DesignInput, top: str | None, opts: FormalOptions,
             except VerisliceError:
                 pass
         raise
+
+
+def _has_x_literal(design: Design) -> bool:
+    """Does the design write an X/Z constant (``1'bx``, ``4'b10x1``, ``'z``)? Yosys treats such a
+    constant as "any value" and its front end resolves some of them (e.g. an ``out = 1'bx`` case
+    branch) to a defined value, where Icarus keeps X. A candidate's X where the reference is
+    defined is a difference, so a passing proof of such a candidate is not trusted."""
+    found = False
+    prev_base = False
+
+    def visit(node):
+        nonlocal found, prev_base
+        if isinstance(node, parsing.Token):
+            kind = node.kind
+            text = node.rawText.lower()
+            if kind == parsing.TokenKind.UnbasedUnsizedLiteral and text[-1:] in ("x", "z"):
+                found = True
+            elif kind == parsing.TokenKind.IntegerLiteral and prev_base and any(
+                    ch in text for ch in "xz?"):
+                found = True
+            prev_base = kind == parsing.TokenKind.IntegerBase
+        return not found
+
+    for tree in design.trees:
+        tree.root.visit(visit)
+        if found:
+            break
+    return found
 
 
 def _reset_of(rd: Design, opts: FormalOptions) -> list[dict[str, Any]] | None:
@@ -399,6 +432,7 @@ def _prepare_cand(i: int, item: DesignInput, rd: Design, only, opts: FormalOptio
                 message=f"{q.width} bits wide, the reference's {p.width}: not compared")
         else:
             c.outputs.append(p.name)
+    c.x_literals = _has_x_literal(cd)
     prefix = f"vsc{i}_"
     c.files = _renamed_files(cd, prefix)
     c.wrapper = _wrapper("vsf_gate", prefix + cd.top, rd.ports, c.outputs)
@@ -661,7 +695,10 @@ def _candidate_result(c: _Cand, rd: Design, raw: _Raw | None, ref_error: str,
         if p.name in c.fixed:
             outs[p.name] = c.fixed[p.name]
         elif p.name in c.outputs:
-            outs[p.name] = _output_result(p.name, rd, raw, opts)
+            o = _output_result(p.name, rd, raw, opts)
+            if c.x_literals and o.verdict in (PROVEN, BOUNDED):
+                o = replace(o, verdict=UNKNOWN, message=_X_LITERAL_NOTE)
+            outs[p.name] = o
     message = raw.error or (raw.info or {}).get("unsupported") or ""
     return CandidateResult(OK, message, outs, name=c.name, top=c.top, method="formal",
                            seconds=raw.seconds)
