@@ -81,12 +81,12 @@ DEFAULT_VARIANTS: tuple[Variant, ...] = (
 
 def _sft_default() -> SFTRunConfig:
     # From scratch, a tiny model needs a far larger learning rate than the paper's 1e-5 fine-tune.
-    return SFTRunConfig(learning_rate=2e-3, max_steps=1500, per_device_batch_size=8,
+    return SFTRunConfig(learning_rate=2e-3, max_steps=1200, per_device_batch_size=8,
                         warmup_ratio=0.05, logging_steps=25, save_steps=100_000, max_length=1024)
 
 
 def _dpo_default() -> DPORunConfig:
-    return DPORunConfig(learning_rate=1e-3, max_steps=100, per_device_batch_size=8,
+    return DPORunConfig(learning_rate=1e-3, max_steps=80, per_device_batch_size=8,
                         logging_steps=10, save_steps=100_000, max_length=1024, lora_r=8, lora_alpha=16)
 
 
