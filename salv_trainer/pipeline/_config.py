@@ -86,7 +86,7 @@ def _sft_default() -> SFTRunConfig:
 
 
 def _dpo_default() -> DPORunConfig:
-    return DPORunConfig(learning_rate=1e-3, max_steps=80, per_device_batch_size=8,
+    return DPORunConfig(learning_rate=2e-4, max_steps=80, per_device_batch_size=8,
                         logging_steps=10, save_steps=100_000, max_length=1024, lora_r=8, lora_alpha=16)
 
 
