@@ -213,7 +213,8 @@ class _Cand:
     outputs: list[str] = field(default_factory=list)
     fixed: dict[str, OutputResult] = field(default_factory=dict)  # MISSING / WIDTH
     include_dirs: list[str] = field(default_factory=list)
-    x_literals: bool = False  # the candidate writes X/Z constants (see _has_x_literal)
+    design: Design | None = None
+    x_literals: list[int | None] = field(default_factory=list)  # see _x_literals
 
 
 @dataclass
@@ -276,32 +277,47 @@ def _load(item: DesignInput, top: str | None, opts: FormalOptions,
         raise
 
 
-def _has_x_literal(design: Design) -> bool:
-    """Does the design write an X/Z constant (``1'bx``, ``4'b10x1``, ``'z``)? Yosys treats such a
-    constant as "any value" and its front end resolves some of them (e.g. an ``out = 1'bx`` case
-    branch) to a defined value, where Icarus keeps X. A candidate's X where the reference is
-    defined is a difference, so a passing proof of such a candidate is not trusted."""
-    found = False
-    prev_base = False
+def _x_literals(design: Design) -> list[int | None]:
+    """Where the design writes X/Z constants (``1'bx``, ``4'b10x1``, ``'z``): byte offsets in the
+    top module's file, ``None`` for one in another file.
 
-    def visit(node):
-        nonlocal found, prev_base
-        if isinstance(node, parsing.Token):
-            kind = node.kind
-            text = node.rawText.lower()
-            if kind == parsing.TokenKind.UnbasedUnsizedLiteral and text[-1:] in ("x", "z"):
-                found = True
-            elif kind == parsing.TokenKind.IntegerLiteral and prev_base and any(
-                    ch in text for ch in "xz?"):
-                found = True
-            prev_base = kind == parsing.TokenKind.IntegerBase
-        return not found
+    Yosys treats such a constant as "any value" and its front end resolves some of them (e.g. an
+    ``out = 1'bx`` case branch next to a latch) to a defined value, where Icarus keeps X. A
+    candidate's X where the reference is defined is a difference, so a passing proof of an
+    output whose cone holds one is not trusted (see :func:`_x_in_cone`)."""
+    top_index, _ = design.source_of_top()
+    found: list[int | None] = []
+    for i, tree in enumerate(design.trees):
+        prev_base = False
 
-    for tree in design.trees:
+        def visit(node):
+            nonlocal prev_base
+            if isinstance(node, parsing.Token):
+                kind = node.kind
+                text = node.rawText.lower()
+                if (kind == parsing.TokenKind.UnbasedUnsizedLiteral and text[-1:] in ("x", "z")
+                        or kind == parsing.TokenKind.IntegerLiteral and prev_base
+                        and any(ch in text for ch in "xz?")):
+                    found.append(node.location.offset if i == top_index else None)
+                prev_base = kind == parsing.TokenKind.IntegerBase
+            return True
+
         tree.root.visit(visit)
-        if found:
-            break
     return found
+
+
+def _x_in_cone(design: Design, output: str, where: list[int | None]) -> bool:
+    """Can one of the X constants at ``where`` reach ``output``? (Its backward cone, from
+    :func:`verislice.cone`, holds the constant; any doubt counts as yes.)"""
+    if any(w is None for w in where):
+        return True
+    try:
+        from ._cone import cone
+
+        spans = cone(design, [output]).spans
+    except Exception:  # no cone for this design: stay on the safe side
+        return True
+    return any(a <= w < b for w in where for a, b in spans)
 
 
 def _reset_of(rd: Design, opts: FormalOptions) -> list[dict[str, Any]] | None:
@@ -432,7 +448,8 @@ def _prepare_cand(i: int, item: DesignInput, rd: Design, only, opts: FormalOptio
                 message=f"{q.width} bits wide, the reference's {p.width}: not compared")
         else:
             c.outputs.append(p.name)
-    c.x_literals = _has_x_literal(cd)
+    c.design = cd
+    c.x_literals = _x_literals(cd)
     prefix = f"vsc{i}_"
     c.files = _renamed_files(cd, prefix)
     c.wrapper = _wrapper("vsf_gate", prefix + cd.top, rd.ports, c.outputs)
@@ -696,7 +713,8 @@ def _candidate_result(c: _Cand, rd: Design, raw: _Raw | None, ref_error: str,
             outs[p.name] = c.fixed[p.name]
         elif p.name in c.outputs:
             o = _output_result(p.name, rd, raw, opts)
-            if c.x_literals and o.verdict in (PROVEN, BOUNDED):
+            if (c.x_literals and o.verdict in (PROVEN, BOUNDED) and c.design is not None
+                    and _x_in_cone(c.design, p.name, c.x_literals)):
                 o = replace(o, verdict=UNKNOWN, message=_X_LITERAL_NOTE)
             outs[p.name] = o
     message = raw.error or (raw.info or {}).get("unsupported") or ""
