@@ -7,7 +7,7 @@ PIP    := $(VENV)/bin/pip
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench mini clean
 
 setup: $(STAMP)
 
@@ -26,6 +26,9 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q tests
+
+mini: setup  ## miniature SALV replication, about 30-45 min on 2 cores (docs/mini.md)
+	$(VENV)/bin/salv-train pipeline --config examples/mini/config.yaml
 
 bench: setup
 	@for b in tools/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -124,6 +124,24 @@ class DPORunConfig(_Common):
 C = TypeVar("C", bound=_Common)
 
 
+def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
+    """The top-level mapping of a YAML config file; every problem is a located ConfigError."""
+    import yaml
+
+    p = Path(path)
+    try:
+        loaded = yaml.safe_load(p.read_text()) or {}
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read config file ({exc.strerror or exc})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{p}:{mark.line + 1}:{mark.column + 1}" if mark else str(p)
+        raise ConfigError(f"{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{p}: a config file must be a mapping of keys to values")
+    return loaded
+
+
 def load_config(cls: type[C], path: str | Path | None = None, **overrides: Any) -> C:
     """Build ``cls`` from defaults, then the YAML file at ``path``, then ``overrides`` (not None).
 
@@ -131,23 +149,11 @@ def load_config(cls: type[C], path: str | Path | None = None, **overrides: Any) 
     Relative paths in the file (model, data, pairs, output_dir) are kept as written: they are
     resolved against the working directory, like command-line paths.
     """
-    import yaml
-
     values: dict[str, Any] = {}
     known = {f.name: f for f in fields(cls)}
     if path is not None:
         p = Path(path)
-        try:
-            loaded = yaml.safe_load(p.read_text()) or {}
-        except OSError as exc:
-            raise ConfigError(f"{p}: cannot read config file ({exc.strerror or exc})") from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"{p}:{mark.line + 1}:{mark.column + 1}" if mark else str(p)
-            raise ConfigError(f"{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{p}: a config file must be a mapping of keys to values")
-        for key, value in loaded.items():
+        for key, value in read_yaml_mapping(p).items():
             name = str(key).replace("-", "_")
             if name not in known:
                 raise ConfigError(

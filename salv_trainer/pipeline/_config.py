@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import ConfigError, DPORunConfig, SFTRunConfig
+from ..config import ConfigError, DPORunConfig, SFTRunConfig, read_yaml_mapping
 from ..data import LabelConfig, PairsConfig, SampleConfig
 from ..synth import SynthConfig
 
@@ -164,24 +164,11 @@ _WIRED = {
 
 def load_pipeline_config(path: str | Path | None = None, **overrides: Any) -> PipelineConfig:
     """Defaults, then the YAML file at ``path``, then ``overrides`` (top-level keys, not None)."""
-    import yaml
-
     data: dict[str, Any] = {}
     where = "config"
     if path is not None:
-        p = Path(path)
-        where = str(p)
-        try:
-            loaded = yaml.safe_load(p.read_text()) or {}
-        except OSError as exc:
-            raise ConfigError(f"{p}: cannot read config file ({exc.strerror or exc})") from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            at = f"{p}:{mark.line + 1}:{mark.column + 1}" if mark else str(p)
-            raise ConfigError(f"{at}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{p}: a config file must be a mapping of keys to values")
-        data.update(loaded)
+        where = str(path)
+        data.update(read_yaml_mapping(path))
     data.update({k: v for k, v in overrides.items() if v is not None})
     cfg = _build(PipelineConfig, data, where, PipelineConfig())
     cfg.validate()
