@@ -94,6 +94,15 @@ def test_multiple_files_include_dirs_and_defines(tmp_path):
     assert d.source_of_top()[1].name.endswith("top.v")
 
 
+def test_include_next_to_the_source_file_needs_no_include_dir(tmp_path):
+    (tmp_path / "defs.vh").write_text("localparam W = 6;\n")
+    (tmp_path / "top.v").write_text(
+        "module top(output [7:0] y);\n  `include \"defs.vh\"\n  assign y = W;\nendmodule\n"
+    )
+    d = load([tmp_path / "top.v"])
+    assert d.top == "top"
+
+
 def test_rename_is_syntax_level_not_substring():
     src = """module alu(input [3:0] value, output [3:0] alu_out);
   adder alu_adder(.x(value), .y(alu_out));

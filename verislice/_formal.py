@@ -255,17 +255,12 @@ def _include_dirs(design: Design, opts: FormalOptions) -> list[str]:
 
 def _load(item: DesignInput, top: str | None, opts: FormalOptions,
           fallback_top: str | None = None) -> Design:
-    """Load like the simulation check: a file's own directory is an include directory, and a
-    candidate with several top modules falls back to the one named like the reference's top."""
+    """Load like the simulation check: a candidate with several top modules falls back to the
+    one named like the reference's top."""
     if isinstance(item, Design):
         return item
     items = _items(item)
-    dirs = [os.fspath(d) for d in opts.include_dirs]
-    for it in items:
-        if not isinstance(it, Source):
-            parent = os.path.dirname(os.path.abspath(os.fspath(it)))
-            if parent not in dirs:
-                dirs.append(parent)
+    dirs = list(opts.include_dirs)  # load() adds each file's own directory
     try:
         return load(items, top=top, include_dirs=dirs, defines=opts.defines)
     except VerisliceError as exc:
@@ -595,7 +590,6 @@ def _run_units(groups: list[_Group], units: list[_Unit], opts: FormalOptions
                 done.add(k)
         if run.ok:
             break
-        by_uid = {u.uid: u for u in pending}
         if last is None:  # the worker did not even start (no pyosys, no memory, ...)
             for u in pending:
                 raw[u.uid].error = f"the Yosys worker did not start: {why}"

@@ -125,6 +125,7 @@ def load(
     and :class:`VerisliceError` when the top is missing or ambiguous.
     """
     srcs = _as_sources(sources)
+    include_dirs = _with_source_dirs(include_dirs, sources)
     sm = pyslang.SourceManager()
     for d in include_dirs:
         sm.addUserDirectories(os.fspath(d))
@@ -149,6 +150,20 @@ def load(
     except RuntimeError as exc:  # pyslang's own limits (e.g. nesting depth) surface as RuntimeError
         reason = str(exc) or "the parser gave up (nesting too deep or design too large)"
         raise VerisliceError(f"{srcs[0].name}: cannot parse: {reason}") from None
+
+
+def _with_source_dirs(
+    include_dirs: Sequence[str | os.PathLike[str]], sources: Sequence[object]
+) -> list[str]:
+    """``include_dirs``, then each source file's own directory: `` `include "x.vh"`` next to a
+    file is found the way compilers find it."""
+    dirs = [os.fspath(d) for d in include_dirs]
+    for item in sources:
+        if not isinstance(item, Source):
+            parent = os.path.dirname(os.path.abspath(os.fspath(item)))
+            if parent not in dirs:
+                dirs.append(parent)
+    return dirs
 
 
 def _elaborate(srcs, trees, comp, modules, top, sm, engine, names) -> Design:

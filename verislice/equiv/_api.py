@@ -44,14 +44,8 @@ def _label(x) -> str:
 def _load(x, top: str | None, options: EquivOptions) -> Design:
     if isinstance(x, Design):
         return x
-    srcs = _sources(x)
-    dirs = list(options.include_dirs)
-    for s in srcs:  # `include "x.vh"` next to a source file, as compilers look for it
-        if not isinstance(s, Source):
-            parent = os.path.dirname(os.path.abspath(os.fspath(s)))
-            if parent not in dirs:
-                dirs.append(parent)
-    return load(srcs, top=top, include_dirs=dirs, defines=options.defines)
+    # load() also searches each source file's own directory for `include files
+    return load(_sources(x), top=top, include_dirs=options.include_dirs, defines=options.defines)
 
 
 def _text_of(design: Design) -> str:
