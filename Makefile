@@ -14,7 +14,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	@command -v iverilog >/dev/null && command -v dot >/dev/null || \
 	  { $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog graphviz; }
-	@[ -x $(PY) ] || python3 -m venv $(VENV)
+	@[ -x $(PIP) ] || python3 -m venv --clear $(VENV)  # also repairs a half-made venv
 	$(PIP) install -q --upgrade pip
 	# the CPU build of torch first: an unpinned torch pulls a multi-GB CUDA build
 	$(PIP) install -q torch==2.13.0
