@@ -5,19 +5,20 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Union
 
+from .. import _worker
 from .._errors import VerisliceError
-from .._frontend import Design, Source, load, rename_modules
+from .._frontend import Design, Source
+from .._jobs import RefInterface
+from .._sandbox import require_sandbox
 from ._batch import SimCandidate, SimGroup
-from ._detect import Timing, constants_of, detect_timing
 from ._options import EquivOptions
-from ._results import (COMPILE_ERROR, INTERFACE, MISSING, REFERENCE_ERROR, REJECTED, WIDTH,
+from ._results import (COMPILE_ERROR, INTERFACE, REFERENCE_ERROR, REJECTED, TIMEOUT,
                        CandidateResult)
 from ._runner import BatchOutcome, run_batch
-from ._screen import defined_macros, forbidden_tasks, memory_bits
 from ._stimulus import InputSpec, make_stimulus
 
 __all__ = ["DesignInput", "check", "check_batch"]
@@ -41,164 +42,28 @@ def _label(x) -> str:
     return ", ".join(s.name if isinstance(s, Source) else os.fspath(s) for s in srcs)
 
 
-def _load(x, top: str | None, options: EquivOptions) -> Design:
+def _sources_and_top(x, top: str | None) -> tuple[list[Source], str | None]:
+    """The texts of a design input (files are read here, by the trusted caller; the worker
+    sees only texts) and its top module (a loaded :class:`Design` keeps its own)."""
     if isinstance(x, Design):
-        return x
-    # load() also searches each source file's own directory for `include files
-    return load(_sources(x), top=top, include_dirs=options.include_dirs, defines=options.defines)
+        return list(x.sources), x.top
+    return [s if isinstance(s, Source) else Source.read(s) for s in _sources(x)], top
 
 
-def _text_of(design: Design) -> str:
-    return "\n".join(s.text for s in design.sources)
+def _file_dirs(x) -> list[str]:
+    """Directories of a reference's files: its `` `include`` files live next to it."""
+    if isinstance(x, Design):
+        return []
+    return [os.path.dirname(os.path.abspath(os.fspath(s))) for s in _sources(x)
+            if not isinstance(s, Source)]
 
 
-@dataclass
-class _Ref:
-    design: Design
-    name: str
-    timing: Timing
-    inputs: tuple[tuple[str, int], ...]
-    outputs: tuple[tuple[str, int], ...]
-    constants: set[int]
+#: Wall-clock limit of the front end (parse, elaborate, screen) of one design.
+FRONTEND_TIMEOUT = 30.0
 
 
-def _non_vector_ports(d: Design, only: set[str] | None = None) -> str:
-    """Ports (of ``only``) that are not packed bit vectors (unpacked arrays, real, ...)."""
-    odd = []
-    for p in d.body.portList:
-        if only is not None and p.name not in only:
-            continue
-        t = getattr(p, "type", None)
-        if t is not None and not (t.isIntegral and t.bitWidth > 0):
-            odd.append(f"'{p.name}' is {t}")
-    return ", ".join(odd)
-
-
-def _prepare_ref(gid: int, ref, options: EquivOptions) -> _Ref:
-    name = _label(ref)
-    try:
-        d = _load(ref, options.top_ref, options)
-        timing = detect_timing(d, options)
-    except VerisliceError as exc:
-        raise VerisliceError(f"reference {name}: {exc.message}") from None
-    odd = _non_vector_ports(d)
-    if odd:
-        raise VerisliceError(f"reference {name}: only bit-vector ports are supported ({odd})")
-    outputs = tuple((p.name, p.width) for p in d.ports if p.direction == "output")
-    if not outputs:
-        raise VerisliceError(f"reference {name}: module {d.top} has no outputs to compare")
-    inputs = tuple((p.name, p.width) for p in d.ports if p.direction == "input")
-    return _Ref(d, name, timing, inputs, outputs, constants_of(d))
-
-
-def _load_candidate(cand, ref: _Ref, options: EquivOptions) -> Design:
-    """The candidate's design. Without ``top_gen``: the module no other instantiates, unless
-    its ports are not the reference's; then the module that has the reference's port names
-    (preferring the reference's module name): an answer may ship a testbench or helpers."""
-    if isinstance(cand, Design) or options.top_gen is not None:
-        return _load(cand, options.top_gen, options)
-    want = {p.name for p in ref.design.ports}
-    first: Design | None = None
-    try:
-        first = _load(cand, None, options)
-        if {p.name for p in first.ports} == want:
-            return first
-    except VerisliceError as exc:
-        if "several top modules" not in exc.message:
-            raise
-        error = exc
-    from .._frontend import module_names
-
-    names = [n for s in _sources(cand) for n in module_names(
-        s.text if isinstance(s, Source) else Source.read(s).text)]
-    names = sorted(set(names), key=lambda n: (n != ref.design.top, names.index(n)))
-    matches = []
-    for name in names:
-        if first is not None and name == first.top:
-            continue
-        try:
-            d = _load(cand, name, options)
-        except VerisliceError:
-            continue
-        if {p.name for p in d.ports} == want:
-            matches.append(d)
-    if matches and (len(matches) == 1 or matches[0].top == ref.design.top):
-        return matches[0]
-    if len(matches) > 1:
-        raise VerisliceError(f"several top modules with the reference's ports "
-                             f"({', '.join(m.top for m in matches)}): choose one with --top-gen")
-    if first is not None:
-        return first  # its ports differ: an INTERFACE verdict says how
-    raise error
-
-
-def _prepare_candidate(key: tuple[int, int], cand, ref: _Ref, options: EquivOptions,
-                       constants: set[int]) -> SimCandidate | CandidateResult:
-    name = _label(cand)
-    start = time.monotonic()
-
-    def fail(verdict: str, msg: str, top: str = "") -> CandidateResult:
-        return CandidateResult(verdict, msg, name=name, top=top,
-                               seconds=time.monotonic() - start)
-
-    try:
-        d = _load_candidate(cand, ref, options)
-    except VerisliceError as exc:
-        from .._errors import DiagnosticError
-
-        if isinstance(exc, DiagnosticError):
-            return fail(COMPILE_ERROR, exc.message)
-        return fail(INTERFACE if "top" in exc.message or "port" in exc.message else
-                    COMPILE_ERROR, exc.message)
-    if not options.allow_file_io:
-        bad = forbidden_tasks(d)
-        if bad:
-            listed = ", ".join(f"{t} ({w})" for t, w in bad[:5])
-            return fail(REJECTED, f"file/system tasks are not allowed: {listed} "
-                                  "(allow them with --allow-file-io)", d.top)
-    bits = memory_bits(d)
-    if bits > options.max_memory_bits:
-        return fail(REJECTED, f"variables hold {bits} bits, more than the limit of "
-                              f"{options.max_memory_bits} (--max-memory-bits)", d.top)
-    ports = {p.name: p for p in d.ports}
-    problems = []
-    odd = _non_vector_ports(d, {n for n, _w in ref.inputs + ref.outputs})
-    if odd:
-        problems.append(f"only bit-vector ports are supported ({odd})")
-    ref_in = dict(ref.inputs)
-    ref_out = dict(ref.outputs)
-    for n, w in ref.inputs:
-        p = ports.get(n)
-        if p is None:
-            problems.append(f"input '{n}' is missing")
-        elif p.direction != "input":
-            problems.append(f"'{n}' is an {p.direction}, the reference has an input")
-        elif p.width != w:
-            problems.append(f"input '{n}' is {p.width} bits, the reference's is {w}")
-    for p in d.ports:
-        if p.name in ref_in or p.name in ref_out:
-            if p.name in ref_out and p.direction != "output":
-                problems.append(f"'{p.name}' is an {p.direction}, the reference has an output")
-            continue
-        if p.direction != "output":
-            problems.append(f"{p.direction} '{p.name}' is not in the reference")
-    if problems:
-        return fail(INTERFACE, "; ".join(problems), d.top)
-    outputs: dict[str, int] = {}
-    notes: dict[str, tuple[str, int | None]] = {}
-    for n, w in ref.outputs:
-        p = ports.get(n)
-        if p is None:
-            notes[n] = (MISSING, None)
-        elif p.width != w:
-            notes[n] = (WIDTH, p.width)
-        else:
-            outputs[n] = w
-    constants.update(constants_of(d))
-    prefix = f"vs{key[0]}c{key[1]}_"
-    text = rename_modules(_text_of(d), prefix)
-    return SimCandidate(key, name, d.top, prefix + d.top, prefix, text, outputs, notes,
-                        defined_macros(d))
+def _frontend_failure(exc: _worker.WorkerFailed) -> str:
+    return {"timeout": TIMEOUT, "memory": REJECTED}.get(exc.reason, COMPILE_ERROR)
 
 
 def check(ref: DesignInput, cand: DesignInput, *, options: EquivOptions | None = None,
@@ -224,45 +89,53 @@ class _Prepared:
 
 
 def _prepare_group(gid: int, ref, cands, opts: EquivOptions) -> _Prepared:
+    """Front end of one group in sandboxed workers: the reference (which may read its own
+    directory and the -I directories), then each candidate (which may read only the -I
+    directories and never sees the reference's text)."""
+    name = _label(ref)
+    ref_srcs, ref_top = _sources_and_top(ref, opts.top_ref)
+    ref_dirs = (*opts.include_dirs, *_file_dirs(ref))
+    ref_opts = opts.with_(top_ref=ref_top, include_dirs=ref_dirs)
     try:
-        r = _prepare_ref(gid, ref, opts)
-    except VerisliceError as exc:
-        return _Prepared(gid, None, {}, exc.message)
-    constants = set(r.constants)
+        unit = _worker.call("equiv_reference", ref_srcs, ref_opts, f"vs{gid}r_",
+                            readable=ref_dirs,
+                            timeout=FRONTEND_TIMEOUT * 2, memory_mb=opts.memory_mb)
+    except _worker.WorkerFailed as exc:
+        return _Prepared(gid, None, {}, f"reference {name}: {exc.message}")
+    if unit.error:
+        return _Prepared(gid, None, {}, f"reference {name}: {unit.error}")
+    iface = RefInterface(unit.top, unit.inputs, unit.outputs)
+    constants = set(unit.constants)
     sims, verdicts = [], {}
-    for j, cand in enumerate(cands):
-        prepared = _prepare_candidate((gid, j), cand, r, opts, constants)
-        if isinstance(prepared, CandidateResult):
-            verdicts[j] = prepared
-        else:
-            sims.append(prepared)
+    with _worker.worker(opts.include_dirs, opts.memory_mb) as w:
+        for j, cand in enumerate(cands):
+            start = time.monotonic()
+            cname = _label(cand)
+            prefix = f"vs{gid}c{j}_"
+            srcs, top = _sources_and_top(cand, opts.top_gen)
+            try:
+                cu = w.call("equiv_candidate", srcs, iface, opts.with_(top_gen=top), prefix,
+                            timeout=FRONTEND_TIMEOUT)
+            except _worker.WorkerFailed as exc:
+                verdicts[j] = CandidateResult(_frontend_failure(exc), exc.message, name=cname,
+                                              seconds=time.monotonic() - start)
+                continue
+            if cu.verdict:
+                verdicts[j] = CandidateResult(cu.verdict, cu.message, name=cname, top=cu.top,
+                                              seconds=time.monotonic() - start)
+                continue
+            constants.update(cu.constants)
+            sims.append(SimCandidate((gid, j), cname, cu.top, prefix + cu.top, prefix, cu.text,
+                                     dict(cu.outputs), dict(cu.notes), ()))
     if not sims:
         return _Prepared(gid, None, verdicts)
     ref_prefix = f"vs{gid}r_"
-    specs = [InputSpec(n, w) for n, w in r.inputs]
-    stim = make_stimulus(specs, r.timing, constants, samples=opts.cycles, seed=opts.seed,
-                         sequences=opts.sequences, key=_text_of(r.design))
-    group = SimGroup(gid, r.name, r.design.top, ref_prefix + r.design.top, ref_prefix,
-                     rename_modules(_text_of(r.design), ref_prefix), r.inputs, r.outputs,
-                     r.timing, stim, tuple(sims), defined_macros(r.design))
+    specs = [InputSpec(n, w) for n, w in unit.inputs]
+    stim = make_stimulus(specs, unit.timing, constants, samples=opts.cycles, seed=opts.seed,
+                         sequences=opts.sequences, key=unit.text)
+    group = SimGroup(gid, name, unit.top, ref_prefix + unit.top, ref_prefix, unit.text,
+                     unit.inputs, unit.outputs, unit.timing, stim, tuple(sims), ())
     return _Prepared(gid, group, verdicts)
-
-
-def _prepare_chunk(items: list, opts: EquivOptions) -> list[_Prepared]:
-    return [_prepare_group(gid, ref, cands, opts) for gid, ref, cands in items]
-
-
-def _chunks(items: list, size: int) -> list[list]:
-    out, cur, n = [], [], 0
-    for it in items:
-        cur.append(it)
-        n += max(1, len(it[2]))
-        if n >= size:
-            out.append(cur)
-            cur, n = [], 0
-    if cur:
-        out.append(cur)
-    return out
 
 
 def _mp_context():
@@ -293,6 +166,7 @@ def check_batch(groups: Sequence[tuple[DesignInput, Sequence[DesignInput]]], *, 
     if jobs < 1:
         raise VerisliceError("--jobs must be at least 1")
     opts = EquivOptions.from_kwargs(options, **kw)
+    require_sandbox()  # refuse up front, before any candidate is touched
     results: list[list[CandidateResult | None]] = [[None] * len(c) for _r, c in groups]
     items = [(gid, ref, list(cands)) for gid, (ref, cands) in enumerate(groups)]
     total = sum(len(c) for _r, c in groups)
@@ -301,13 +175,12 @@ def check_batch(groups: Sequence[tuple[DesignInput, Sequence[DesignInput]]], *, 
         pool = ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context())
     try:
         # 1. front end (pyslang), screening, stimulus: per group, in the workers when possible
-        in_process = any(isinstance(x, Design) for _g, ref, cands in items for x in [ref, *cands])
-        chunks = _chunks(items, opts.batch_size)
-        if pool is None or in_process or len(chunks) < 2:
-            prepared = _prepare_chunk(items, opts)
+        #    (each thread drives its own sandboxed front-end worker process)
+        if jobs > 1 and len(items) > 1:
+            with ThreadPoolExecutor(max_workers=jobs) as threads:
+                prepared = list(threads.map(lambda it: _prepare_group(*it, opts), items))
         else:
-            prepared = [p for part in pool.map(_prepare_chunk, chunks, [opts] * len(chunks))
-                        for p in part]
+            prepared = [_prepare_group(*it, opts) for it in items]
         ref_error: dict[int, str] = {}
         sim_groups: list[SimGroup] = []
         for p in prepared:

@@ -108,98 +108,100 @@ def _run(groups: list[SimGroup], options: EquivOptions, out: BatchOutcome,
     msg = (f"simulation {detail}" if timed_out else
            f"the candidate stopped the simulation early ($finish/$stop, a fatal error or a "
            f"crash): {detail}")
-    out.results[c.key] = CandidateResult(verdict, _clean(msg, [c]), name=c.name, top=c.top,
+    out.results[c.key] = CandidateResult(verdict, _clean(msg, {}), name=c.name, top=c.top,
                                          seconds=time.monotonic() - start)
 
 
 # -- compile -----------------------------------------------------------------------------------
 
-def _epilogue(macros: tuple[str, ...], options: EquivOptions) -> str:
-    """What ends every design file: nothing it set may reach the next file (Icarus compiles
-    all files as one unit): `resetall, its macros undefined, the user's -D macros restored."""
-    lines = ["", "`resetall"]
-    lines += [f"`undef {m}" for m in macros]
-    for name, value in (options.defines or {}).items():
-        if name in macros:
-            lines.append(f"`define {name}" + ("" if value is None else f" {value}"))
-    return "\n".join(lines) + "\n"
+def _write_sources(groups: list[SimGroup], d: Path) -> dict[str, object]:
+    """One file per design under a random name (file -> SimCandidate or ("ref", gid)).
 
-
-def _write_sources(groups: list[SimGroup], d: Path,
-                   options: EquivOptions) -> tuple[list[str], dict[str, object]]:
-    files: list[str] = []
-    owner: dict[str, object] = {}  # file -> SimCandidate or ("ref", gid)
+    The texts are canonical (no directives), so no file can change the meaning of the next; the
+    names are unguessable, so no text can point a compile error at a neighbour."""
+    owner: dict[str, object] = {}
     for g in groups:
-        fn = f"g{g.gid}_ref.v"
-        (d / fn).write_text(g.ref_text + _epilogue(g.ref_macros, options), encoding="utf-8")
-        files.append(fn)
+        fn = f"r{secrets.token_hex(6)}.v"
+        _write(d / fn, g.ref_text)
         owner[fn] = ("ref", g.gid)
-        for j, c in enumerate(g.cands):
-            fn = f"g{g.gid}_c{j}.v"
-            (d / fn).write_text(c.text + _epilogue(c.macros, options), encoding="utf-8")
-            files.append(fn)
+        for c in g.cands:
+            fn = f"c{secrets.token_hex(6)}.v"
+            _write(d / fn, c.text)
             owner[fn] = c
-    return files, owner
+    return owner
+
+
+def _write(path: Path, text: str) -> None:
+    # a model may emit lone surrogates: never crash on them, never change other text
+    path.write_bytes(text.encode("utf-8", "replace"))
+
+
+def _try_compile(groups: list[SimGroup], options: EquivOptions, d: Path,
+                 out: BatchOutcome) -> tuple[RunResult, Layout, str, dict[str, object]]:
+    """One iverilog run of the testbench and ``groups`` in the (emptied) directory ``d``."""
+    for f in d.iterdir():
+        if f.is_file():
+            f.unlink()
+    nonce = secrets.token_hex(8)
+    tb, layout = build_testbench(groups, options.cycles, nonce)
+    _write(d / "tb.v", tb)
+    _write(d / "cmds.f", "+timescale+1ns/1ps\n")
+    owner = _write_sources(groups, d)
+    argv = ["iverilog", "-g2012", "-o", "sim.vvp", "-s", TB_TOP, "-f", "cmds.f"]
+    if options.engine == "vvp":
+        argv.append("-DVERISLICE_STANDALONE")  # read only by tb.v: the designs have no directives
+    r = run_limited(argv + ["tb.v", *owner], d, timeout=60 + 2 * len(owner),
+                    memory_mb=options.memory_mb)
+    out.compiles += 1
+    return r, layout, nonce, owner
 
 
 def _compile(groups: list[SimGroup], options: EquivOptions, out: BatchOutcome,
              d: Path) -> list[SimGroup] | None:
-    """Compile, dropping candidates that fail; None when the batch was split instead."""
+    """Compile, dropping candidates that fail; None when the batch was split instead.
+
+    Compiler messages only suggest whom to blame: a candidate gets COMPILE_ERROR only when it
+    also fails compiled alone with its reference, so no text can make a neighbour fail."""
     while True:
-        for f in d.iterdir():
-            if f.is_file():
-                f.unlink()
-        samples = options.cycles
-        nonce = secrets.token_hex(8)
-        tb, layout = build_testbench(groups, samples, nonce)
-        (d / "tb.v").write_text(tb, encoding="utf-8")
-        (d / "cmds.f").write_text("+timescale+1ns/1ps\n", encoding="utf-8")
-        files, owner = _write_sources(groups, d, options)
-        argv = ["iverilog", "-g2012", "-o", "sim.vvp", "-s", TB_TOP, "-f", "cmds.f"]
-        if options.engine == "vvp":
-            argv.append("-DVERISLICE_STANDALONE")
-        argv += [f"-I{os.path.abspath(i)}" for i in options.include_dirs]
-        for name, value in (options.defines or {}).items():
-            argv.append(f"-D{name}" if value is None else f"-D{name}={value}")
-        r = run_limited(argv + ["tb.v", *files], d, timeout=60 + 2 * len(files),
-                        memory_mb=options.memory_mb)
-        out.compiles += 1
+        r, layout, nonce, owner = _try_compile(groups, options, d, out)
         if r.ok and (d / "sim.vvp").exists():
-            (d / "stim.hex").write_text(stimulus_hex(groups, layout, samples), encoding="ascii")
-            (d / ".nonce").write_text(nonce)
+            _write(d / "stim.hex", stimulus_hex(groups, layout, options.cycles))
+            _write(d / ".nonce", nonce)
             return groups
         text = (r.stderr + "\n" + r.stdout).strip()
-        blamed: dict[tuple[int, int], list[str]] = {}
-        ref_blamed: dict[int, list[str]] = {}
-        cands = {c.key: c for g in groups for c in g.cands}
+        suspects: set[tuple[int, int]] = set()
+        ref_suspects: set[int] = set()
         for line in text.splitlines():
             m = _LOC.match(line)
             if not m or ": warning:" in line:  # a warning never blames anyone
                 continue
             f, ln = m["file"], int(m["line"])
-            if f == "tb.v":
-                key = layout.line_owner.get(ln)
-                if key is not None:
-                    blamed.setdefault(key, []).append(line)
-                continue
-            who = owner.get(f)
+            who = layout.line_owner.get(ln) if f == "tb.v" else owner.get(f)
             if isinstance(who, SimCandidate):
-                blamed.setdefault(who.key, []).append(line)
+                suspects.add(who.key)
+            elif isinstance(who, tuple) and len(who) == 2 and who[0] == "ref":
+                ref_suspects.add(who[1])
             elif isinstance(who, tuple):
-                ref_blamed.setdefault(who[1], []).append(line)
+                suspects.add(who)
         if r.timed_out:
-            blamed, ref_blamed = {}, {}
-        for gid, lines in list(ref_blamed.items()):
-            g = next(g for g in groups if g.gid == gid)
-            if g.cands and _ref_alone_compiles(g, options):
-                del ref_blamed[gid]  # a candidate next to it broke it (e.g. a leaked macro)
-                continue
-            msg = _clean("\n".join(lines[:20]), [], g)
-            out.ref_errors[gid] = f"reference {g.ref_name} does not compile with iverilog:\n{msg}"
-        for key, lines in blamed.items():
-            c = cands[key]
-            out.results[key] = CandidateResult(
-                COMPILE_ERROR, _clean("\n".join(lines[:20]), [c]), name=c.name, top=c.top)
+            suspects, ref_suspects = set(), set()
+        by_gid = {g.gid: g for g in groups}
+        blamed: dict[tuple[int, int], str] = {}
+        ref_blamed: set[int] = set()
+        for gid in sorted(ref_suspects):
+            error = _alone_error(by_gid[gid].with_cands([]), options)
+            if error is not None:
+                out.ref_errors[gid] = (f"reference {by_gid[gid].ref_name} does not compile with "
+                                       f"iverilog:\n{error}")
+                ref_blamed.add(gid)
+        for g in groups:
+            for c in g.cands:
+                if c.key in suspects and g.gid not in ref_blamed:
+                    error = _alone_error(g.with_cands([c]), options)
+                    if error is not None:
+                        blamed[c.key] = error
+                        out.results[c.key] = CandidateResult(COMPILE_ERROR, error, name=c.name,
+                                                             top=c.top)
         if blamed or ref_blamed:
             groups = [g.with_cands([c for c in g.cands if c.key not in blamed])
                       for g in groups if g.gid not in ref_blamed]
@@ -219,7 +221,7 @@ def _compile(groups: list[SimGroup], options: EquivOptions, out: BatchOutcome,
             c = g.cands[0]
             verdict = TIMEOUT if r.timed_out else COMPILE_ERROR
             out.results[c.key] = CandidateResult(
-                verdict, _clean(f"iverilog: {text or detail}"[:4000], [c]), name=c.name,
+                verdict, _clean(f"iverilog: {text or detail}"[:4000], owner), name=c.name,
                 top=c.top)
             return []
         for g in groups:
@@ -227,20 +229,28 @@ def _compile(groups: list[SimGroup], options: EquivOptions, out: BatchOutcome,
         return []
 
 
-def _ref_alone_compiles(g: SimGroup, options: EquivOptions) -> bool:
-    with sandbox_dir("verislice-equiv-ref-") as d:
-        probe = BatchOutcome({}, {})
-        return bool(_compile([g.with_cands([])], options, probe, d)) and not probe.ref_errors
+def _alone_error(group: SimGroup, options: EquivOptions) -> str | None:
+    """``None`` when ``group`` (a reference and at most one candidate) compiles in a testbench
+    of its own, else the compiler's messages about it."""
+    with sandbox_dir("verislice-equiv-alone-") as d:
+        r, _layout, _nonce, owner = _try_compile([group], options, d, BatchOutcome({}, {}))
+        if r.ok and (d / "sim.vvp").exists():
+            return None
+        lines = [ln for ln in (r.stderr + "\n" + r.stdout).splitlines() if ln.strip()]
+        if r.timed_out:
+            lines.append("iverilog timed out")
+        return _clean("\n".join(lines[:20]), owner)
 
 
-def _clean(msg: str, cands: list[SimCandidate], group: SimGroup | None = None) -> str:
-    for c in cands:
-        msg = msg.replace(c.prefix, "")
-        msg = re.sub(r"\bg\d+_c\d+\.v:", f"{c.name}:", msg)
-    if group is not None:
-        msg = msg.replace(group.ref_prefix, "")
-        msg = re.sub(r"\bg\d+_ref\.v:", f"{group.ref_name}:", msg)
-    return msg
+def _clean(msg: str, owner: dict[str, object]) -> str:
+    """Compiler messages in the user's terms: file names and module prefixes of our own
+    making replaced by the designs' names."""
+    for fn, who in owner.items():
+        if isinstance(who, SimCandidate):
+            msg = msg.replace(fn + ":", who.name + ":").replace(who.prefix, "")
+        else:
+            msg = msg.replace(fn + ":", "reference:")
+    return re.sub(r"\bvs\d+[rc]\d*_", "", msg)
 
 
 # -- simulate ----------------------------------------------------------------------------------
@@ -249,11 +259,12 @@ def _cocotb_env(d: Path, sim_ns: int) -> dict[str, str]:
     import cocotb_tools.config as cfg
     import find_libpython
 
-    env = dict(os.environ)
+    # only what cocotb needs: the sandbox starts from an empty environment, so nothing of the
+    # caller's (tokens, credentials) reaches the simulation
     lib = find_libpython.find_libpython() or ""
-    env.update({
+    env = {
         "GPI_USERS": ";".join([lib, cfg.pygpi_entry_point()]),
-        "PATH": env.get("PATH", "") + os.pathsep + str(cfg.libs_dir),
+        "PATH": "/usr/local/bin:/usr/bin:/bin" + os.pathsep + str(cfg.libs_dir),
         "PYTHONPATH": str(_COCOTB_DIR),
         "PYGPI_PYTHON_BIN": sys.executable,
         "COCOTB_TOPLEVEL": TB_TOP,
@@ -264,7 +275,7 @@ def _cocotb_env(d: Path, sim_ns: int) -> dict[str, str]:
         "COCOTB_REWRITE_ASSERTION_FILES": "",
         "COCOTB_ANSI_OUTPUT": "0",
         "VERISLICE_SIM_NS": str(sim_ns),
-    })
+    }
     return env
 
 
