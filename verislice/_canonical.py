@@ -296,6 +296,8 @@ def screen(design: Design, *, allow_file_io: bool = False,
 
 
 def _token_problems(tree: syntax.SyntaxTree, allowed: frozenset[str]) -> list[str]:
+    files: list[str] = []
+    others: list[str] = []
     found: list[str] = []
     sm = tree.sourceManager
 
@@ -310,9 +312,7 @@ def _token_problems(tree: syntax.SyntaxTree, allowed: frozenset[str]) -> list[st
             if node.kind == parsing.TokenKind.SystemIdentifier:
                 name = node.valueText
                 if name not in allowed:
-                    kind = "file/system task" if name in FILE_TASKS else "system task"
-                    hint = " (allow them with --allow-file-io)" if name in FILE_TASKS else ""
-                    found.append(f"{kind} {name} is not allowed ({where(node)}){hint}")
+                    (files if name in FILE_TASKS else others).append(f"{name} ({where(node)})")
             elif node.kind == parsing.TokenKind.RootSystemName:
                 found.append(f"$root references are not allowed ({where(node)})")
             return True
@@ -321,6 +321,12 @@ def _token_problems(tree: syntax.SyntaxTree, allowed: frozenset[str]) -> list[st
         return True
 
     tree.root.visit(visit)
+    if files:
+        found.insert(0, f"file/system tasks are not allowed: {', '.join(dict.fromkeys(files))} "
+                        "(allow them with --allow-file-io)")
+    if others:
+        found.insert(0, "system tasks outside the allowed set (printing, math, randomness, "
+                        f"queries) are not allowed: {', '.join(dict.fromkeys(others))}")
     return found
 
 

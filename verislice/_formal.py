@@ -42,6 +42,7 @@ from typing import Any, Union
 from pyslang import parsing
 
 from ._errors import DiagnosticError, VerisliceError
+from ._canonical import canonicalize
 from ._frontend import Design, Port, Source, load, rename_modules
 from ._sandbox import run_limited, sandbox_dir
 from .equiv._results import (
@@ -370,6 +371,10 @@ def _prepare_group(ref: DesignInput, cands: list[DesignInput], only, opts: Forma
                    strict: bool) -> _Group:
     try:
         rd = _load(ref, opts.top_ref, opts)
+        # Yosys reads the preprocessed text, as the candidates' (it runs sandboxed, without the
+        # reference's include directories)
+        rd = load(canonicalize(rd.sources, include_dirs=_include_dirs(rd, opts),
+                               defines=opts.defines, untrusted=False), top=rd.top)
     except VerisliceError as exc:
         if strict:
             raise
@@ -399,8 +404,35 @@ def _prepare_group(ref: DesignInput, cands: list[DesignInput], only, opts: Forma
     return group
 
 
+def _screen_cand(item: DesignInput, rd: Design, opts: FormalOptions
+                 ) -> tuple[list[Source] | Design | None, CandidateResult | None]:
+    """The candidate as its canonical text, screened in the sandboxed front end (the same text
+    simulation compiles: a `` `ifdef SYNTHESIS`` cannot show Yosys other code), or its verdict."""
+    from .untrusted import screen_designs
+
+    if isinstance(item, Design):
+        srcs, top = list(item.sources), item.top
+    else:
+        srcs = [s if isinstance(s, Source) else Source.read(s) for s in _items(item)]
+        top = opts.top_gen
+    name = _label(item)
+    kw = dict(include_dirs=opts.include_dirs, max_memory_bits=None, defines=opts.defines)
+    [s] = screen_designs([srcs], top=top, **kw)
+    if s.verdict == "COMPILE_ERROR" and top is None and "several top modules" in s.message:
+        [s] = screen_designs([srcs], top=rd.top, **kw)
+    if s.verdict == "OK":
+        return [Source(s.text, srcs[0].name)], None
+    verdict = INTERFACE if s.verdict == "COMPILE_ERROR" and not s.message[:1].isspace() and \
+        ("top module" in s.message or "no module" in s.message) else s.verdict
+    return None, CandidateResult(verdict, s.message, name=name, top=s.top or "", method="formal")
+
+
 def _prepare_cand(i: int, item: DesignInput, rd: Design, only, opts: FormalOptions) -> _Cand:
     c = _Cand(i, _label(item))
+    item, verdict = _screen_cand(item, rd, opts)
+    if verdict is not None:
+        c.result = verdict
+        return c
     try:
         cd = _load(item, opts.top_gen, opts, fallback_top=rd.top)
     except DiagnosticError as exc:

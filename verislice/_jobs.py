@@ -51,6 +51,7 @@ class RefUnit:
     timing: Any  # equiv._detect.Timing
     constants: frozenset[int] = frozenset()
     error: str = ""
+    key: str = ""  # the canonical text before renaming: seeds the stimulus, whatever the group
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,38 @@ def _canonical_design(sources: Sequence[Source], top: str | None, include_dirs: 
     return canon, load(canon, top=top)
 
 
+def _prune_unused(canon: list[Source], design: Design) -> tuple[list[Source], Design]:
+    """Drop the modules (interfaces, programs) that the top's instance tree never uses, such as
+    a testbench shipped with an answer: they are never simulated, so they are neither screened
+    nor compiled. Removed text becomes blank lines, so line numbers stay true."""
+    from pyslang import ast, syntax
+
+    used = {design.top}
+
+    def visit(node):
+        if isinstance(node, ast.Symbol) and node.kind == ast.SymbolKind.Instance:
+            used.add(node.body.definition.name)
+        return True
+
+    design.body.visit(visit)
+    units = (syntax.SyntaxKind.ModuleDeclaration, syntax.SyntaxKind.InterfaceDeclaration,
+             syntax.SyntaxKind.ProgramDeclaration)
+    out, changed = [], False
+    for src, tree in zip(canon, design.trees):
+        root = tree.root
+        members = root.members if root.kind == syntax.SyntaxKind.CompilationUnit else [root]
+        data = src.text.encode()
+        cuts = [(m.sourceRange.start.offset, m.sourceRange.end.offset) for m in members
+                if m.kind in units and m.header.name.valueText not in used]
+        for a, b in sorted(cuts, reverse=True):
+            data = data[:a] + b"\n" * data[a:b].count(b"\n") + data[b:]
+        changed = changed or bool(cuts)
+        out.append(Source(data.decode(), src.name))
+    if not changed:
+        return canon, design
+    return out, load(out, top=design.top)
+
+
 def _first_line(msg: str) -> str:
     return msg.splitlines()[0] if msg else ""
 
@@ -81,10 +114,12 @@ def _first_line(msg: str) -> str:
 # -- screening (eval, prepare) -----------------------------------------------------------------
 
 def screen_design(sources: Sequence[Source], top: str | None, include_dirs: Sequence[str],
-                  allow_file_io: bool, max_memory_bits: int | None) -> Screened:
+                  allow_file_io: bool, max_memory_bits: int | None,
+                  defines: Any = None) -> Screened:
     """Canonical text, parse, elaborate and screen one untrusted design."""
     try:
-        canon, design = _canonical_design(sources, top, include_dirs, None, True)
+        canon, design = _canonical_design(sources, top, include_dirs, defines, True)
+        canon, design = _prune_unused(canon, design)
         why = screen(design, allow_file_io=allow_file_io, max_memory_bits=max_memory_bits)
     except Rejected as exc:
         return Screened("REJECTED", exc.message)
@@ -119,8 +154,9 @@ def equiv_reference(sources: Sequence[Source], options: Any, prefix: str) -> Ref
     if not outputs:
         return RefUnit("", "", (), (), None, error=f"module {d.top} has no outputs to compare")
     inputs = tuple((p.name, p.width) for p in d.ports if p.direction == "input")
-    text = rename_globals("\n".join(s.text for s in canon), prefix, keep={p.name for p in d.ports})
-    return RefUnit(d.top, text, inputs, outputs, timing, frozenset(constants_of(d)))
+    plain = "\n".join(s.text for s in canon)
+    text = rename_globals(plain, prefix, keep={p.name for p in d.ports})
+    return RefUnit(d.top, text, inputs, outputs, timing, frozenset(constants_of(d)), key=plain)
 
 
 def _non_vector_ports(d: Design, only: set[str] | None = None) -> str:
@@ -185,6 +221,7 @@ def equiv_candidate(sources: Sequence[Source], ref: RefInterface, options: Any,
         canon = canonicalize(sources, include_dirs=options.include_dirs,
                              defines=options.defines, untrusted=True)
         d = _load_candidate(canon, ref, options.top_gen)
+        canon, d = _prune_unused(canon, d)
     except Rejected as exc:
         return CandUnit(REJECTED, exc.message)
     except DiagnosticError as exc:

@@ -348,6 +348,8 @@ def run_limited(
             if s is not None:
                 s.close()
     code = None if timed_out else proc.returncode
+    if code is not None and 128 < code <= 128 + 64 and sandbox_mode() != "none":
+        code = 128 - code  # bwrap reports a child killed by signal n as 128+n: say -n as Popen does
     return RunResult(tuple(argv), code, out.text(), err.text(), timed_out,
                      time.monotonic() - start)
 

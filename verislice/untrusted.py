@@ -21,7 +21,7 @@ the design's own tree, huge memories) can then never be shown other code than th
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from . import _worker
@@ -41,7 +41,8 @@ _FAILURE_VERDICT = {"timeout": "TIMEOUT", "memory": "REJECTED", "crash": "COMPIL
 def screen_designs(designs: Sequence[Sequence[Source]], *, top: str | None = None,
                    include_dirs: Sequence[str | os.PathLike[str]] = (),
                    allow_file_io: bool = False, max_memory_bits: int | None = 1 << 24,
-                   jobs: int = 1, timeout: float = FRONTEND_TIMEOUT) -> list[Screened]:
+                   defines: Mapping[str, str | None] | None = None, jobs: int = 1,
+                   timeout: float = FRONTEND_TIMEOUT) -> list[Screened]:
     """Preprocess, parse, elaborate and screen each design (a list of :class:`Source`), in
     sandboxed workers; results in input order.
 
@@ -49,6 +50,7 @@ def screen_designs(designs: Sequence[Sequence[Source]], *, top: str | None = Non
     out of the design's tree, an include outside ``include_dirs``, too much memory),
     ``COMPILE_ERROR`` (pyslang's ``file:line:col: error:`` messages, or a crash of the parser) or
     ``TIMEOUT``. ``Screened.text`` is the canonical text to compile instead of the original.
+    ``defines`` are the user's ``-D`` macros (applied before the text is made canonical).
     Raises :class:`SandboxUnavailable` when no sandbox can start.
     """
     require_sandbox()
@@ -60,7 +62,7 @@ def screen_designs(designs: Sequence[Sequence[Source]], *, top: str | None = Non
             for i, srcs in chunk:
                 try:
                     res = w.call("screen_design", list(srcs), top, dirs, allow_file_io,
-                                 max_memory_bits, timeout=timeout)
+                                 max_memory_bits, dict(defines or {}), timeout=timeout)
                 except _worker.WorkerFailed as exc:
                     res = Screened(_FAILURE_VERDICT[exc.reason], exc.message)
                 out.append((i, res))

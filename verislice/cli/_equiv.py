@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import typer
 
+from .._sandbox import SANDBOX_ENV
 from ..equiv import _results as R
 from ..equiv._options import EquivOptions
 from ._app import app
@@ -64,6 +66,10 @@ def equiv(
     include: list[Path] = INCLUDE,
     define: list[str] = DEFINE,
     keep_dir: bool = typer.Option(False, help=_H["keep_dir"]),
+    no_sandbox: bool = typer.Option(False, "--no-sandbox",
+                                    help="Run candidates without the bubblewrap sandbox, "
+                                         "accepting the risk (same as VERISLICE_SANDBOX=none; "
+                                         "see docs/security.md)."),
 ) -> None:
     """Per-output equivalence of candidates with a reference (random simulation on Icarus).
 
@@ -73,6 +79,8 @@ def equiv(
     REJECTED instead.
     """
     args = dict(locals())
+    if args.pop("no_sandbox"):
+        os.environ[SANDBOX_ENV] = "none"  # inherited by every worker and simulator process
     run_cli(lambda: _equiv(args))
 
 

@@ -132,7 +132,7 @@ def _prepare_group(gid: int, ref, cands, opts: EquivOptions) -> _Prepared:
     ref_prefix = f"vs{gid}r_"
     specs = [InputSpec(n, w) for n, w in unit.inputs]
     stim = make_stimulus(specs, unit.timing, constants, samples=opts.cycles, seed=opts.seed,
-                         sequences=opts.sequences, key=unit.text)
+                         sequences=opts.sequences, key=unit.key)
     group = SimGroup(gid, name, unit.top, ref_prefix + unit.top, ref_prefix, unit.text,
                      unit.inputs, unit.outputs, unit.timing, stim, tuple(sims), ())
     return _Prepared(gid, group, verdicts)
