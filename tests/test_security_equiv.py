@@ -1,0 +1,486 @@
+"""Attacks on the equivalence checker by the Verilog it judges (docs/security.md).
+
+Every verdict of ``verislice equiv`` / ``verislice.equiv.check_batch`` is a reward for the model
+that wrote the candidate: a checker a candidate can fool is a reward the model learns to hack.
+Each test here is one attack. It asserts the SECURE behaviour: nothing written outside the
+sandbox, no forged MATCH/PROVEN, honest neighbours in the same batch (same prompt, and another
+prompt packed into the same simulation) keep their verdicts, CLI exit codes in {0, 1, 2} with no
+traceback, bounded time, and the test's secret token never in any output.
+
+Payloads write only under a ``canary`` directory inside ``tmp_path``; each embeds a fresh
+``secrets.token_hex`` token.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from verislice import Source, equiv
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+REF = """module top(input [7:0] a, input [7:0] b, output [7:0] y);
+  assign y = a & b;
+endmodule
+"""
+GOOD = """module top(input [7:0] a, input [7:0] b, output [7:0] y);
+  assign y = b & a;
+endmodule
+"""
+BAD = """module top(input [7:0] a, input [7:0] b, output [7:0] y);
+  assign y = a | b;
+endmodule
+"""
+# a second prompt, packed into the same simulations: sequential, `fall` wrong in gen.v
+SEQ_REF = (REPO / "examples/seq/ref.v").read_text()
+SEQ_BAD = (REPO / "examples/seq/gen.v").read_text()
+
+FAST = {"engine": "vvp", "cycles": 200}
+CORRECT = {"MATCH", "PROVEN", "BOUNDED"}
+
+
+def cand(extra: str = "", y: str | None = "a & b", pre: str = "") -> str:
+    """The reference's interface with ``assign y = <y>`` (none when ``y`` is None) and ``extra``
+    inside the module, ``pre`` before it."""
+    assign = "" if y is None else f"  assign y = {y};\n"
+    return (f"{pre}module top(input [7:0] a, input [7:0] b, output [7:0] y);\n"
+            f"{assign}{extra}\nendmodule\n")
+
+
+@pytest.fixture
+def canary(tmp_path):
+    """(canary directory, secret token): payloads may only try to write in there."""
+    d = tmp_path / "canary"
+    d.mkdir()
+    return d, secrets.token_hex(16)
+
+
+def assert_untouched(d: Path) -> None:
+    assert not any(d.iterdir()), f"the candidate wrote outside the sandbox: {list(d.iterdir())}"
+
+
+def dump(results) -> str:
+    return json.dumps([[r.to_json() for r in row] for row in results])
+
+
+def verdicts(r) -> dict[str, str]:
+    return {n: o.verdict for n, o in r.outputs.items()}
+
+
+def batch(attacker: Source, *, position: int = 1, good: str = GOOD, limit: float = 90.0,
+          **kw) -> tuple:
+    """``check_batch`` with the attacker among honest neighbours of its own prompt (an honest
+    right and an honest wrong candidate) and of a second prompt in the same batch; asserts every
+    neighbour keeps its verdict. Returns (the attacker's result, all results)."""
+    g0 = [Source(good, "good.v"), Source(BAD, "bad.v")]
+    g0.insert(position, attacker)
+    g1 = [Source(SEQ_REF, "seq_good.v"), Source(SEQ_BAD, "seq_bad.v")]
+    opts = dict(FAST)
+    opts.update(kw)
+    start = time.monotonic()
+    res = equiv.check_batch([(Source(REF, "ref.v"), g0), (Source(SEQ_REF, "seq_ref.v"), g1)],
+                            **opts)
+    assert time.monotonic() - start < limit
+    rest = [r for i, r in enumerate(res[0]) if i != position]
+    assert_neighbours(rest, res[1])
+    return res[0][position], res
+
+
+def assert_neighbours(g0: list, g1: list) -> None:
+    good, bad = g0
+    assert (good.verdict, verdicts(good)) == ("OK", {"y": "MATCH"}), good.message
+    assert (bad.verdict, verdicts(bad)) == ("OK", {"y": "MISMATCH"}), bad.message
+    sgood, sbad = g1
+    assert (sgood.verdict, verdicts(sgood)) == (
+        "OK", {"rise": "MATCH", "fall": "MATCH", "count": "MATCH"}), sgood.message
+    assert (sbad.verdict, verdicts(sbad)) == (
+        "OK", {"rise": "MATCH", "fall": "MISMATCH", "count": "MATCH"}), sbad.message
+
+
+def not_correct(r) -> bool:
+    return not any(o.verdict in CORRECT for o in r.outputs.values())
+
+
+def cli(args: list[str], cwd: Path, *, timeout: float = 60, mem_gib: int = 4):
+    """Run a console script in its own session under a soft address-space limit; kill its whole
+    process group on timeout (then fail). Asserts exit code in {0, 1, 2} and no traceback."""
+    def limit():
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        resource.setrlimit(resource.RLIMIT_AS, (mem_gib << 30, hard))
+
+    p = subprocess.Popen([str(BIN / args[0]), *args[1:]], cwd=cwd, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True, preexec_fn=limit)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        pytest.fail(f"{' '.join(args[:2])} did not finish in {timeout} s")
+    finally:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)  # nothing it started may outlive it
+        except ProcessLookupError:
+            pass
+    assert p.returncode in (0, 1, 2), (p.returncode, err[-2000:])
+    assert "Traceback" not in err, err[-3000:]
+    return p.returncode, out, err
+
+
+def equiv_json(tmp_path: Path, files: dict[str, str], *extra: str, timeout: float = 60):
+    """``verislice equiv ref.v <cands> --json``; returns (exit code, parsed JSON, raw text)."""
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    names = [n for n in files if n != "ref.v"]
+    rc, out, err = cli(["verislice", "equiv", "ref.v", *names, "--json", *extra], tmp_path,
+                       timeout=timeout)
+    assert rc in (0, 1), err[-2000:]
+    return rc, json.loads(out), out + err
+
+
+def by_file(doc: dict) -> dict[str, dict]:
+    return {c["file"]: c for c in doc["candidates"]}
+
+
+def fopen_payload(d: Path, token: str, name: str = "x") -> str:
+    return (f"  integer fd;\n  initial begin fd = $fopen(\"{d}/{name}\", \"w\"); "
+            f"$fdisplay(fd, \"{token}\"); $fclose(fd); end\n")
+
+
+# == 1. the screen and the simulator must see the same text ===================================
+
+def test_ifdef_icarus_hides_file_write_from_the_screen(canary):
+    d, token = canary
+    atk = cand(f"`ifdef __ICARUS__\n{fopen_payload(d, token)}`endif")
+    r, res = batch(Source(atk, "atk.v"))
+    assert_untouched(d)
+    # one text for every tool: either the branch is gone everywhere (the honest logic MATCHes)
+    # or the screen saw the file task (REJECTED)
+    assert r.verdict in ("OK", "REJECTED"), r.message
+    if r.verdict == "OK":
+        assert verdicts(r) == {"y": "MATCH"}
+    assert token not in dump(res)
+
+
+def test_ifdef_icarus_hides_file_write_cocotb_engine_cli(tmp_path, canary):
+    d, token = canary
+    atk = cand(f"`ifdef __ICARUS__\n{fopen_payload(d, token)}`endif")
+    rc, doc, raw = equiv_json(tmp_path, {"ref.v": REF, "good.v": GOOD, "atk.v": atk,
+                                         "bad.v": BAD}, "--cycles", "200")
+    assert_untouched(d)
+    c = by_file(doc)
+    assert c["good.v"]["outputs"]["y"]["verdict"] == "MATCH"
+    assert c["bad.v"]["outputs"]["y"]["verdict"] == "MISMATCH"
+    assert c["atk.v"]["verdict"] in ("OK", "REJECTED")
+    assert rc == 1 and token not in raw
+
+
+def test_ifdef_verislice_standalone_hides_file_write_vvp_cli(tmp_path, canary):
+    d, token = canary
+    atk = cand(f"`ifdef VERISLICE_STANDALONE\n{fopen_payload(d, token)}`endif")
+    rc, doc, raw = equiv_json(tmp_path, {"ref.v": REF, "good.v": GOOD, "atk.v": atk,
+                                         "bad.v": BAD}, "--engine", "vvp", "--cycles", "200")
+    assert_untouched(d)
+    c = by_file(doc)
+    assert c["good.v"]["outputs"]["y"]["verdict"] == "MATCH"
+    assert c["bad.v"]["outputs"]["y"]["verdict"] == "MISMATCH"
+    assert c["atk.v"]["verdict"] in ("OK", "REJECTED")
+    assert rc == 1 and token not in raw
+
+
+def _formal_and_sim(tmp_path: Path, atk: str) -> tuple[str, str]:
+    """The attacker's verdict for y under --formal and under simulation (the candidate's verdict
+    when it was not simulated/proved)."""
+    pytest.importorskip("pyosys")
+    out = []
+    for extra in (["--formal"], ["--engine", "vvp", "--cycles", "200"]):
+        _rc, doc, _raw = equiv_json(tmp_path, {"ref.v": REF, "atk.v": atk}, *extra)
+        c = doc["candidates"][0]
+        out.append(c["outputs"]["y"]["verdict"] if c["verdict"] == "OK" else c["verdict"])
+    return out[0], out[1]
+
+
+@pytest.mark.parametrize("macro", ["SYNTHESIS", "YOSYS"])
+def test_formal_sees_the_same_text_as_simulation_ifdef(tmp_path, macro):
+    # right code where Yosys defines the macro, wrong code where Icarus reads it
+    atk = cand("", y="a | b").replace(
+        "  assign y = a | b;", f"`ifdef {macro}\n  assign y = a & b;\n`else\n"
+                               "  assign y = a | b;\n`endif")
+    formal, sim = _formal_and_sim(tmp_path, atk)
+    assert not (formal in CORRECT and sim == "MISMATCH"), (formal, sim)
+    if "REJECTED" not in (formal, sim):
+        assert (formal in CORRECT) == (sim in CORRECT), (formal, sim)
+
+
+def test_formal_sees_the_same_text_as_simulation_translate_off(tmp_path):
+    # Yosys skips `synopsys translate_off` regions; Icarus and pyslang read them
+    atk = cand("  // synopsys translate_off\n  assign y = a | b;\n  // synopsys translate_on")
+    formal, sim = _formal_and_sim(tmp_path, atk)
+    assert not (formal in CORRECT and sim == "MISMATCH"), (formal, sim)
+    if "REJECTED" not in (formal, sim):
+        assert (formal in CORRECT) == (sim in CORRECT), (formal, sim)
+
+
+# == 2. scopes the screen does not look at ====================================================
+
+def test_package_function_with_file_task_is_rejected(canary):
+    d, token = canary
+    atk = cand("  integer r;\n  initial r = evil_pkg::leak(1);",
+               pre=("package evil_pkg;\n  function automatic integer leak(input integer v);\n"
+                    f"    integer fd;\n    begin fd = $fopen(\"{d}/pkg\", \"w\"); "
+                    f"$fdisplay(fd, \"{token}\"); $fclose(fd); leak = v; end\n"
+                    "  endfunction\nendpackage\n"))
+    r, res = batch(Source(atk, "atk.v"))
+    assert_untouched(d)
+    assert r.verdict == "REJECTED", (r.verdict, r.message)
+    assert token not in dump(res)
+
+
+def test_unit_scope_function_with_file_task_is_rejected(canary):
+    d, token = canary
+    atk = cand("  integer r;\n  initial r = leak(1);",
+               pre=("function automatic integer leak(input integer v);\n  integer fd;\n"
+                    f"  begin fd = $fopen(\"{d}/unit\", \"w\"); $fdisplay(fd, \"{token}\"); "
+                    "$fclose(fd); leak = v; end\nendfunction\n"))
+    r, res = batch(Source(atk, "atk.v"))
+    assert_untouched(d)
+    assert r.verdict == "REJECTED", (r.verdict, r.message)
+    assert token not in dump(res)
+
+
+# == 3. reaching into the testbench ============================================================
+
+READS = {
+    # the reference's output wire of group 0 in the generated testbench (module verislice_tb)
+    "tb-wire": "verislice_tb.g0_r0",
+    "root": "$root.verislice_tb.g0_r0",
+    "upward-instance": "g0_ref.y",  # upward name resolution from inside g0_c1
+    "tb-ref-port": "verislice_tb.g0_ref.y",
+}
+
+
+@pytest.mark.parametrize("hidden", [True, False], ids=["ifdef-icarus", "plain"])
+@pytest.mark.parametrize("path", list(READS.values()), ids=list(READS))
+def test_hierarchical_read_of_the_reference_is_not_match(path, hidden):
+    body = f"assign y = {path};"
+    if hidden:  # hidden from pyslang, seen by Icarus
+        atk = cand(f"`ifdef __ICARUS__\n  {body}\n`else\n  assign y = 8'd0;\n`endif", y=None)
+    else:
+        atk = cand("", y=path)
+    r, _res = batch(Source(atk, "atk.v"))
+    assert not_correct(r), (r.verdict, verdicts(r))
+    assert r.verdict in ("REJECTED", "COMPILE_ERROR", "OK"), r.message
+
+
+WRITES = {
+    # forced 0, the testbench never counts a mismatch: every candidate of the batch MATCHes
+    "force-vs_hit": "initial force verislice_tb.vs_hit = 1'b0;",
+    # the stimulus bus of every design of the batch held at 0
+    "always-bus": "always #1 verislice_tb.bus = 0;",
+    "force-bus": "initial force verislice_tb.bus = 0;",
+    "force-done": "initial force verislice_tb.done = 1'b1;",
+}
+
+
+@pytest.mark.parametrize("stmt,engine",
+                         [(v, "vvp") for v in WRITES.values()]
+                         + [(WRITES["force-vs_hit"], "cocotb")],
+                         ids=[f"{k}-vvp" for k in WRITES] + ["force-vs_hit-cocotb"])
+def test_hierarchical_write_into_the_testbench_does_not_change_neighbours(stmt, engine):
+    atk = cand(f"`ifdef __ICARUS__\n  {stmt}\n`endif", y="8'd0")
+    r, _res = batch(Source(atk, "atk.v"), engine=engine)  # asserts both prompts' neighbours
+    assert not_correct(r), (r.verdict, verdicts(r))
+
+
+def test_hierarchical_write_without_ifdef_is_not_accepted():
+    atk = cand("  initial force verislice_tb.vs_hit = 1'b0;", y="8'd0")
+    r, _res = batch(Source(atk, "atk.v"))
+    assert r.verdict in ("REJECTED", "COMPILE_ERROR"), (r.verdict, verdicts(r))
+
+
+# Icarus's preprocessor acts on a backtick inside an escaped identifier (`\q`ifdef`) and does not
+# honour string literals while it skips an inactive branch; pyslang sees one identifier and one
+# string, and no directive at all. So the text below is, for pyslang (and the screen), a named
+# block that calls a task and displays a string; for Icarus, `ifdef NOPE` skips up to the
+# `endif` inside that string and the rest of the "string" is code.
+def escaped_ifdef(hidden: str, visible: str = "") -> str:
+    return cand(f"{visible}\n  task NOPE; endtask\n"
+                f"  initial begin : \\q`ifdef NOPE (); $display(\" `endif end {hidden} //\"); end",
+                y=None)
+
+
+def test_escaped_identifier_directive_cannot_read_the_reference():
+    atk = escaped_ifdef("assign w = verislice_tb.g0_r0;", "  wire [7:0] w;\n  assign y = w;")
+    r, _res = batch(Source(atk, "atk.v"))
+    assert not_correct(r), (r.verdict, verdicts(r))
+
+
+def test_escaped_identifier_directive_cannot_force_the_testbench():
+    atk = escaped_ifdef("initial force verislice_tb.vs_hit = 1'b0;", "  assign y = 8'd0;")
+    r, _res = batch(Source(atk, "atk.v"))  # asserts both prompts' neighbours
+    assert not_correct(r), (r.verdict, verdicts(r))
+
+
+def test_escaped_identifier_directive_cannot_write_files(canary):
+    d, token = canary
+    path = f"{d}/esc".encode()
+    atk = escaped_ifdef(
+        "initial begin fd = $fopen(fn, md); $fdisplay(fd, tk); $fclose(fd); end",
+        f"  assign y = a & b;\n  integer fd;\n"
+        f"  reg [{8 * len(path) - 1}:0] fn = {8 * len(path)}'h{path.hex()};\n"
+        f"  reg [7:0] md = 8'h77;\n"  # "w"
+        f"  reg [{8 * len(token) - 1}:0] tk = {8 * len(token)}'h{token.encode().hex()};")
+    r, res = batch(Source(atk, "atk.v"))
+    assert_untouched(d)
+    assert r.verdict in ("OK", "REJECTED"), r.message
+
+
+# A module the candidate does not define is a black box for pyslang, and its name is not renamed;
+# in the shared testbench it is whatever design of the batch has that (renamed) name.
+INSTANCES = {
+    "reference": "vs0r_top u(.a(a), .b(b), .y(y));",
+    "neighbour": "vs0c0_top u(.a(a), .b(b), .y(y));",  # good.v, the first candidate of group 0
+    "testbench": "verislice_tb t();\n  assign y = a | b;",
+}
+
+
+@pytest.mark.parametrize("inst", list(INSTANCES.values()), ids=list(INSTANCES))
+def test_instance_of_another_design_of_the_batch_is_not_match(inst):
+    r, _res = batch(Source(cand(f"  {inst}", y=None), "atk.v"))
+    assert not_correct(r), (r.verdict, verdicts(r))
+    assert r.verdict in ("REJECTED", "COMPILE_ERROR"), (r.verdict, r.message)
+
+
+@pytest.mark.parametrize("module", ["vsr_top", "vsf_gold"])
+def test_formal_instance_of_the_wrapped_reference_is_not_proven(tmp_path, module):
+    pytest.importorskip("pyosys")
+    atk = cand(f"  {module} u(.a(a), .b(b), .y(y));", y=None)
+    rc, doc, _raw = equiv_json(tmp_path, {"ref.v": REF, "atk.v": atk, "good.v": GOOD,
+                                         "bad.v": BAD}, "--formal")
+    c = by_file(doc)
+    assert c["good.v"]["outputs"]["y"]["verdict"] == "PROVEN"
+    assert c["bad.v"]["outputs"]["y"]["verdict"] == "MISMATCH"
+    assert c["atk.v"]["verdict"] in ("REJECTED", "COMPILE_ERROR"), c["atk.v"]
+    assert rc == 1
+
+
+# == 4. blame by forgeable names, and what one file leaves for the next ========================
+
+@pytest.mark.parametrize("victim", ["g0_c0.v", "g1_c0.v", "g0_ref.v"])
+def test_line_directive_cannot_blame_a_neighbour(victim):
+    # the syntax error only Icarus sees, reported under a neighbour's temporary file name
+    atk = cand() + f"`ifdef __ICARUS__\n`line 3 \"{victim}\" 0\nthis is not verilog ;\n`endif\n"
+    r, _res = batch(Source(atk, "atk.v"), position=1)
+    assert r.verdict in ("COMPILE_ERROR", "REJECTED", "OK"), r.message
+
+
+def test_line_directive_without_ifdef_cannot_blame_a_neighbour():
+    # Icarus 11 lacks `let`: pyslang accepts the helper module, Icarus does not
+    atk = cand() + ("`line 3 \"g0_c0.v\" 0\nmodule helper(input x); let f(v) = v; "
+                    "wire w = f(x); endmodule\n")
+    r, _res = batch(Source(atk, "atk.v"), position=1)
+    assert r.verdict in ("COMPILE_ERROR", "REJECTED", "OK"), r.message
+
+
+SV_GOOD = """module top(input logic [7:0] a, input logic [7:0] b, output logic [7:0] y);
+  logic [7:0] t;
+  assign t = a & b;
+  assign y = t;
+endmodule
+"""
+
+
+def test_unterminated_begin_keywords_does_not_break_a_later_candidate():
+    atk = cand() + '`begin_keywords "1364-1995"\n'
+    r, _res = batch(Source(atk, "atk.v"), position=0, good=SV_GOOD)
+    assert r.verdict in ("OK", "COMPILE_ERROR", "REJECTED"), r.message
+
+
+def test_same_package_name_in_two_candidates_keeps_both_verdicts():
+    # global names other than modules (packages, $unit functions) must not clash between
+    # candidates of one simulation: the first definition would win, or the second fails
+    atk = cand("", y="defs::op(a, b)", pre=(
+        "package defs;\n  function automatic [7:0] op(input [7:0] x, input [7:0] z); "
+        "op = x | z; endfunction\nendpackage\n"))
+    good = cand("", y="defs::op(a, b)", pre=(
+        "package defs;\n  function automatic [7:0] op(input [7:0] x, input [7:0] z); "
+        "op = x & z; endfunction\nendpackage\n"))
+    r, _res = batch(Source(atk, "atk.v"), position=0, good=good)
+    assert (r.verdict, verdicts(r)) == ("OK", {"y": "MISMATCH"}), r.message
+
+
+def test_same_unit_scope_function_in_two_candidates_keeps_both_verdicts():
+    fn = "function automatic [7:0] op(input [7:0] x, input [7:0] z); op = x {} z; endfunction\n"
+    atk = cand("", y="op(a, b)", pre=fn.format("|"))
+    good = cand("", y="op(a, b)", pre=fn.format("&"))
+    r, _res = batch(Source(atk, "atk.v"), position=0, good=good)
+    assert (r.verdict, verdicts(r)) == ("OK", {"y": "MISMATCH"}), r.message
+
+
+# == 8. output floods, early ends ==============================================================
+
+def test_output_flood_gets_a_per_candidate_verdict(canary):
+    _d, token = canary
+    atk = cand(f"  initial forever $display(\"{token} {'z' * 60}\");")
+    start = time.monotonic()
+    r, res = batch(Source(atk, "atk.v"), timeout=5, limit=120)
+    assert r.verdict in ("REJECTED", "TIMEOUT"), (r.verdict, r.message)
+    assert time.monotonic() - start < 120
+    assert token not in dump(res)
+
+
+def test_output_flood_with_simulated_time_gets_a_per_candidate_verdict(canary):
+    _d, token = canary
+    atk = cand(f"  always @(a) repeat (100000) $display(\"{token} {'z' * 60}\");")
+    r, res = batch(Source(atk, "atk.v"), timeout=5, limit=120)
+    assert r.verdict in ("REJECTED", "TIMEOUT"), (r.verdict, r.message)
+    assert token not in dump(res)
+
+
+@pytest.mark.parametrize("engine", ["vvp", "cocotb"])
+def test_finish_at_time_zero_does_not_make_neighbours_match(engine):
+    atk = cand("  initial $finish;")
+    r, _res = batch(Source(atk, "atk.v"), engine=engine)
+    assert r.verdict == "REJECTED", (r.verdict, r.message)
+
+
+def test_finish_at_time_zero_cli_default_engine(tmp_path):
+    atk = cand("  initial $finish;")
+    rc, doc, _raw = equiv_json(tmp_path, {"ref.v": REF, "atk.v": atk, "bad.v": BAD},
+                               "--cycles", "200")
+    c = by_file(doc)
+    assert c["bad.v"]["outputs"]["y"]["verdict"] == "MISMATCH"
+    assert c["atk.v"]["verdict"] == "REJECTED"
+    assert rc == 1
+
+
+# == 7 (formal part). reading files through Yosys =============================================
+
+def test_readmemh_of_a_secret_file_under_formal_is_rejected(tmp_path):
+    pytest.importorskip("pyosys")
+    token = secrets.token_hex(8)
+    secret = tmp_path / "secret.hex"
+    secret.write_text("\n".join(token[i:i + 2] for i in range(0, 16, 2)) + "\n")
+    atk = cand(f"  reg [7:0] mem [0:7];\n  initial $readmemh(\"{secret}\", mem);\n"
+               "  assign y = mem[a[2:0]];", y=None)
+    rc, doc, raw = equiv_json(tmp_path, {"ref.v": REF, "atk.v": atk, "good.v": GOOD},
+                              "--formal")
+    assert token not in raw
+    c = by_file(doc)
+    assert c["good.v"]["outputs"]["y"]["verdict"] == "PROVEN"
+    assert c["atk.v"]["verdict"] == "REJECTED", c["atk.v"]
+    # the bytes of the secret must not come back as counterexample values either
+    for i in range(0, 16, 2):
+        assert f'"actual": "{int(token[i:i + 2], 16):08b}"' not in raw
+    assert rc == 1
