@@ -12,8 +12,9 @@ STAMP  := $(VENV)/.installed
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
-	@command -v iverilog >/dev/null && command -v dot >/dev/null || \
-	  { $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog graphviz; }
+	@# bubblewrap: the sandbox every run of untrusted Verilog goes through (docs/security.md)
+	@command -v iverilog >/dev/null && command -v dot >/dev/null && command -v bwrap >/dev/null || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog graphviz bubblewrap; }
 	@[ -x $(PIP) ] || python3 -m venv --clear $(VENV)  # also repairs a half-made venv
 	$(PIP) install -q --upgrade pip
 	# the CPU build of torch first: an unpinned torch pulls a multi-GB CUDA build

@@ -8,7 +8,12 @@ run, on one core (jobs=1) unless stated:
 * baseline: each mutant run through the benchmark's own testbench (iverilog + vvp per candidate);
 * verislice with 1, 5 (one k=5 group), 20 and 50 candidates per simulation (groups packed), for
   the cocotb engine (default) and the vvp engine;
-* --jobs scaling at 20 candidates per simulation (wall time).
+* --jobs scaling at 20 candidates per simulation (wall time);
+* the cost of the sandbox: the same runs with every process in bubblewrap (the default) and with
+  ``VERISLICE_SANDBOX=none``, at 1 and 20 candidates per simulation.
+
+CPU times include the sandboxed front-end workers (they are stopped, and so counted, at the end of
+each timed run).
 
 The paper reports 39.1 ms per sample (simulation only). Goals: <= 10 ms per candidate at >= 20
 per simulation, <= 20 ms for k=5 groups packed several per simulation.
@@ -30,7 +35,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from verislice import Source, equiv  # noqa: E402
+from verislice import Source, _worker, equiv  # noqa: E402
 from verislice._sandbox import run_limited, sandbox_dir  # noqa: E402
 from verislice.mutate import mutants  # noqa: E402
 
@@ -68,10 +73,28 @@ def _cpu() -> float:
 
 def timed(fn) -> tuple[float, float]:
     """(wall seconds, CPU seconds of this process and its children): CPU time is what one core
-    spends, and stays meaningful when other work shares the machine."""
+    spends, and stays meaningful when other work shares the machine. The front-end workers are
+    stopped inside the timed run, so their CPU time counts."""
     t, c = time.perf_counter(), _cpu()
     fn()
+    _worker._close_all()
     return time.perf_counter() - t, _cpu() - c
+
+
+def sandboxed(mode: str, fn):
+    """``fn`` run with ``VERISLICE_SANDBOX=mode`` (fresh workers for it)."""
+    def run():
+        old = os.environ.get("VERISLICE_SANDBOX")
+        os.environ["VERISLICE_SANDBOX"] = mode
+        _worker._close_all()
+        try:
+            return fn()
+        finally:
+            if old is None:
+                os.environ.pop("VERISLICE_SANDBOX", None)
+            else:
+                os.environ["VERISLICE_SANDBOX"] = old
+    return run
 
 
 def testbench_baseline(work) -> float:
@@ -95,6 +118,8 @@ def main() -> int:
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 5, 20, 50])
     ap.add_argument("--engines", nargs="+", default=["cocotb", "vvp"])
     ap.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--sandbox", nargs="+", default=["bwrap", "none"],
+                    help="sandbox modes to compare at 1 and 20 candidates per simulation")
     ap.add_argument("--single-tasks", type=int, default=6,
                     help="tasks used for the 1-per-simulation runs (slow)")
     ap.add_argument("--include-slow", action="store_true",
@@ -116,9 +141,13 @@ def main() -> int:
     for engine in a.engines:
         for b in a.batches:
             w, nn = (small, n_small) if b == 1 else (work, n)
-            t = timed(lambda: equiv.check_batch(as_groups(w), batch_size=b, engine=engine,
-                                                cycles=a.cycles))
-            rows.append((f"verislice {engine}, {b} per simulation", 1, nn, t))
+            modes = a.sandbox if b in (1, 20) else a.sandbox[:1]
+            for mode in modes:
+                run = sandboxed(mode, lambda: equiv.check_batch(
+                    as_groups(w), batch_size=b, engine=engine, cycles=a.cycles))
+                t = timed(run)
+                label = f"verislice {engine}, {b} per simulation"
+                rows.append((label if mode == "bwrap" else f"{label}, no sandbox", 1, nn, t))
     for j in a.jobs:
         if j == 1:
             continue
@@ -128,12 +157,20 @@ def main() -> int:
             rows.append((f"verislice {engine}, 20 per simulation", j, n, t))
     print(f"load average at the end: {os.getloadavg()[0]:.1f} (wall times grow with it; CPU "
           "times much less)")
-    print(f"{'setup':46s} {'jobs':>4s} {'cands':>5s} {'wall s':>7s} {'wall ms/c':>9s} "
+    print(f"{'setup':58s} {'jobs':>4s} {'cands':>5s} {'wall s':>7s} {'wall ms/c':>9s} "
           f"{'CPU ms/c':>9s} {'paper/CPU':>9s}")
     for name, j, nn, (t, c) in rows:
         ms, cms = 1000 * t / nn, 1000 * c / nn
-        print(f"{name:46s} {j:4d} {nn:5d} {t:7.2f} {ms:9.1f} {cms:9.1f} {PAPER_MS / cms:8.1f}x")
+        print(f"{name:58s} {j:4d} {nn:5d} {t:7.2f} {ms:9.1f} {cms:9.1f} {PAPER_MS / cms:8.1f}x")
     base = {(name, j): 1000 * t[0] / nn for name, j, nn, t in rows}
+    cpu = {(name, j): 1000 * t[1] / nn for name, j, nn, t in rows}
+    for engine in a.engines:
+        for b in (1, 20):
+            on = cpu.get((f"verislice {engine}, {b} per simulation", 1))
+            off = cpu.get((f"verislice {engine}, {b} per simulation, no sandbox", 1))
+            if on and off:
+                print(f"sandbox cost ({engine}, {b} per simulation, CPU): {on - off:+.1f} ms per "
+                      f"candidate ({100 * (on - off) / off:+.1f} %)")
     for engine in a.engines:
         one = base.get((f"verislice {engine}, 20 per simulation", 1))
         for j in a.jobs:

@@ -9,7 +9,8 @@ import typer
 
 from ._app import app
 from ._common import (DEFINE, FILES, INCLUDE, TOP, console, err_console, load_args, print_json,
-                      run_cli, split_signals)
+                      split_signals)
+from ._isolate import run_isolated
 
 
 class ConeFormat(str, Enum):
@@ -49,8 +50,8 @@ def cone(
     """Print the backward cone of signals: the statements that drive them, as a module that
     compiles, with the original text of every kept statement."""
     fmt_name = "json" if json_out else fmt.value
-    run_cli(lambda: _cone(files, split_signals(signal), top, ports.value, fmt_name, output,
-                          include, define))
+    run_isolated(lambda: _cone(files, split_signals(signal), top, ports.value, fmt_name, output,
+                               include, define), files)
 
 
 def _cone(files, signals, top, ports, fmt, output, include, define) -> int:

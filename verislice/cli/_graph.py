@@ -8,8 +8,9 @@ from pathlib import Path
 import typer
 
 from ._app import app
-from ._common import (DEFINE, FILES, INCLUDE, TOP, console, err_console, load_args, run_cli,
+from ._common import (DEFINE, FILES, INCLUDE, TOP, console, err_console, load_args,
                       split_signals)
+from ._isolate import run_isolated
 
 
 class GraphFormat(str, Enum):
@@ -43,7 +44,8 @@ def graph(
 ) -> None:
     """Show the signal dependency graph (data and control edges with their source lines)."""
     f = "json" if json_out else (fmt.value if fmt is not None else None)
-    run_cli(lambda: _graph(files, split_signals(signal), top, f, output, include, define))
+    run_isolated(lambda: _graph(files, split_signals(signal), top, f, output, include, define),
+                 files)
 
 
 def _graph(files, signals, top, fmt, output, include, define) -> int:
