@@ -201,11 +201,9 @@ def global_names(tree: syntax.SyntaxTree) -> set[str]:
         k = m.kind
         if k in _DESIGN_UNITS:
             names.add(m.header.name.valueText)
-        elif k in (syntax.SyntaxKind.FunctionDeclaration, syntax.SyntaxKind.TaskDeclaration):
-            names.add(_function_name(m))
-        elif k == syntax.SyntaxKind.TypedefDeclaration:
-            names.add(m.name.valueText)
         else:
+            if k in (syntax.SyntaxKind.FunctionDeclaration, syntax.SyntaxKind.TaskDeclaration):
+                names.add(_function_name(m))
             names.update(_declared_names(m))
     names.discard("")
     return names
@@ -222,20 +220,19 @@ def _function_name(m) -> str:
 
 def _declared_names(m) -> set[str]:
     """Identifiers a top-level declaration introduces: the name token of a UDP, class or
-    config, or the declarators of nets, variables and parameters."""
+    config, and every declarator in it (nets, variables, parameters, enum members; locals of a
+    function too, which is harmless: renaming is consistent across the whole text)."""
     out: set[str] = set()
-    for attr in ("name",):
-        tok = getattr(m, attr, None)
-        if isinstance(tok, parsing.Token) and tok.kind == parsing.TokenKind.Identifier:
-            out.add(tok.valueText)
-    decl = getattr(m, "declarators", None)
-    if decl is None and hasattr(m, "parameter"):
-        decl = getattr(m.parameter, "declarators", None)
-    if decl is not None:
-        for d in decl:
-            tok = getattr(d, "name", None)
-            if isinstance(tok, parsing.Token):
-                out.add(tok.valueText)
+    tok = getattr(m, "name", None)
+    if isinstance(tok, parsing.Token) and tok.kind == parsing.TokenKind.Identifier:
+        out.add(tok.valueText)
+
+    def visit(node):
+        if not isinstance(node, parsing.Token) and node.kind == syntax.SyntaxKind.Declarator:
+            out.add(node.name.valueText)
+        return True
+
+    m.visit(visit)
     return out
 
 

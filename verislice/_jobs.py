@@ -107,6 +107,31 @@ def _prune_unused(canon: list[Source], design: Design) -> tuple[list[Source], De
     return out, load(out, top=design.top)
 
 
+_UNRESOLVED = {"DiagCode(UndeclaredIdentifier)", "DiagCode(CouldNotResolveHierarchicalPath)",
+               "DiagCode(UnknownClassOrPackage)"}
+
+
+def _escape_attempt(exc: DiagnosticError, canon: Sequence[Source]) -> str | None:
+    """A REJECTED message when a compile error is a dotted name that leads out of the design
+    (``verislice_tb.r0_y``, ``$root.tb.x``): reaching into the testbench is an attack, not a
+    typo, and gets the verdict that says so."""
+    import re
+
+    texts = {s.name: s.text.splitlines() for s in canon}
+    for d in exc.diagnostics:
+        if d.code not in _UNRESOLVED or d.file not in texts or d.line < 1:
+            continue
+        lines = texts[d.file]
+        if d.line > len(lines):
+            continue
+        rest = lines[d.line - 1][max(d.column - 1, 0):]
+        m = re.match(r"\.?\s*(\$root|\\\S+|[A-Za-z_][\w$]*)\s*(\[[^\]]*\]\s*)*\.", rest)
+        if m or "$root" in lines[d.line - 1]:
+            return (f"hierarchical reference out of the design's own module tree "
+                    f"({d.file}:{d.line}:{d.column}: {rest.strip()[:60]})")
+    return None
+
+
 def _first_line(msg: str) -> str:
     return msg.splitlines()[0] if msg else ""
 
@@ -117,12 +142,16 @@ def screen_design(sources: Sequence[Source], top: str | None, include_dirs: Sequ
                   allow_file_io: bool, max_memory_bits: int | None,
                   defines: Any = None) -> Screened:
     """Canonical text, parse, elaborate and screen one untrusted design."""
+    canon: list[Source] = list(sources)
     try:
-        canon, design = _canonical_design(sources, top, include_dirs, defines, True)
-        canon, design = _prune_unused(canon, design)
+        canon = canonicalize(sources, include_dirs=include_dirs, defines=defines, untrusted=True)
+        canon, design = _prune_unused(canon, load(canon, top=top))
         why = screen(design, allow_file_io=allow_file_io, max_memory_bits=max_memory_bits)
     except Rejected as exc:
         return Screened("REJECTED", exc.message)
+    except DiagnosticError as exc:
+        why = _escape_attempt(exc, canon)
+        return Screened("REJECTED", why) if why else Screened("COMPILE_ERROR", exc.message)
     except VerisliceError as exc:
         return Screened("COMPILE_ERROR", exc.message)
     except RuntimeError as exc:  # pyslang's own limits
@@ -217,6 +246,7 @@ def equiv_candidate(sources: Sequence[Source], ref: RefInterface, options: Any,
     from .equiv._detect import constants_of
     from .equiv._results import COMPILE_ERROR, INTERFACE, MISSING, REJECTED, WIDTH
 
+    canon: list[Source] = list(sources)
     try:
         canon = canonicalize(sources, include_dirs=options.include_dirs,
                              defines=options.defines, untrusted=True)
@@ -225,7 +255,8 @@ def equiv_candidate(sources: Sequence[Source], ref: RefInterface, options: Any,
     except Rejected as exc:
         return CandUnit(REJECTED, exc.message)
     except DiagnosticError as exc:
-        return CandUnit(COMPILE_ERROR, exc.message)
+        why = _escape_attempt(exc, canon)
+        return CandUnit(REJECTED, why) if why else CandUnit(COMPILE_ERROR, exc.message)
     except VerisliceError as exc:
         return CandUnit(INTERFACE if "top" in exc.message or "port" in exc.message else
                         COMPILE_ERROR, exc.message)
