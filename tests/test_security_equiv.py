@@ -484,3 +484,62 @@ def test_readmemh_of_a_secret_file_under_formal_is_rejected(tmp_path):
     for i in range(0, 16, 2):
         assert f'"actual": "{int(token[i:i + 2], 16):08b}"' not in raw
     assert rc == 1
+
+
+# == 7 (the run itself). an interrupted run leaves nothing behind ==============================
+
+def _procs_naming(path: Path) -> list[int]:
+    """Processes (other than this one) whose command line or working directory names ``path``."""
+    me, found = os.getpid(), []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+            cwd = os.readlink(entry / "cwd") if os.access(entry / "cwd", os.R_OK) else ""
+        except OSError:
+            continue
+        if str(path) in cmd or cwd.startswith(str(path)):
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupt_kills_every_child_and_removes_temp_dirs(tmp_path, sig):
+    tmp = tmp_path / "tmp"  # the run's TMPDIR: every temporary directory it makes is in here
+    tmp.mkdir()
+    for name, text in {"ref.v": REF, "good.v": GOOD,
+                       "hang.v": cand("  initial forever begin end")}.items():
+        (tmp_path / name).write_text(text)
+    p = subprocess.Popen([str(BIN / "verislice"), "equiv", "ref.v", "good.v", "hang.v",
+                          "--engine", "vvp", "--timeout", "60"], cwd=tmp_path,
+                         env=dict(os.environ, TMPDIR=str(tmp)), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not _procs_naming(tmp) and time.monotonic() < deadline:  # the simulation runs
+            time.sleep(0.1)
+        assert _procs_naming(tmp), "the simulation never started"
+        time.sleep(0.5)
+        p.send_signal(sig)
+        _out, err = p.communicate(timeout=20)
+        assert p.returncode != 0
+        assert "Traceback" not in err, err[-3000:]
+        deadline = time.monotonic() + 5
+        while _procs_naming(tmp) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _procs_naming(tmp), "children outlived the interrupted run"
+        assert list(tmp.iterdir()) == [], "temporary directories left behind"
+    finally:
+        for pid in _procs_naming(tmp):  # never leave a spinning simulator on a shared machine
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if p.returncode is None:
+            p.communicate()
