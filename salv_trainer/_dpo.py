@@ -31,12 +31,14 @@ import trl
 from trl import DPOConfig, DPOTrainer
 from trl.trainer.dpo_trainer import DataCollatorForPreference
 
+from ._paths import refuse_overwrite
 from .config import ConfigError, DPORunConfig
 from .masks import MASK_MODES, MaskAlignmentError, completion_token_mask, normalize_spans, truncated_mask_count
 from .prompts import DEFAULT_SYSTEM, build_messages, render_prompt
 from ._training import (
     DataFormatError,
     TrainResult,
+    check_output_dir,
     final_metrics,
     load_policy,
     log_callback,
@@ -375,6 +377,7 @@ def train_dpo(cfg: DPORunConfig, *, callbacks: Sequence[Any] = ()) -> TrainResul
     final metrics), checkpoints (``checkpoint-N``) and the final adapter + tokenizer.
     """
     cfg.validate()
+    check_output_dir(cfg, cfg.pairs)
     resume = resolve_resume(cfg)
     rows, read_stats = load_pairs(cfg.pairs, kinds=cfg.kind_list)
     if not rows:
@@ -421,6 +424,7 @@ def merge_adapter(adapter_dir: str | Path, output_dir: str | Path, *, bf16: bool
     from transformers import AutoTokenizer
 
     src, dst = Path(adapter_dir), Path(output_dir)
+    refuse_overwrite({"the adapter": src}, output_dirs={"the output directory": dst}, error=ConfigError)
     if not (src / "adapter_config.json").is_file():
         raise ConfigError(f"{src}: not a PEFT adapter directory (no adapter_config.json)")
     try:

@@ -19,6 +19,7 @@ from .prompts import DEFAULT_SYSTEM, build_messages, format_response, render_pro
 from ._training import (
     DataFormatError,
     TrainResult,
+    check_output_dir,
     final_metrics,
     load_policy,
     log_callback,
@@ -78,6 +79,7 @@ def train_sft(cfg: SFTRunConfig, *, callbacks: Sequence[Any] = ()) -> TrainResul
     from trl import SFTConfig, SFTTrainer
 
     cfg.validate()
+    check_output_dir(cfg, cfg.data)
     resume = resolve_resume(cfg)
     rows = load_sft_rows(cfg.data)
     tokenizer, model = load_policy(cfg.model, bf16=cfg.bf16)

@@ -9,10 +9,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._paths import refuse_overwrite
 from .config import ConfigError, _Common
+from .data._jsonl import JsonlWriter
 from .data._jsonl import read_jsonl as _read_jsonl
 
-__all__ = ["DataFormatError", "TrainResult", "read_jsonl", "resolve_resume", "trainer_kwargs"]
+__all__ = ["DataFormatError", "TrainResult", "check_output_dir", "read_jsonl", "resolve_resume",
+           "trainer_kwargs"]
 
 
 class DataFormatError(ValueError):
@@ -38,6 +41,13 @@ class TrainResult:
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line_number, row)`` for each non-blank line; bad JSON raises DataFormatError."""
     return _read_jsonl(path, error=DataFormatError)
+
+
+def check_output_dir(cfg: _Common, data: str) -> None:
+    """The output directory receives weights, tokenizer files, logs and rotated checkpoints, so it
+    must neither be nor hold the model trained from or the ``data`` file (raises ConfigError)."""
+    refuse_overwrite({"the model": cfg.model, "the data file": data},
+                     output_dirs={"the output directory": cfg.output_dir}, error=ConfigError)
 
 
 def resolve_resume(cfg: _Common) -> str | bool | None:
@@ -100,16 +110,18 @@ def _is_tty() -> bool:
 
 
 def log_callback(path: Path):  # -> TrainerCallback
-    """A callback appending every ``Trainer.log`` record as one JSON line to ``path``."""
+    """A callback appending every ``Trainer.log`` record as one JSON line to ``path``.
+
+    Appended through :class:`~salv_trainer.data.JsonlWriter`, so a run resumed after a crash
+    completes or cuts a torn last line instead of gluing the next record onto it."""
     from transformers import TrainerCallback
 
     class _JsonlLog(TrainerCallback):
         def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
             if not state.is_world_process_zero or not logs:
                 return
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps({"step": state.global_step, **logs}) + "\n")
+            with JsonlWriter(path, resume=True, error=DataFormatError) as writer:
+                writer.write({"step": state.global_step, **logs})
 
     return _JsonlLog()
 

@@ -1,6 +1,7 @@
 """`salv-train prepare|sample|label|pairs|stats`: the data stage (thin layer over
-:mod:`salv_trainer.data`). Exit codes: 0 done, 2 bad input (one message, no traceback),
-130 interrupted (rerun the same command to resume ``sample`` and ``label``)."""
+:mod:`salv_trainer.data`). Exit codes: 0 done, 2 bad input (one message, no traceback; an output
+that is the same file as an input is refused so), 130 interrupted by Ctrl-C, SIGTERM or SIGHUP
+(rerun the same command to resume ``sample`` and ``label``)."""
 
 from __future__ import annotations
 
@@ -39,11 +40,15 @@ def _progress(description: str):
 
 
 def _table(title: str, rows: list[tuple[str, object]]) -> None:
-    table = Table(title=title, show_header=False, title_justify="left")
+    """A two-column table on stdout. Keys may come from the data (``stats``: verdicts, signal
+    names), so lone surrogates are shown as escapes instead of crashing the print."""
+    from .._text import printable
+
+    table = Table(title=printable(title), show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column(justify="right")
     for k, v in rows:
-        table.add_row(k, str(v))
+        table.add_row(printable(k), printable(str(v)))
     console().print(table)
 
 

@@ -80,6 +80,7 @@ def eval_command(
 ) -> None:
     """Score a model (or existing responses) by pass@k with each benchmark's own testbench."""
     from verislice import VerisliceError
+    from verislice.cli._common import terminate_as_interrupt
 
     from ..eval import EvalConfig, load_benchmark, run_eval
 
@@ -98,16 +99,17 @@ def eval_command(
     )
     interactive = sys.stderr.isatty() and not to_stdout
     try:
-        tasks = load_benchmark(benchmark, data, task_ids=cfg.task_ids or None, limit=limit)
-        given = None
-        if canonical:
-            given = {t.task_id: [t.canonical_solution] for t in tasks}
-            cfg.extra = {"responses": "canonical solutions"}
-        if interactive:
-            result = _with_progress(cfg, tasks, given)
-        else:
-            _silence()
-            result = run_eval(cfg, tasks=tasks, responses=given)
+        with terminate_as_interrupt():  # SIGTERM/SIGHUP unwind like Ctrl-C: cleanup runs
+            tasks = load_benchmark(benchmark, data, task_ids=cfg.task_ids or None, limit=limit)
+            given = None
+            if canonical:
+                given = {t.task_id: [t.canonical_solution] for t in tasks}
+                cfg.extra = {"responses": "canonical solutions"}
+            if interactive:
+                result = _with_progress(cfg, tasks, given)
+            else:
+                _silence()
+                result = run_eval(cfg, tasks=tasks, responses=given)
     except VerisliceError as exc:
         _fail(exc.message)
     except KeyboardInterrupt:
@@ -161,7 +163,10 @@ def _with_progress(cfg, tasks, given):
 
 def _print_tables(result, details: bool) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
+
+    from .._text import printable
 
     con = Console()
     s = result.settings
@@ -186,8 +191,9 @@ def _print_tables(result, details: bool) -> None:
     if result.missing:
         con.print(f"[yellow]{len(result.missing)} task(s) without responses left out: "
                   f"{', '.join(result.missing[:8])}{' ...' if len(result.missing) > 8 else ''}[/yellow]")
-    if result.unknown:
-        con.print(f"[yellow]response ids that are no task: {', '.join(result.unknown[:8])}[/yellow]")
+    if result.unknown:  # ids from the responses file: any text, lone surrogates included
+        ids = escape(printable(", ".join(result.unknown[:8])))
+        con.print(f"[yellow]response ids that are no task: {ids}[/yellow]")
     if details:
         d = Table(show_header=True)
         for col in ("task", "c/n", "verdicts", "first message"):

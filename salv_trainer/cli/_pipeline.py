@@ -102,8 +102,11 @@ def pipeline(
     from ..config import ConfigError
     from ..masks import MaskAlignmentError, SpanError
 
+    from verislice.cli._common import terminate_as_interrupt
+
     try:
-        results = _pipeline(config, output_dir, seeds, report)
+        with terminate_as_interrupt():  # SIGTERM/SIGHUP unwind like Ctrl-C: cleanup runs
+            results = _pipeline(config, output_dir, seeds, report)
     except (ConfigError, DataFormatError, VerisliceError, MaskAlignmentError, SpanError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -140,8 +143,19 @@ def _pipeline(config: Optional[Path], output_dir: Optional[str], seeds: Optional
         if not path.is_file():
             raise ConfigError(f"{path}: no finished run there (run the pipeline first)")
         return json.loads(path.read_text())
+    _refuse_overwrite(config, Path(cfg.output_dir))
     _quiet_libraries()
     return run_pipeline(cfg, _ConsoleReporter())
+
+
+def _refuse_overwrite(config: Optional[Path], output_dir: Path) -> None:
+    """The configuration file must not be one of the files the run writes in ``output_dir``."""
+    from .._paths import refuse_overwrite
+    from ..config import ConfigError
+
+    written = ("config.yaml", "results.json", "results.png")
+    refuse_overwrite({"--config": config}, {f"the run's {name}": output_dir / name for name in written},
+                     error=ConfigError)
 
 
 def _quiet_libraries() -> None:

@@ -55,8 +55,11 @@ def _run(fn: Callable[[], Any]) -> Any:
     from .._training import DataFormatError
     from ..masks import MaskAlignmentError, SpanError
 
+    from verislice.cli._common import terminate_as_interrupt
+
     try:
-        return fn()
+        with terminate_as_interrupt():  # SIGTERM/SIGHUP unwind like Ctrl-C: cleanup runs
+            return fn()
     except (ConfigError, DataFormatError, MaskAlignmentError, SpanError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:

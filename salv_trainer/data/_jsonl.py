@@ -2,9 +2,17 @@
 
 Every data command writes one JSON object per line and can be stopped at any moment (Ctrl-C, a
 killed job, a full disk) and rerun: rows are appended whole with one ``write`` call on a file
-opened with ``O_APPEND``, so a crash can at worst leave one truncated last line. Opening the file
-again for appending cuts that partial line off, and :func:`done_ids` reads the ids of the complete
-rows, which the command then skips.
+opened with ``O_APPEND``, so a crash can at worst leave one truncated last line.
+
+The last line of one of our files without its newline is judged by one rule, :func:`_tail_row`,
+in both places that look at it: it is a complete row when it parses as a JSON object (a row cut
+short never does: only the whole text of an object parses as one), else the remains of an
+interrupted append. :func:`done_ids` counts a complete one as done and skips a torn one;
+:class:`JsonlWriter` reopening the file adds the missing newline after a complete one and cuts a
+torn one off, so the row is redone. No row is lost or written twice.
+
+Rows are written as UTF-8; a row holding a lone surrogate (``"\\ud800"`` in the input, which
+``json.loads`` accepts) is written with ``ensure_ascii`` instead, so it reads back identically.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from typing import Any
 
 from ._errors import DataError
 
-__all__ = ["JsonlWriter", "done_ids", "read_jsonl", "read_rows", "require_fields"]
+__all__ = ["JsonlWriter", "done_ids", "encode_row", "read_jsonl", "read_rows", "require_fields"]
 
 
 def read_jsonl(
@@ -45,12 +53,22 @@ def read_jsonl(
             if not line.strip():
                 continue
             if partial_tail_ok and not line.endswith("\n"):  # only ever the last line
-                try:
-                    yield _parse(path, lineno, line, error)
-                except error:
-                    return  # the remains of an interrupted append: that row will be redone
-                continue
+                tail = _tail_row(path, lineno, line, error)
+                if tail is not None:
+                    yield tail
+                return  # else the remains of an interrupted append: that row will be redone
             yield _parse(path, lineno, line, error)
+
+
+def _tail_row(path: Any, lineno: int, line: str, error: type[Exception] = DataError
+              ) -> tuple[int, dict[str, Any]] | None:
+    """The last line of one of our files, without its newline: ``(lineno, row)`` when it is a
+    complete row (parses as a JSON object), ``None`` when it is torn. The reader and the writer
+    both decide with this function, so they never disagree about that line."""
+    try:
+        return _parse(path, lineno, line, error)
+    except error:
+        return None
 
 
 def _parse(path: Any, lineno: int, line: str, error: type[Exception]) -> tuple[int, dict[str, Any]]:
@@ -92,23 +110,43 @@ def read_rows(
 
 
 def done_ids(path: str | os.PathLike[str], key: str = "id") -> set[str]:
-    """Ids (as strings) of the complete rows already in ``path``; empty when it does not exist."""
+    """Ids (as strings) of the complete rows already in ``path``; empty when it does not exist.
+
+    A last line without its newline counts when it is a whole row (see :func:`_tail_row`)."""
     if not Path(path).exists():
         return set()
     return {str(row[key]) for _, row in read_jsonl(path, partial_tail_ok=True) if key in row}
 
 
+def encode_row(row: Mapping[str, Any]) -> bytes:
+    """One JSONL line (newline included) as UTF-8 bytes; never raises for a lone surrogate.
+
+    Non-ASCII text stays readable (``ensure_ascii=False``). A lone surrogate cannot be encoded as
+    UTF-8, so such a row is written with ``ensure_ascii=True``: the surrogate becomes the escape it
+    was read from and ``json.loads`` gives back exactly the same text.
+    """
+    try:
+        return (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        return (json.dumps(row, ensure_ascii=True) + "\n").encode("ascii")
+
+
 class JsonlWriter:
     """Append rows to a JSONL file, one whole line per ``write`` call.
 
-    ``resume=False`` truncates the file first; ``resume=True`` keeps the complete rows already
-    there and drops a partial last line left by an interrupted run. Use as a context manager.
+    ``resume=False`` truncates the file first; ``resume=True`` keeps the rows already there: a
+    last line without its newline is completed when it is a whole row and cut off when it is the
+    remains of an interrupted append (the rule of :func:`done_ids`). ``error`` is the exception
+    type raised when the file cannot be written (each stage passes its own). Use as a context
+    manager.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, resume: bool = True, fsync: bool = False):
+    def __init__(self, path: str | os.PathLike[str], *, resume: bool = True, fsync: bool = False,
+                 error: type[Exception] = DataError):
         self.path = Path(path)
         self.count = 0
         self._fsync = fsync
+        self._error = error
         try:
             if self.path.parent != Path(""):
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -116,38 +154,51 @@ class JsonlWriter:
             if not resume:
                 flags |= os.O_TRUNC
             self._fd = os.open(self.path, flags, 0o644)
+            if resume:
+                self._mend_tail()
         except OSError as exc:
-            raise DataError(f"{path}: cannot write: {exc.strerror}") from None
-        if resume:
-            self._drop_partial_tail()
+            raise error(f"{path}: cannot write: {exc.strerror}") from None
 
-    def _drop_partial_tail(self) -> None:
-        size = os.fstat(self._fd).st_size
-        if size == 0:
-            return
+    def _last_line_start(self, size: int) -> int:
+        """Offset just after the file's last newline (0 when it has none)."""
         with self.path.open("rb") as fh:
-            # Find the last newline; everything after it is an interrupted append.
             pos, tail = size, b""
             while pos > 0 and b"\n" not in tail:
                 step = min(65536, pos)
                 pos -= step
                 fh.seek(pos)
                 tail = fh.read(step) + tail
-            cut = pos + tail.rfind(b"\n") + 1 if b"\n" in tail else 0
-        if cut != size:
-            os.truncate(self.path, cut)
+        return pos + tail.rfind(b"\n") + 1 if b"\n" in tail else 0
+
+    def _mend_tail(self) -> None:
+        """End the file with a newline: complete a whole last row, cut off a torn one."""
+        size = os.fstat(self._fd).st_size
+        start = self._last_line_start(size) if size else 0
+        if start == size:
+            return
+        with self.path.open("rb") as fh:
+            fh.seek(start)
+            # decoded as read_jsonl decodes it, so both judge the same text
+            line = fh.read().decode("utf-8", "replace")
+        if line.strip() and _tail_row(self.path, 0, line, self._error) is not None:
+            self._write_all(b"\n")
+        else:
+            os.truncate(self.path, start)
+
+    def _write_all(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:  # a regular file takes it in one call; loop only for safety
+            n = os.write(self._fd, view)
+            view = view[n:]
 
     def write(self, row: Mapping[str, Any]) -> None:
-        data = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+        data = encode_row(row)
         try:
-            view = memoryview(data)
-            while view:  # a regular file takes it in one call; loop only for safety
-                n = os.write(self._fd, view)
-                view = view[n:]
+            self._write_all(data)
             if self._fsync:
                 os.fsync(self._fd)
         except OSError as exc:
-            raise DataError(f"{self.path}: cannot write: {exc.strerror}") from None
+            raise self._error(f"{self.path}: cannot write: {exc.strerror}") from None
         self.count += 1
 
     def close(self) -> None:

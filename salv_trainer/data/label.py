@@ -30,6 +30,8 @@ from typing import Any
 import verislice
 from verislice.equiv import COMPILE_ERROR, OK, EquivOptions
 
+from .._paths import refuse_overwrite
+from .._text import verilog_safe
 from ..extract import extract_code
 from ._errors import DataError
 from ._jsonl import JsonlWriter, done_ids, read_jsonl, require_fields
@@ -138,22 +140,28 @@ def label_rows(
         with_code = [j for j, b in enumerate(blocks) if b is not None]
         if with_code:
             ref = _reference(row)
-            cands = [verislice.Source(blocks[j].text, f"<response {j}>") for j in with_code]
+            cands = [verislice.Source(verilog_safe(blocks[j].text), f"<response {j}>") for j in with_code]
             groups.append((ref, cands))
             where.append((r, with_code))
     cones: dict[tuple[int, int], tuple[dict, str]] = {}
+    stop = threading.Event()  # set when the check ends by an exception (Ctrl-C, SIGTERM)
 
     def make_cones() -> None:
         for r, blocks in enumerate(blocks_of):
             for j, b in enumerate(blocks):
+                if stop.is_set():
+                    return  # the rows will not be written: an interrupted run must end promptly
                 if b is not None:
-                    cones[r, j] = cone_spans(b.text, offset=b.start, name=f"<response {j}>")
+                    cones[r, j] = cone_spans(verilog_safe(b.text), offset=b.start, name=f"<response {j}>")
 
     worker = threading.Thread(target=make_cones, name="salv-cones", daemon=True) if cfg.cones else None
     if worker:
         worker.start()
     try:
         results = _check_groups(groups, cfg, progress)
+    except BaseException:
+        stop.set()
+        raise
     finally:
         if worker:
             worker.join()
@@ -165,7 +173,8 @@ def label_rows(
             # top the equivalence check chose, as it did.
             if cfg.cones and not cones.get((r, j), ({}, ""))[0] and cr.verdict == OK and cr.top:
                 b = blocks_of[r][j]
-                cones[r, j] = cone_spans(b.text, offset=b.start, name=f"<response {j}>", top=cr.top)
+                cones[r, j] = cone_spans(verilog_safe(b.text), offset=b.start, name=f"<response {j}>",
+                                         top=cr.top)
     out = []
     for r, row in enumerate(rows):
         labels = [_label(block, verdicts[r][j], cones.get((r, j))) for j, block in enumerate(blocks_of[r])]
@@ -195,7 +204,7 @@ def _check_groups(groups: list, cfg: LabelConfig, progress: Callable[[int, int],
 def _reference(row: dict[str, Any]) -> Any:
     """The row's reference: loaded with the row's ``top_module`` when the reference defines that
     module (a reference with several top-level modules), else as text for the check to load."""
-    src = verislice.Source(row["reference"], "<reference>")
+    src = verislice.Source(verilog_safe(row["reference"]), "<reference>")
     top = row.get("top_module")
     if isinstance(top, str) and top:
         try:
@@ -247,6 +256,7 @@ def label(
     """
     cfg = config or LabelConfig()
     start = time.monotonic()
+    refuse_overwrite({"the samples file": samples}, {"the output": out}, error=DataError)
     done = done_ids(out) if resume else set()
     # First pass: check every row before hours of simulation, count the work; keep only ids.
     seen: dict[str, int] = {}

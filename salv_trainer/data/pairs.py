@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .._paths import refuse_overwrite
 from ._errors import DataError
 from ._jsonl import JsonlWriter, read_jsonl, require_fields
 from ._verdicts import CORRECT_VERDICTS, correct_outputs, is_fully_correct
@@ -220,6 +221,7 @@ def make_pairs(
     """Write the pairs of every row of ``labeled`` to ``out`` (overwritten); return counts."""
     cfg = config or PairsConfig()
     report = PairsReport()
+    refuse_overwrite({"the labeled file": labeled}, {"the output": out}, error=DataError)
     with JsonlWriter(out, resume=False) as writer:
         for pairs in iter_pairs(labeled, cfg):
             report.prompts += 1

@@ -21,6 +21,7 @@ import hashlib
 import multiprocessing
 import os
 import re
+import signal
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -28,7 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._paths import refuse_overwrite
+from .._text import verilog_safe
 from ..extract import extract_code
+from ._errors import DataError
 from ._icarus import compile_errors
 from ._jsonl import JsonlWriter, read_jsonl
 
@@ -182,6 +186,9 @@ def prepare(
     seen: dict[str, str] = {}
     out_path = Path(out)
     tmp_path = out_path.with_name(out_path.name + ".partial")
+    refuse_overwrite({"the corpus": source},
+                     {"the output": out, "the rejects file": rejects, "the output's temporary file": tmp_path},
+                     error=DataError)
     rej = JsonlWriter(rejects, resume=False) if rejects else None
 
     def drop(row_id: str, reason: str, message: str) -> None:
@@ -214,7 +221,8 @@ def prepare(
                 row["module_header"] = raw["module_header"]
             row["reference"] = code
             rows[index] = row
-            items.append((index, code, raw.get("top_module") or None))
+            # the row keeps the code as given; the checks get text every Verilog tool can read
+            items.append((index, verilog_safe(code), raw.get("top_module") or None))
         if progress:
             progress(report.total - len(items), report.total)
         decided = report.total - len(items)
@@ -247,7 +255,23 @@ def _run_chunks(items: list[_Item], cfg: PrepareConfig) -> Iterator[list[_Result
             yield _check_chunk(chunk)
         return
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(cfg.jobs) as pool:
+    with ctx.Pool(cfg.jobs, initializer=_worker_signals) as pool:
         yield from pool.imap(_check_chunk, chunks)
+
+
+def _worker_signals() -> None:
+    """In a pool worker: ignore Ctrl-C (the terminal sends it to every process of the group; the
+    parent alone handles it and terminates the pool, without a traceback from each worker), and
+    unwind on the SIGTERM that ``Pool.terminate`` sends (:func:`_worker_exit`)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _worker_exit)
+
+
+def _worker_exit(signum: int, _frame: object) -> None:
+    """End a pool worker by ``SystemExit``: its ``finally`` blocks run (the compiler it waits for
+    is killed, its temporary directory removed), and multiprocessing prints no traceback for it,
+    as it would for KeyboardInterrupt. The default action would skip both."""
+    signal.signal(signum, signal.SIG_IGN)  # one is enough: let the cleanup finish
+    raise SystemExit(128 + signum)
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .._paths import refuse_overwrite
 from ..prompts import DEFAULT_SYSTEM, build_messages
 from ._errors import DataError
 from ._jsonl import JsonlWriter, done_ids, read_rows
@@ -99,6 +100,7 @@ def sample(
     from ..generate import generate, load_model
 
     start = time.monotonic()
+    refuse_overwrite({"the prompts file": prompts}, {"the output": out}, error=DataError)
     rows = read_rows(prompts, fields=("id",))
     if config.limit is not None:
         rows = rows[: config.limit]

@@ -13,7 +13,8 @@ from typing import Any
 
 from verislice._sandbox import run_limited
 
-from ..data._jsonl import read_jsonl
+from .._paths import refuse_overwrite
+from ..data._jsonl import JsonlWriter, read_jsonl
 from ._errors import EvalError
 from ._load import load_benchmark
 from ._runner import EvalResult, Progress, score_responses
@@ -78,12 +79,14 @@ class EvalConfig:
                             f"(-n {self.n})")
 
 
-def read_responses(path: str | os.PathLike[str]) -> dict[str, list[str]]:
+def read_responses(path: str | os.PathLike[str], *, ours: bool = False) -> dict[str, list[str]]:
     """Responses from the data stage's samples JSONL: rows with ``id`` (the task id; ``task_id``
-    also accepted) and ``responses`` (a list of strings). Rows with the same id are concatenated."""
+    also accepted) and ``responses`` (a list of strings). Rows with the same id are concatenated.
+    ``ours``: the file is our own ``--save-responses`` output being resumed, whose last line may
+    be the remains of an interrupted append (skipped, as :class:`JsonlWriter` cuts it off)."""
     p = Path(path)
     out: dict[str, list[str]] = {}
-    for lineno, row in read_jsonl(p, error=EvalError):
+    for lineno, row in read_jsonl(p, partial_tail_ok=ours, error=EvalError):
         tid = row.get("id", row.get("task_id"))
         resp = row.get("responses")
         if not isinstance(tid, str):
@@ -96,13 +99,11 @@ def read_responses(path: str | os.PathLike[str]) -> dict[str, list[str]]:
 
 def write_responses(path: str | os.PathLike[str], rows: Iterable[Mapping[str, Any]], *,
                     append: bool = False) -> None:
-    """Write (or append) samples rows ``{"id", "responses", ...}`` as JSONL."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    with p.open("a" if append else "w", encoding="utf-8") as fh:
+    """Write (or append) samples rows ``{"id", "responses", ...}`` as JSONL (appending mends an
+    interrupted last line first, see :class:`~salv_trainer.data.JsonlWriter`)."""
+    with JsonlWriter(path, resume=append, error=EvalError) as writer:
         for row in rows:
-            fh.write(json.dumps(row) + "\n")
-            fh.flush()
+            writer.write(row)
 
 
 def evaluate_model(
@@ -119,7 +120,8 @@ def evaluate_model(
 
     done: dict[str, list[str]] = {}
     if config.save_responses and Path(config.save_responses).exists():
-        done = {k: v for k, v in read_responses(config.save_responses).items() if len(v) >= config.n}
+        done = {k: v for k, v in read_responses(config.save_responses, ours=True).items()
+                if len(v) >= config.n}
     todo = [t for t in tasks if t.task_id not in done]
     chunk = max(1, config.batch_size)
     settings = {"temperature": config.temperature, "top_p": config.top_p,
@@ -176,6 +178,7 @@ def run_eval(
     ``tasks`` and ``responses`` given here replace loading them from ``config``."""
     if responses is None:
         config.check()
+    check_paths(config)
     if tasks is None:
         tasks = load_benchmark(config.benchmark, config.data, task_ids=config.task_ids or None,
                                limit=config.limit)
@@ -209,11 +212,30 @@ def run_eval(
     return result
 
 
+def check_paths(config: EvalConfig) -> None:
+    """Refuse a run whose outputs (``--json`` and its temporary file, the cache,
+    ``--save-responses``) would overwrite an input (``--responses``, a ``--data`` file) or each
+    other. ``--save-responses`` is also read, to resume: it is the one output that may exist."""
+    json_path = config.json_path if config.json_path not in (None, "-") else None
+    refuse_overwrite(
+        {"--responses": config.responses, "--data": config.data or os.environ.get("SALV_BENCHMARKS")},
+        {"--json": json_path, "the temporary file of --json": _json_tmp(json_path) if json_path else None,
+         "the cache": config.cache_path(), "--save-responses": config.save_responses if config.model else None},
+        error=EvalError,
+    )
+
+
+def _json_tmp(path: str | os.PathLike[str]) -> Path:
+    """Where :func:`write_json` writes before renaming into place."""
+    p = Path(path)
+    return p.with_name(p.name + ".tmp")
+
+
 def write_json(path: str | os.PathLike[str], result: EvalResult) -> None:
     p = Path(path)
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(p.name + ".tmp")
+        tmp = _json_tmp(p)
         tmp.write_text(json.dumps(result.to_json(), indent=1) + "\n", encoding="utf-8")
         tmp.replace(p)
     except OSError as exc:

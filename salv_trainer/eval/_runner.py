@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..data._jsonl import JsonlWriter
 from ._errors import EvalError
 from ._harness import HARNESS_VERSION, Job, SampleResult, plan, run_job
 from ._passk import mean_pass_at_k
@@ -108,7 +109,12 @@ class EvalResult:
 
 class VerdictCache:
     """Append-only JSONL of ``{"key", "result"}``: verdicts keyed by the exact simulation inputs
-    (harness version, rule, files, limits). A torn last line (an interrupted write) is ignored."""
+    (harness version, rule, files, limits).
+
+    Lines that are not a cached verdict are skipped (a cache entry can always be simulated
+    again). Appends go through :class:`~salv_trainer.data.JsonlWriter`, which judges a last line
+    without its newline as the reader does: a whole entry is kept (and its newline added), a torn
+    one is cut off, so a new entry is never glued onto it and lost."""
 
     def __init__(self, path: str | os.PathLike[str] | None) -> None:
         self.path = Path(path) if path else None
@@ -116,7 +122,7 @@ class VerdictCache:
         self._lock = threading.Lock()
         if self.path and self.path.exists():
             try:
-                lines = self.path.read_text(encoding="utf-8").splitlines()
+                lines = self.path.read_text(encoding="utf-8", errors="replace").splitlines()
             except OSError as exc:
                 raise EvalError(f"{self.path}: cannot read cache: {exc.strerror}") from None
             for line in lines:
@@ -125,7 +131,7 @@ class VerdictCache:
                     self._data[d["key"]] = SampleResult.from_json(d["result"])
                 except (ValueError, KeyError, TypeError):
                     continue
-        self._fh = None
+        self._writer: JsonlWriter | None = None
 
     def __len__(self) -> int:
         return len(self._data)
@@ -138,19 +144,14 @@ class VerdictCache:
             self._data[key] = result
             if self.path is None:
                 return
-            if self._fh is None:
-                try:
-                    self.path.parent.mkdir(parents=True, exist_ok=True)
-                    self._fh = self.path.open("a", encoding="utf-8")
-                except OSError as exc:
-                    raise EvalError(f"{self.path}: cannot write cache: {exc.strerror}") from None
-            self._fh.write(json.dumps({"key": key, "result": result.to_json()}) + "\n")
-            self._fh.flush()
+            if self._writer is None:
+                self._writer = JsonlWriter(self.path, resume=True, error=EvalError)
+            self._writer.write({"key": key, "result": result.to_json()})
 
     def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
 
 def score_responses(

@@ -8,15 +8,21 @@ Each command is a thin layer over the Python API::
 
 :func:`run_cli` turns a :class:`~verislice.VerisliceError` into a red message on stderr and exit
 code 2 (never a traceback); the function's integer return value (0 same/ok, 1 different) becomes
-the exit code. :func:`console` prints rich output to a terminal and plain text when piped.
+the exit code. Ctrl-C, SIGTERM and SIGHUP all end a command the same way: ``finally`` blocks run
+(temporary directories removed, simulators killed), one ``error: interrupted`` line, exit code 130
+(:func:`terminate_as_interrupt`). :func:`console` prints rich output to a terminal and plain text
+when piped.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +44,13 @@ __all__ = [
     "print_json",
     "run_cli",
     "split_signals",
+    "terminate_as_interrupt",
 ]
 
 EXIT_OK = 0
 EXIT_DIFFERENT = 1
 EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C; also used for SIGTERM/SIGHUP
 
 # Options every design-reading command shares (same names, same help everywhere).
 FILES = typer.Argument(..., help="Verilog/SystemVerilog source files.", show_default=False)
@@ -104,15 +112,54 @@ def _print_error(message: str) -> None:
         con.print(text, style="bold red" if ": warning:" not in text else "yellow", markup=False)
 
 
+_TERMINATING = (signal.SIGTERM, signal.SIGHUP)
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """While the body runs, SIGTERM and SIGHUP raise :class:`KeyboardInterrupt`, as Ctrl-C does.
+
+    Their default action ends the process on the spot: no ``finally`` block runs, so temporary
+    directories stay and running simulators are orphaned. Raised as an interrupt, they unwind
+    the command like Ctrl-C. A second signal while that cleanup runs is ignored (SIGKILL still
+    works). A forked worker process inherits the handler; there the signal keeps its default
+    action, as a pool's ``terminate()`` expects. Only the main thread can set handlers: elsewhere
+    this does nothing. The previous handlers are restored on exit.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    owner, fired = os.getpid(), []
+
+    def interrupt(signum: int, _frame: object) -> None:
+        if os.getpid() != owner:  # a forked worker: die as the default action would
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        if fired:
+            return  # already unwinding: let the cleanup finish
+        fired.append(signum)
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in _TERMINATING}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def run_cli(fn: Callable[[], int | None]) -> None:
     """Run a command body: VerisliceError -> message on stderr + exit 2; return value -> exit code.
 
-    Broken pipes (``verislice graph x.v | head``) end quietly. Any other exception is a bug in
-    verislice: it is reported in one line (exit 2) and the traceback is shown only with
-    ``VERISLICE_DEBUG=1``.
+    Broken pipes (``verislice graph x.v | head``) end quietly. Ctrl-C, SIGTERM and SIGHUP end it
+    with ``error: interrupted`` and exit code 130, after every ``finally`` block has run. Any
+    other exception is a bug in verislice: it is reported in one line (exit 2) and the traceback
+    is shown only with ``VERISLICE_DEBUG=1``.
     """
     try:
-        code = fn()
+        with terminate_as_interrupt():
+            code = fn()
     except typer.Exit:
         raise
     except DiagnosticError as exc:
@@ -129,7 +176,7 @@ def run_cli(fn: Callable[[], int | None]) -> None:
         raise typer.Exit(EXIT_OK) from None
     except KeyboardInterrupt:
         _print_error("interrupted")
-        raise typer.Exit(130) from None
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     except Exception as exc:  # a bug: one clear line, never a bare traceback
         if os.environ.get("VERISLICE_DEBUG"):
             raise
@@ -139,8 +186,17 @@ def run_cli(fn: Callable[[], int | None]) -> None:
 
 
 def print_json(obj: Any) -> None:
-    """Write ``obj`` as indented JSON on stdout (one document, trailing newline)."""
-    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False, default=_json_default) + "\n")
+    """Write ``obj`` as indented JSON on stdout (one document, trailing newline).
+
+    Text stays readable (``ensure_ascii=False``) unless it holds a lone surrogate (read from a
+    ``"\\ud800"`` escape in a data file), which no encoding can write: then the document is
+    written with ``ensure_ascii=True``, which escapes it losslessly instead of crashing."""
+    text = json.dumps(obj, indent=2, ensure_ascii=False, default=_json_default)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(obj, indent=2, ensure_ascii=True, default=_json_default)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
 
