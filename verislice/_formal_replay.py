@@ -122,7 +122,7 @@ def replay(
         paths = []
         for i, text in enumerate([*files, tb]):
             path = Path(tmp) / f"f{i}.sv"
-            path.write_text(text, encoding="utf-8")
+            path.write_text(text, encoding="utf-8", errors="replace")
             paths.append(path.name)
         argv = ["iverilog", "-g2012", "-o", "replay.vvp", "-s", "vsf_replay_tb"]
         for d in dict.fromkeys(_include_dirs(rd, opts) + _include_dirs(cd, opts)):

@@ -80,7 +80,7 @@ def _read_files(ys, design, files, prefix: str, include_dirs, defines) -> None:
         opts += f" -D{name}" if value is None else f" -D{name}={value}"
     for i, (_, text) in enumerate(files):
         fname = f"{prefix}{i}.v"
-        with open(fname, "w", encoding="utf-8") as fh:
+        with open(fname, "w", encoding="utf-8", errors="replace") as fh:
             fh.write(text)
         _run(ys, design, f"read_verilog {opts} {fname}")
 

@@ -68,6 +68,15 @@ class CandUnit:
     constants: frozenset[int] = frozenset()
 
 
+_SURROGATE = __import__("re").compile("[\ud800-\udfff]")
+
+
+def _safe(sources: Sequence[Source]) -> list[Source]:
+    """Texts pyslang can take: a lone surrogate (which a model can emit through a JSON escape)
+    becomes ``?``, one character for one, so character offsets into the original stay true."""
+    return [Source(_SURROGATE.sub("?", s.text), _SURROGATE.sub("?", s.name)) for s in sources]
+
+
 def _canonical_design(sources: Sequence[Source], top: str | None, include_dirs: Sequence[str],
                       defines: Any, untrusted: bool) -> tuple[list[Source], Design]:
     canon = canonicalize(sources, include_dirs=include_dirs, defines=defines,
@@ -142,6 +151,7 @@ def screen_design(sources: Sequence[Source], top: str | None, include_dirs: Sequ
                   allow_file_io: bool, max_memory_bits: int | None,
                   defines: Any = None) -> Screened:
     """Canonical text, parse, elaborate and screen one untrusted design."""
+    sources = _safe(sources)
     canon: list[Source] = list(sources)
     try:
         canon = canonicalize(sources, include_dirs=include_dirs, defines=defines, untrusted=True)
@@ -165,6 +175,7 @@ def screen_design(sources: Sequence[Source], top: str | None, include_dirs: Sequ
 
 def equiv_reference(sources: Sequence[Source], options: Any, prefix: str) -> RefUnit:
     """The reference of one group: canonical text, renamed; ports, clock/reset, constants."""
+    sources = _safe(sources)
     from .equiv._detect import constants_of, detect_timing
 
     try:
@@ -243,6 +254,7 @@ def _load_candidate(canon: list[Source], ref: RefInterface, top_gen: str | None)
 def equiv_candidate(sources: Sequence[Source], ref: RefInterface, options: Any,
                     prefix: str) -> CandUnit:
     """One candidate: canonical text, screen, interface against the reference, renamed text."""
+    sources = _safe(sources)
     from .equiv._detect import constants_of
     from .equiv._results import COMPILE_ERROR, INTERFACE, MISSING, REJECTED, WIDTH
 
@@ -309,6 +321,8 @@ def output_cones(code: str, name: str, top: str | None) -> tuple[dict[str, list[
     (some) cones could not be made."""
     from ._cone import cone
 
+    [src] = _safe([Source(code, name)])
+    code, name = src.text, src.name
     try:
         design = load([Source(code, name)], top=top)
     except VerisliceError as exc:

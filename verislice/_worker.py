@@ -121,11 +121,14 @@ class Worker:
             self.close()  # Ctrl-C mid-job: the worker's state is unknown
             raise
         try:
-            return _SafeUnpickler(io.BytesIO(data)).load()
+            result = _SafeUnpickler(io.BytesIO(data)).load()
         except Exception as exc:
             self.close()
             raise WorkerFailed("crash", f"the front end sent an unreadable result ({exc})") \
                 from None
+        if isinstance(result, JobError):
+            raise WorkerFailed("crash", f"the front end failed on this design: {result.message}")
+        return result
 
     def _read(self, proc: subprocess.Popen, deadline: float) -> bytes:
         fd = proc.stdout.fileno()
@@ -212,6 +215,13 @@ class _Overrun(Exception):
     pass
 
 
+@dataclasses.dataclass(frozen=True)
+class JobError:
+    """What a worker sends back when a job raised instead of returning a result."""
+
+    message: str
+
+
 def _package_root() -> str:
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -285,6 +295,8 @@ def _serve() -> None:
             sys.stderr.write("MemoryError\n")
             sys.stderr.flush()
             os._exit(3)
+        except Exception as exc:  # a bug, or pyslang refusing odd input: one job's failure
+            result = JobError(f"{type(exc).__name__}: {exc}")
         data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
         wr.write(_HEADER.pack(len(data)) + data)
         wr.flush()

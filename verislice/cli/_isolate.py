@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 import typer
 
-from ._common import EXIT_ERROR, err_console, run_cli
+from ._common import EXIT_ERROR, err_console, run_cli, terminate_as_interrupt
 
 __all__ = ["run_isolated"]
 
@@ -45,7 +45,8 @@ def run_isolated(fn: Callable[[], int | None], files: Sequence[object]) -> None:
             sys.stderr.flush()
             os._exit(code)
     try:
-        _, status = os.waitpid(pid, 0)
+        with terminate_as_interrupt():  # SIGTERM unwinds here too, so the child is never orphaned
+            _, status = os.waitpid(pid, 0)
     except BaseException:  # Ctrl-C reached us too: the child handles its own, never orphan it
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)

@@ -215,6 +215,13 @@ def check_batch(groups: Sequence[tuple[DesignInput, Sequence[DesignInput]]], *, 
                 done += _n(b)
                 if progress:
                     progress(done, total)
+    except BaseException:
+        if pool is not None:  # interrupted: stop the simulations now, not when they end
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                proc.kill()
+            pool.shutdown(wait=False, cancel_futures=True)
+            pool = None
+        raise
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
