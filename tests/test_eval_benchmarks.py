@@ -106,8 +106,9 @@ def test_completion_style_responses_get_the_module_header_in_front():
         for tid, tr in r.tasks.items():
             assert [s.verdict for s in tr.samples[:3]] == ["pass"] * 3, (tid, tr.samples)
     # prose without code still goes through the header + completion rule and fails to compile
-    assert {tr.samples[3].verdict for tr in r1.tasks.values()} == {"syntax_error"}
-    assert {tr.samples[3].verdict for tr in r2.tasks.values()} == {"syntax_error"}
+    # (in pyslang's screen, before Icarus: compile_error with pyslang's message)
+    assert {tr.samples[3].verdict for tr in r1.tasks.values()} == {"compile_error"}
+    assert {tr.samples[3].verdict for tr in r2.tasks.values()} == {"compile_error"}
 
 
 def test_fail_fast_changes_no_verdict():
