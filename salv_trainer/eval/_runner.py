@@ -19,7 +19,7 @@ from typing import Any
 
 from ..data._jsonl import JsonlWriter
 from ._errors import EvalError
-from ._harness import HARNESS_VERSION, Job, SampleResult, plan, run_job
+from ._harness import HARNESS_VERSION, Job, SampleResult, plan, run_job, screen_jobs
 from ._passk import mean_pass_at_k
 from ._tasks import Task
 
@@ -209,6 +209,15 @@ simulation at its first mismatch (same verdicts; see :mod:`._harness`). ``cache`
         slots[tid] = row
 
     done: dict[str, SampleResult] = {}
+    # screen every candidate to simulate in one batched call (verislice.untrusted): a refused one
+    # gets its verdict here, an accepted one is simulated from the screened text
+    for key, screened in zip(list(pending), screen_jobs(list(pending.values()), workers=jobs)):
+        if isinstance(screened, SampleResult):
+            del pending[key]
+            done[key] = screened
+            vc.put(key, screened)
+        else:
+            pending[key] = screened
     total = len(pending)
     if progress:
         progress(0, total)
