@@ -344,6 +344,24 @@ def output_cones(code: str, name: str, top: str | None) -> tuple[dict[str, list[
     return cones, "; ".join(errors)
 
 
+def describe_design(code: str, name: str, top: str | None) -> tuple[str, str, str, tuple[Port, ...]]:
+    """``("", "", top, ports)`` for a design that parses and elaborates, else ``(reason,
+    message, "", ())`` with reason ``parse-error`` or ``top``. A ``top`` that ``code`` does not
+    declare is ignored (the module no other instantiates is taken)."""
+    [src] = _safe([Source(code, name)])
+    if top and top not in module_list(src.text):
+        top = None
+    try:
+        d = load([src], top=top)
+    except DiagnosticError as exc:
+        return "parse-error", str(exc.diagnostics[0]), "", ()
+    except VerisliceError as exc:
+        return "top", exc.message, "", ()
+    except RuntimeError as exc:
+        return "parse-error", f"cannot parse: {exc}", "", ()
+    return "", "", d.top, tuple(d.ports)
+
+
 def module_list(code: str) -> list[str]:
     """Names of the modules ``code`` declares (syntax only)."""
     try:
@@ -358,4 +376,5 @@ JOBS = {
     "equiv_candidate": equiv_candidate,
     "output_cones": output_cones,
     "module_list": module_list,
+    "describe_design": describe_design,
 }

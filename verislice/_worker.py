@@ -263,6 +263,17 @@ def call(job: str, *args: Any, readable: Sequence[str] = (), timeout: float = 60
         return w.call(job, *args, timeout=timeout)
 
 
+def _forget_inherited() -> None:
+    """In a forked child: the parent's idle workers are the parent's (sharing their pipes would
+    mix two processes' jobs); start with none."""
+    global _lock
+    _idle.clear()
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_inherited)
+
+
 @atexit.register
 def _close_all() -> None:
     with _lock:

@@ -25,11 +25,11 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from . import _worker
-from ._frontend import Source
+from ._frontend import Port, Source
 from ._jobs import Screened
 from ._sandbox import SandboxUnavailable, require_sandbox
 
-__all__ = ["SandboxUnavailable", "Screened", "output_cones", "require_sandbox",
+__all__ = ["SandboxUnavailable", "Screened", "describe_design", "output_cones", "require_sandbox",
            "screen_designs", "FRONTEND_TIMEOUT"]
 
 #: Wall-clock limit of the front end of one design (seconds).
@@ -80,6 +80,18 @@ def screen_designs(designs: Sequence[Sequence[Source]], *, top: str | None = Non
         for i, res in part:
             results[i] = res
     return results  # type: ignore[return-value]
+
+
+def describe_design(code: str, *, name: str = "<design>", top: str | None = None,
+                    timeout: float = FRONTEND_TIMEOUT) -> tuple[str, str, str, tuple[Port, ...]]:
+    """Parse and elaborate ``code`` in a sandboxed worker: ``("", "", top, ports)``, or
+    ``(reason, message, "", ())`` with reason ``parse-error`` (including a crash of the parser)
+    or ``top`` (no single top module). Never raises for bad Verilog."""
+    require_sandbox()
+    try:
+        return _worker.call("describe_design", code, name, top, timeout=timeout)
+    except _worker.WorkerFailed as exc:
+        return "parse-error", exc.message, "", ()
 
 
 def output_cones(code: str, *, name: str = "<candidate>", top: str | None = None,
