@@ -145,7 +145,11 @@ def _bind_system() -> list[str]:
     return out
 
 
-def _bwrap_argv(cwd: Path, readable: Sequence[str | os.PathLike[str]],
+#: The working directory of a sandbox that has no directory of the host's: a small tmpfs.
+PRIVATE_WORK = "/tmp/verislice-work"
+
+
+def _bwrap_argv(cwd: Path | None, readable: Sequence[str | os.PathLike[str]],
                 env: Mapping[str, str]) -> list[str]:
     argv = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--clearenv", *_bind_system(), "--proc", "/proc", "--dev", "/dev"]
@@ -155,15 +159,19 @@ def _bwrap_argv(cwd: Path, readable: Sequence[str | os.PathLike[str]],
             continue
         seen.add(p)
         argv += ["--ro-bind", p, p]
-    work = os.path.realpath(os.fspath(cwd))
-    argv += ["--bind", work, work, "--remount-ro", "/", "--chdir", work]
+    if cwd is None:  # nothing on the host's disk: a 16 MiB tmpfs, gone with the sandbox
+        argv += ["--size", str(16 << 20), "--tmpfs", PRIVATE_WORK, "--remount-ro", "/",
+                 "--chdir", PRIVATE_WORK]
+    else:
+        work = os.path.realpath(os.fspath(cwd))
+        argv += ["--bind", work, work, "--remount-ro", "/", "--chdir", work]
     for k, v in env.items():
         argv += ["--setenv", k, v]
     return argv + ["--"]
 
 
-def _base_env(cwd: Path) -> dict[str, str]:
-    work = os.path.realpath(os.fspath(cwd))
+def _base_env(cwd: Path | None) -> dict[str, str]:
+    work = PRIVATE_WORK if cwd is None else os.path.realpath(os.fspath(cwd))
     return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": work, "TMPDIR": work,
             "LANG": "C.UTF-8"}
 
@@ -182,7 +190,7 @@ def _prlimit_argv(memory_mb: int | None, file_size_mb: int | None,
 
 def sandbox_argv(
     argv: Sequence[str],
-    cwd: str | os.PathLike[str],
+    cwd: str | os.PathLike[str] | None,
     *,
     env: Mapping[str, str] | None = None,
     readable: Sequence[str | os.PathLike[str]] = (),
@@ -190,17 +198,17 @@ def sandbox_argv(
     file_size_mb: int | None = DEFAULT_FILE_SIZE_MB,
     cpu_seconds: float | None = None,
 ) -> list[str]:
-    """The command line that runs ``argv`` sandboxed in ``cwd`` (the only writable directory),
-    with the given limits. ``env`` replaces the environment (``PATH``, ``HOME``, ``TMPDIR`` and
+    """The command line that runs ``argv`` sandboxed in ``cwd`` (the only writable directory;
+    ``None``: a private tmpfs, so that nothing is left on the host's disk), with the limits. ``env`` replaces the environment (``PATH``, ``HOME``, ``TMPDIR`` and
     ``LANG`` are set unless given). Raises :class:`SandboxUnavailable` (see
     :func:`require_sandbox`). With the sandbox turned off, only the limits apply."""
     require_sandbox()
-    full_env = _base_env(Path(cwd))
+    full_env = _base_env(None if cwd is None else Path(cwd))
     full_env.update(env or {})
     limits = _prlimit_argv(memory_mb, file_size_mb, cpu_seconds)
     if sandbox_mode() == "none":
         return [*limits, *argv]
-    return [*_bwrap_argv(Path(cwd), readable, full_env), *limits, *argv]
+    return [*_bwrap_argv(None if cwd is None else Path(cwd), readable, full_env), *limits, *argv]
 
 
 # -- a pids cgroup per run, where the machine lets us make one ----------------------------------

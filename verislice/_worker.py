@@ -22,7 +22,6 @@ import io
 import os
 import pickle
 import selectors
-import shutil
 import signal
 import struct
 import subprocess
@@ -34,7 +33,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from ._sandbox import sandbox_argv
+from ._sandbox import sandbox_argv, sandbox_mode
 
 __all__ = ["Worker", "WorkerFailed", "call", "worker"]
 
@@ -82,20 +81,22 @@ class Worker:
         self.readable = tuple(readable)
         self.memory_mb = memory_mb
         self._proc: subprocess.Popen | None = None
-        self._dir: str | None = None
+        self._err: Any = None  # the worker's stderr: an unlinked temporary file
 
     def _start(self) -> subprocess.Popen:
-        self._dir = tempfile.mkdtemp(prefix="verislice-frontend-")
-        argv = sandbox_argv([sys.executable, "-B", "-m", "verislice._worker"], self._dir,
+        # no directory on the host: the worker works in a private tmpfs, and its stderr goes to
+        # an unlinked temporary file, so a killed run leaves nothing behind
+        env = {"PYTHONPATH": _package_root(), "PYTHONHASHSEED": "0"}
+        argv = sandbox_argv([sys.executable, "-B", "-m", "verislice._worker"], None,
                             readable=self.readable, memory_mb=self.memory_mb, file_size_mb=16,
-                            env={"PYTHONPATH": _package_root(), "PYTHONHASHSEED": "0"})
-        err = open(os.path.join(self._dir, "stderr.txt"), "wb")
-        try:
-            return subprocess.Popen(argv, cwd=self._dir, stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE, stderr=err, process_group=0,
-                                    env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
-        finally:
-            err.close()
+                            env=env)
+        self._err = tempfile.TemporaryFile()
+        none = sandbox_mode() == "none"  # then Popen's environment is the worker's
+        return subprocess.Popen(argv, cwd=tempfile.gettempdir() if none else "/",
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._err,
+                                process_group=0,
+                                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                                     **(env if none else {})})
 
     def call(self, job: str, *args: Any, timeout: float = 60.0) -> Any:
         """``job(*args)`` run in the worker (a function of :mod:`verislice._jobs`). Raises
@@ -166,10 +167,10 @@ class Worker:
             except subprocess.TimeoutExpired:
                 pass
         tail = ""
-        if self._dir:
+        if self._err is not None:
             try:
-                with open(os.path.join(self._dir, "stderr.txt"), "rb") as fh:
-                    tail = fh.read()[-2000:].decode("utf-8", "replace")
+                self._err.seek(0)
+                tail = self._err.read()[-2000:].decode("utf-8", "replace")
             except OSError:
                 pass
         self.close()
@@ -206,9 +207,9 @@ class Worker:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
-        if self._dir:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
+        if self._err is not None:
+            self._err.close()
+            self._err = None
 
 
 class _Overrun(Exception):
