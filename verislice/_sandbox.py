@@ -52,8 +52,9 @@ _TAIL_BYTES = 64 * 1024
 
 #: ``bwrap`` (default): every run in bubblewrap; ``none``: no sandbox (the user accepts the risk).
 SANDBOX_ENV = "VERISLICE_SANDBOX"
-_ACCEPT_RISK = ("pass --no-sandbox (or set VERISLICE_SANDBOX=none) to run untrusted Verilog "
-                "without a sandbox, accepting the risk")
+_ACCEPT_RISK = ("pass --no-sandbox (`verislice equiv --no-sandbox`, `salv-train --no-sandbox "
+                "COMMAND`) or set VERISLICE_SANDBOX=none to run untrusted Verilog without a "
+                "sandbox, accepting the risk")
 
 
 class SandboxUnavailable(VerisliceError):

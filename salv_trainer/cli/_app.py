@@ -10,3 +10,20 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",
 )
+
+
+@app.callback()
+def _main(
+    no_sandbox: bool = typer.Option(
+        False, "--no-sandbox",
+        help="Run untrusted Verilog (label, eval, prepare, pipeline) without the bubblewrap "
+             "sandbox, accepting the risk (same as VERISLICE_SANDBOX=none; docs/security.md). "
+             "Give it before the command: salv-train --no-sandbox label ..."),
+) -> None:
+    """Signal-aware LLM training for Verilog (QiMeng-SALV)."""
+    if no_sandbox:
+        import os
+
+        from verislice.untrusted import SANDBOX_ENV
+
+        os.environ[SANDBOX_ENV] = "none"  # inherited by every worker and simulator process

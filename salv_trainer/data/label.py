@@ -29,7 +29,7 @@ from typing import Any
 
 import verislice
 from verislice.equiv import COMPILE_ERROR, OK, EquivOptions
-from verislice.untrusted import output_cones
+from verislice.untrusted import SandboxUnavailable, output_cones, require_sandbox
 
 from .._paths import refuse_overwrite
 from .._text import verilog_safe
@@ -117,6 +117,7 @@ def label_rows(
     passed on to ``check_batch`` (candidates simulated in this call).
     """
     cfg = config or LabelConfig()
+    require_sandbox()  # without one, refuse the run: never label everything REJECTED
     groups, where = [], []  # where[g] = (row index, [response indices])
     blocks_of = []
     for r, row in enumerate(rows):
@@ -179,6 +180,8 @@ def _check_groups(groups: list, cfg: LabelConfig, progress: Callable[[int, int],
         # A reference that cannot be simulated gives its candidates REFERENCE_ERROR, not a dead run.
         return check_batch(groups, jobs=cfg.jobs, options=cfg.equiv, reference_errors="report",
                            progress=progress)
+    except SandboxUnavailable:
+        raise
     except Exception as exc:
         if len(groups) > 1:
             return [_check_groups([g], cfg, None)[0] for g in groups]

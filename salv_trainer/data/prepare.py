@@ -165,6 +165,9 @@ def prepare(
     called as rows are decided.
     """
     cfg = config or PrepareConfig()
+    from verislice.untrusted import require_sandbox
+
+    require_sandbox()  # the corpus is parsed in verislice's sandboxed worker: refuse up front
     start = time.monotonic()
     report = PrepareReport()
     rows: dict[int, dict[str, Any]] = {}
