@@ -29,7 +29,7 @@ from pyslang import ast, parsing, syntax
 from ._errors import VerisliceError
 from ._frontend import Design, Source
 
-__all__ = ["ALLOWED_SYSTEM_TASKS", "FILE_TASKS", "Rejected", "canonicalize", "global_names",
+__all__ = ["ALLOWED_SYSTEM_TASKS", "FILE_TASKS", "SIMULATION_CONTROL", "Rejected", "canonicalize", "global_names",
            "rename_globals", "screen"]
 
 
@@ -41,7 +41,7 @@ class Rejected(VerisliceError):
 #: assertions. Anything else (file I/O, $system, VPI tasks, dumps, plusargs, ...) is rejected.
 ALLOWED_SYSTEM_TASKS = frozenset("""
 $display $displayb $displayh $displayo $write $writeb $writeh $writeo $strobe $strobeb $strobeh
-$strobeo $monitor $monitorb $monitorh $monitoro $monitoron $monitoroff $finish $stop $exit
+$strobeo $monitor $monitorb $monitorh $monitoro $monitoron $monitoroff
 $time $stime $realtime $timeformat $printtimescale $timeunit $timeprecision
 $random $urandom $urandom_range $dist_uniform $dist_normal $dist_exponential $dist_poisson
 $dist_chi_square $dist_t $dist_erlang
@@ -51,7 +51,7 @@ $rtoi $itor $realtobits $bitstoreal $shortrealtobits $bitstoshortreal
 $ln $log10 $exp $sqrt $pow $floor $ceil $sin $cos $tan $asin $acos $atan $atan2 $hypot $sinh
 $cosh $tanh $asinh $acosh $atanh
 $sformat $sformatf $swrite $swriteb $swriteh $swriteo $psprintf
-$info $warning $error $fatal $assertoff $asserton $assertkill
+$info $warning $error $assertoff $asserton $assertkill
 $sampled $rose $fell $stable $changed $past
 """.split())
 
@@ -65,7 +65,10 @@ $readmemh $writememb $writememh $sreadmemb $sreadmemh $dumpfile $dumpvars $dumpa
 $dumpon $dumpoff $dumplimit $value$plusargs $test$plusargs
 """.split())
 
-_PRINT_KEEP = ("setIncludeComments",)
+#: Tasks that end the simulation. A candidate has no business ending it, and one that does could
+#: cut a benchmark's testbench short right before its first counted mismatch and have it report
+#: a pass (the testbench's own, real ``Mismatches: 0`` line): always rejected.
+SIMULATION_CONTROL = frozenset({"$finish", "$stop", "$exit", "$fatal"})
 
 
 # -- preprocessing -----------------------------------------------------------------------------
@@ -295,6 +298,7 @@ def screen(design: Design, *, allow_file_io: bool = False,
 def _token_problems(tree: syntax.SyntaxTree, allowed: frozenset[str]) -> list[str]:
     files: list[str] = []
     others: list[str] = []
+    stops: list[str] = []
     found: list[str] = []
     sm = tree.sourceManager
 
@@ -309,7 +313,9 @@ def _token_problems(tree: syntax.SyntaxTree, allowed: frozenset[str]) -> list[st
             if node.kind == parsing.TokenKind.SystemIdentifier:
                 name = node.valueText
                 if name not in allowed:
-                    (files if name in FILE_TASKS else others).append(f"{name} ({where(node)})")
+                    bucket = (files if name in FILE_TASKS else stops if name in SIMULATION_CONTROL
+                              else others)
+                    bucket.append(f"{name} ({where(node)})")
             elif node.kind == parsing.TokenKind.RootSystemName:
                 found.append(f"$root references are not allowed ({where(node)})")
             return True
@@ -321,6 +327,9 @@ def _token_problems(tree: syntax.SyntaxTree, allowed: frozenset[str]) -> list[st
     if files:
         found.insert(0, f"file/system tasks are not allowed: {', '.join(dict.fromkeys(files))} "
                         "(allow them with --allow-file-io)")
+    if stops:
+        found.insert(0, "a candidate may not end the simulation: "
+                        f"{', '.join(dict.fromkeys(stops))}")
     if others:
         found.insert(0, "system tasks outside the allowed set (printing, math, randomness, "
                         f"queries) are not allowed: {', '.join(dict.fromkeys(others))}")

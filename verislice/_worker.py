@@ -92,17 +92,27 @@ class Worker:
                             env=env)
         self._err = tempfile.TemporaryFile()
         none = sandbox_mode() == "none"  # then Popen's environment is the worker's
-        return subprocess.Popen(argv, cwd=tempfile.gettempdir() if none else "/",
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._err,
-                                process_group=0,
-                                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                                     **(env if none else {})})
+        return _spawner.run(lambda: subprocess.Popen(
+            argv, cwd=tempfile.gettempdir() if none else "/", stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=self._err, process_group=0,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **(env if none else {})}))
 
     def call(self, job: str, *args: Any, timeout: float = 60.0) -> Any:
         """``job(*args)`` run in the worker (a function of :mod:`verislice._jobs`). Raises
         :class:`WorkerFailed` when the worker dies or overruns ``timeout`` seconds; exceptions
         raised by the job itself come back as ``("error", kind, message)`` results from the
         job's own handling, never as exceptions here."""
+        reused = self._proc is not None and self._proc.poll() is None
+        try:
+            return self._call(job, args, timeout)
+        except WorkerFailed as exc:
+            if not reused or exc.reason == "timeout":
+                raise
+            # a worker that served earlier jobs may have died between them (the OOM killer, a
+            # lost parent thread): that is not this job's doing, so it gets one fresh worker
+            return self._call(job, args, timeout)
+
+    def _call(self, job: str, args: tuple, timeout: float) -> Any:
         if self._proc is None or self._proc.poll() is not None:
             self.close()
             self._proc = self._start()
@@ -176,7 +186,7 @@ class Worker:
         self.close()
         if code is not None and code > 128:  # prlimit reports a death by signal n as 128+n
             code = 128 - code
-        if "MemoryError" in tail or "bad_alloc" in tail or code in (-signal.SIGKILL,):
+        if "MemoryError" in tail or "bad_alloc" in tail:
             return WorkerFailed("memory", f"the front end ran out of memory "
                                           f"(limit {self.memory_mb} MiB)")
         if code == -signal.SIGXCPU:
@@ -214,6 +224,49 @@ class Worker:
 
 class _Overrun(Exception):
     pass
+
+
+class _Spawner:
+    """Starts worker processes from one long-lived thread.
+
+    bubblewrap's ``--die-with-parent`` is the kernel's parent-death signal, which fires when the
+    *thread* that started the child ends, not the process: a worker started from a pool thread
+    would be killed when that thread is retired, and a pooled worker would die under its next
+    job. Started from here, a worker lives as long as this process."""
+
+    def __init__(self) -> None:
+        self._jobs: list[tuple[Any, threading.Event, list[Any]]] = []
+        self._cv = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def run(self, fn: Any) -> Any:
+        done, box = threading.Event(), []
+        with self._cv:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="verislice-spawner",
+                                                daemon=True)
+                self._thread.start()
+            self._jobs.append((fn, done, box))
+            self._cv.notify()
+        done.wait()
+        if isinstance(box[0], BaseException):
+            raise box[0]
+        return box[0]
+
+    def _loop(self) -> None:
+        while True:
+            with self._cv:
+                while not self._jobs:
+                    self._cv.wait()
+                fn, done, box = self._jobs.pop(0)
+            try:
+                box.append(fn())
+            except BaseException as exc:  # handed to the caller
+                box.append(exc)
+            done.set()
+
+
+_spawner = _Spawner()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -267,9 +320,10 @@ def call(job: str, *args: Any, readable: Sequence[str] = (), timeout: float = 60
 def _forget_inherited() -> None:
     """In a forked child: the parent's idle workers are the parent's (sharing their pipes would
     mix two processes' jobs); start with none."""
-    global _lock
+    global _lock, _spawner
     _idle.clear()
     _lock = threading.Lock()
+    _spawner = _Spawner()
 
 
 os.register_at_fork(after_in_child=_forget_inherited)
