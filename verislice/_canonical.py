@@ -121,11 +121,14 @@ def _include_refusal(raw: str, include_dirs: Sequence[str]) -> str | None:
 def canonicalize(sources: Sequence[Source], *, include_dirs: Sequence[str] = (),
                  defines: Mapping[str, str | None] | None = None,
                  untrusted: bool = True) -> list[Source]:
-    """``sources`` preprocessed by pyslang into directive-free texts (same names).
+    """``sources`` preprocessed by pyslang into directive-free, comment-free texts (same names).
 
-    Raises :class:`Rejected` for an include an untrusted design may not use and
-    :class:`~verislice.DiagnosticError` for preprocessor errors. A text with no directive comes
-    back unchanged (line numbers in messages stay true).
+    Comments go too: tools read some of them (Yosys skips ``// synopsys translate_off``
+    regions, which the simulator compiles). A text with no directive keeps its layout (comments
+    become blanks, so offsets and line numbers stay true). Raises :class:`Rejected` for an
+    include an untrusted design may not use, or a backtick left in an untrusted text (in a
+    string or an escaped identifier, where Icarus's preprocessor still acts on it), and
+    :class:`~verislice.DiagnosticError` for preprocessor errors.
     """
     dirs = [os.fspath(d) for d in include_dirs]
     if untrusted:
@@ -146,17 +149,58 @@ def canonicalize(sources: Sequence[Source], *, include_dirs: Sequence[str] = (),
         pp.additionalIncludePaths = dirs
         tree = syntax.SyntaxTree.fromText(s.text, sm, s.name, s.name, pyslang.Bag([pp]))
         if not _has_directives(tree):
-            out.append(s)
-            continue
-        printer = syntax.SyntaxPrinter()
-        printer.setIncludeDirectives(False)
-        printer.setIncludeSkipped(False)
-        printer.setExpandMacros(True)
-        printer.setExpandIncludes(True)
-        printer.setIncludeComments(True)
-        printer.print(tree.root)
-        out.append(Source(printer.str(), s.name))
+            text = _blank_comments(s.text, tree)
+        else:
+            printer = syntax.SyntaxPrinter()
+            printer.setIncludeDirectives(False)
+            printer.setIncludeSkipped(False)
+            printer.setExpandMacros(True)
+            printer.setExpandIncludes(True)
+            printer.setIncludeComments(False)
+            printer.print(tree.root)
+            text = printer.str()
+        if untrusted and "`" in text:
+            line = text[:text.index("`")].count("\n") + 1
+            raise Rejected(f"{s.name}:{line}: a backtick outside a directive (in a string or an "
+                           "escaped identifier) is not allowed: Icarus's preprocessor would "
+                           "read it as one")
+        out.append(Source(text, s.name))
     return out
+
+
+_COMMENTS = (parsing.TriviaKind.LineComment, parsing.TriviaKind.BlockComment)
+
+
+def _blank_comments(text: str, tree: syntax.SyntaxTree) -> str:
+    """``text`` with every comment replaced by spaces (newlines kept): same offsets, same
+    lines. Only for a text without directives, where every token lies in ``text`` itself."""
+    data = bytearray(text.encode())
+    found = False
+
+    def visit(node):
+        nonlocal found
+        if isinstance(node, parsing.Token):
+            pos = node.location.offset
+            for tr in reversed(node.trivia):
+                raw = tr.getRawText().encode()
+                start = pos - len(raw)
+                if tr.kind in _COMMENTS and start >= 0:
+                    found = True
+                    for i in range(start, pos):
+                        if data[i] not in (10, 13):
+                            data[i] = 32
+                pos = start
+        return True
+
+    tree.root.visit(visit)
+    last = tree.root.getLastToken()
+    if last is not None:  # after the last token only blanks and comments can follow
+        end = last.location.offset + len(last.rawText.encode())
+        for i in range(end, len(data)):
+            if data[i] not in (9, 10, 13, 32):
+                data[i] = 32
+                found = True
+    return data.decode() if found else text
 
 
 def _has_directives(tree: syntax.SyntaxTree) -> bool:
@@ -295,6 +339,15 @@ def screen(design: Design, *, allow_file_io: bool = False,
     return None
 
 
+def unknown_modules(design: Design) -> str | None:
+    """``file:line:col: error: unknown module`` lines for instances of modules the design does
+    not define. pyslang only warns (a black box), but an untrusted design must never name a
+    module of someone else: in a shared simulation that could be the reference's."""
+    bad = [str(w).replace(": warning: ", ": error: ") for w in design.warnings
+           if w.code == "DiagCode(UnknownModule)"]
+    return "\n".join(bad) or None
+
+
 def _token_problems(tree: syntax.SyntaxTree, allowed: frozenset[str]) -> list[str]:
     files: list[str] = []
     others: list[str] = []
@@ -318,6 +371,10 @@ def _token_problems(tree: syntax.SyntaxTree, allowed: frozenset[str]) -> list[st
                     bucket.append(f"{name} ({where(node)})")
             elif node.kind == parsing.TokenKind.RootSystemName:
                 found.append(f"$root references are not allowed ({where(node)})")
+            elif node.kind == parsing.TokenKind.Identifier and node.rawText.startswith("\\") \
+                    and any(ch in node.rawText[1:] for ch in '"\\/*'):
+                found.append(f"escaped identifier {node.rawText.strip()[:40]} holds characters "
+                             f"that the tools' preprocessors read differently ({where(node)})")
             return True
         if node.kind == syntax.SyntaxKind.BindDirective:
             found.append("bind directives are not allowed")

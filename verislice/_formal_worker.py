@@ -137,6 +137,14 @@ def _bit(v) -> int:
     return 1 if s and s[-1] == "1" else 0
 
 
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+    except OSError:
+        return ""
+
+
 def _unsupported(info: dict) -> str | None:
     clocks = {c for m in info.values() for c in m["clocks"]}
     names = {c[0] for c in clocks}
@@ -282,6 +290,10 @@ def _run_candidate(ys, design, ev: _Events, job: dict, group: dict, cand: dict) 
     _run(ys, design, "setattr -unset always_comb")
     _run(ys, design, "proc")
     _run(ys, design, f"flatten {GOLD} {GATE}")
+    # A net with two drivers is X in simulation where they disagree; the prover would pick
+    # one of them and could call a wrong candidate PROVEN: no proof for such a design.
+    ys.run_pass("tee -q -o check.log check", design)
+    conflict = "multiple conflicting drivers" in _read_text("check.log")
     _run(ys, design, "chformal -remove")
     _run(ys, design, "delete t:$print")
     _run(ys, design, "memory")
@@ -289,7 +301,9 @@ def _run_candidate(ys, design, ev: _Events, job: dict, group: dict, cand: dict) 
     _run(ys, design, "opt_dff -nodffe")
     _run(ys, design, "write_json netlist.json")
     info = _analyse("netlist.json")
-    unsupported = _unsupported(info)
+    unsupported = _unsupported(info) or (
+        "a net has several conflicting drivers (simulation makes it X where they disagree; "
+        "the prover would pick one)" if conflict else None)
     seq = any(info[m]["clocks"] or info[m]["latches"] or info[m]["global_ff"]
               or info[m]["internal_clk"] for m in (GOLD, GATE))
     resets = _resets(group.get("reset"), info[GOLD]["resets"])

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._canonical import Rejected, canonicalize, rename_globals, screen
+from ._canonical import Rejected, canonicalize, rename_globals, screen, unknown_modules
 from ._errors import DiagnosticError, VerisliceError
 from ._frontend import Design, Port, Source, load, module_names
 
@@ -166,6 +166,9 @@ def screen_design(sources: Sequence[Source], top: str | None, include_dirs: Sequ
         return Screened("COMPILE_ERROR", exc.message)
     except RuntimeError as exc:  # pyslang's own limits
         return Screened("COMPILE_ERROR", f"cannot parse: {exc}")
+    unknown = unknown_modules(design)
+    if unknown:
+        return Screened("COMPILE_ERROR", unknown, top=design.top)
     if why:
         return Screened("REJECTED", why, top=design.top)
     return Screened("OK", "", "\n".join(s.text for s in canon), design.top, tuple(design.ports))
@@ -274,6 +277,9 @@ def equiv_candidate(sources: Sequence[Source], ref: RefInterface, options: Any,
                         COMPILE_ERROR, exc.message)
     except RuntimeError as exc:
         return CandUnit(COMPILE_ERROR, f"cannot parse: {exc}")
+    unknown = unknown_modules(d)
+    if unknown:
+        return CandUnit(COMPILE_ERROR, unknown, d.top)
     why = screen(d, allow_file_io=options.allow_file_io, max_memory_bits=options.max_memory_bits)
     if why:
         return CandUnit(REJECTED, why, d.top)
