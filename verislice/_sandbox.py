@@ -39,7 +39,7 @@ from pathlib import Path
 
 from ._errors import VerisliceError
 
-__all__ = ["RunResult", "SandboxUnavailable", "run_limited", "sandbox_argv", "sandbox_dir",
+__all__ = ["RunResult", "SandboxUnavailable", "kill_all", "run_limited", "sandbox_argv", "sandbox_dir",
            "sandbox_mode", "require_sandbox", "SANDBOX_ENV"]
 
 DEFAULT_MEMORY_MB = 4096
@@ -270,6 +270,19 @@ def _remove_cgroup(cg: Path | None) -> None:
 
 # -- running -----------------------------------------------------------------------------------
 
+_live: set[int] = set()  # process groups of the sandboxes running now (any thread)
+_live_lock = threading.Lock()
+
+
+def kill_all() -> None:
+    """Kill every sandbox this process is running, from any thread: an interrupted command
+    calls it so that simulations running on pool threads end now, not at their time limit."""
+    with _live_lock:
+        groups = list(_live)
+    for pgid in groups:
+        _kill_group(pgid)
+
+
 class _Capped:
     """Bytes of one stream: the first ``limit`` bytes and the last ``_TAIL_BYTES``, never more
     in memory however much the child prints."""
@@ -341,6 +354,8 @@ def run_limited(
         return RunResult(tuple(argv), 127, "", f"{exc.filename}: command not found", False, 0.0)
     out, err = _Capped(max_output_chars), _Capped(max_output_chars)
     timed_out = False
+    with _live_lock:
+        _live.add(proc.pid)
     try:
         timed_out = not _pump(proc, out, err, start + timeout)
         if timed_out:
@@ -349,6 +364,8 @@ def run_limited(
     finally:
         # also on KeyboardInterrupt/SystemExit: no sandbox outlives its caller
         _kill_group(proc.pid)
+        with _live_lock:
+            _live.discard(proc.pid)
         if proc.returncode is None:
             proc.kill()
             proc.wait()

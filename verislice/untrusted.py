@@ -27,9 +27,9 @@ from concurrent.futures import ThreadPoolExecutor
 from . import _worker
 from ._frontend import Port, Source
 from ._jobs import Screened
-from ._sandbox import SANDBOX_ENV, SandboxUnavailable, require_sandbox
+from ._sandbox import SANDBOX_ENV, SandboxUnavailable, kill_all, require_sandbox
 
-__all__ = ["SANDBOX_ENV", "SandboxUnavailable", "Screened", "describe_design", "output_cones", "require_sandbox",
+__all__ = ["SANDBOX_ENV", "SandboxUnavailable", "kill_all", "Screened", "describe_design", "output_cones", "require_sandbox",
            "screen_designs", "FRONTEND_TIMEOUT"]
 
 #: Wall-clock limit of the front end of one design (seconds).

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from verislice.untrusted import kill_all
+
 from ..data._jsonl import JsonlWriter
 from ._errors import EvalError
 from ._harness import HARNESS_VERSION, Job, SampleResult, plan, run_job, screen_jobs
@@ -235,9 +237,10 @@ simulation at its first mismatch (same verdicts; see :mod:`._harness`). ``cache`
             if progress:
                 progress(i, total)
     except BaseException:
-        # interrupted: drop the queue (finished verdicts are in the cache already); the
-        # simulations already running end within their own time limit
+        # interrupted: drop the queue (finished verdicts are in the cache already) and end the
+        # simulations running on the pool's threads now, not at their time limit
         pool.shutdown(wait=False, cancel_futures=True)
+        kill_all()
         raise
     else:
         pool.shutdown()
