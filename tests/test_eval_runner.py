@@ -117,11 +117,15 @@ def test_json_output_schema(v2):
     assert out["unpassable_on_icarus11"] == []
 
 
-def test_zero_sample_pass_is_kept_as_the_benchmark_rules_but_flagged(v2):
-    sneaky = "module TopModule(output zero); initial $finish; assign zero = 1; endmodule"
-    result = score_responses(v2, {"Prob001_zero": [sneaky]})
-    s = result.tasks["Prob001_zero"].samples[0]
-    assert s.verdict == "pass" and "0 samples" in s.message
+def test_a_response_that_ends_the_simulation_itself_is_rejected(v2):
+    """The benchmark's rule passes `Mismatches: 0 in 0 samples` (or a count cut short right
+    before the first mismatch): a response that calls $finish could forge a pass with the
+    testbench's own, real result line, so it is rejected before it runs."""
+    for sneaky in ["module TopModule(output zero); initial $finish; assign zero = 1; endmodule",
+                   "module TopModule(output zero); initial #30 $stop; assign zero = 1; endmodule"]:
+        result = score_responses(v2, {"Prob001_zero": [sneaky]})
+        s = result.tasks["Prob001_zero"].samples[0]
+        assert s.verdict == "rejected" and "may not end the simulation" in s.message
 
 
 def test_sv_iv_analyze_letters():
