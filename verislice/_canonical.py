@@ -27,7 +27,7 @@ import pyslang
 from pyslang import ast, parsing, syntax
 
 from ._errors import VerisliceError
-from ._frontend import Design, Source
+from ._frontend import Design, Source, apply_edits
 
 __all__ = ["ALLOWED_SYSTEM_TASKS", "FILE_TASKS", "SIMULATION_CONTROL", "Rejected", "canonicalize", "global_names",
            "rename_globals", "screen"]
@@ -307,10 +307,7 @@ def rename_globals(text: str, prefix: str, keep: Iterable[str] = ()) -> str:
         return True
 
     tree.root.visit(visit)
-    data = text.encode()
-    for start, end, new in sorted(edits, reverse=True):
-        data = data[:start] + new.encode() + data[end:]
-    return data.decode()
+    return apply_edits(text, edits)
 
 
 # -- the screen --------------------------------------------------------------------------------

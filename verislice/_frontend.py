@@ -247,6 +247,12 @@ def rename_modules(text: str, prefix: str, names: Iterable[str] | None = None) -
         return True
 
     tree.root.visit(visit)
+    return apply_edits(text, edits)
+
+
+def apply_edits(text: str, edits: Iterable[tuple[int, int, str]]) -> str:
+    """``text`` with each ``(start, end, new)`` edit applied; offsets are UTF-8 byte offsets
+    (pyslang's source offsets) into ``text``, and edits must not overlap."""
     data = text.encode()
     for start, end, new in sorted(edits, reverse=True):
         data = data[:start] + new.encode() + data[end:]
