@@ -273,35 +273,24 @@ def test_file_tasks_are_rejected_before_anything_runs(tmp_path):
 
 
 def test_screening_verdicts_become_eval_verdicts(monkeypatch):
-    """The mapping of screen verdicts, and that Icarus compiles the screened text, not the raw code
-    (a stand-in for verislice.untrusted.screen_designs)."""
-    from types import SimpleNamespace
-
+    """The real screen's verdicts become eval verdicts, in one batched screening call for every
+    candidate of the run (the call is observed, not replaced)."""
     calls = []
+    real = _harness.screen_designs
 
-    def fake_screen(designs, *, top=None, include_dirs=(), allow_file_io=False, jobs=1):
-        calls.append((len(designs), top))
-        out = []
-        for (src,) in designs:
-            if "bad_peek" in src.text:
-                out.append(SimpleNamespace(verdict="REJECTED", message="candidate.sv:1:40: error: "
-                                           "hierarchical reference", text="", top=None))
-            elif "huh" in src.text:
-                out.append(SimpleNamespace(verdict="COMPILE_ERROR", message="candidate.sv:1:1: "
-                                           "error: expected a module\nmore", text="", top=None))
-            elif "slow" in src.text:
-                out.append(SimpleNamespace(verdict="TIMEOUT", message="timed out", text="", top=None))
-            else:  # "OK": the canonical text replaces the raw code (here: a right answer)
-                out.append(SimpleNamespace(verdict="OK", message="", top=top,
-                                           text="module TopModule(output zero);\n  assign zero = 1'b0;\nendmodule\n"))
-        return out
+    def spy(designs, **kw):
+        calls.append((len(designs), kw.get("top")))
+        return real(designs, **kw)
 
-    monkeypatch.setattr(_harness, "screen_designs", fake_screen)
+    monkeypatch.setattr(_harness, "screen_designs", spy)
     tasks = _tasks("verilogeval-v2-spec", ["Prob001_zero"])
+    peek = "module TopModule(output zero);\n  assign zero = tb.zero_ref;\nendmodule\n"
+    broken = "module TopModule(output zero);\n  assign zero = ;\nendmodule\n"
     result = score_responses(tasks, {"Prob001_zero": [
-        ZERO.format("1", "// bad_peek"), ZERO.format("1", "// huh"), ZERO.format("1", "// slow"),
-        ZERO.format("1", "// wrong as written, right as screened"), "no code at all"]})
+        peek, broken, ZERO.format("0", ""), ZERO.format("1", ""), "no code at all"]})
     samples = result.tasks["Prob001_zero"].samples
-    assert [s.verdict for s in samples] == ["rejected", "compile_error", "timeout", "pass", "no_code"]
-    assert samples[1].message == "candidate.sv:1:1: error: expected a module"
+    assert [s.verdict for s in samples] == ["rejected", "compile_error", "pass", "mismatch",
+                                            "no_code"], samples
+    assert "hierarchical reference" in samples[0].message
+    assert samples[1].message.startswith("candidate.sv:2:")
     assert calls == [(4, "TopModule")]  # one batched call for every candidate of the run
