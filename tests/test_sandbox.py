@@ -150,3 +150,22 @@ def test_results_from_a_worker_cannot_run_code_in_the_parent():
         _worker._SafeUnpickler(io.BytesIO(evil)).load()
     ok = pickle.dumps({"a": frozenset({1}), "s": Source("x", "y")})
     assert _worker._SafeUnpickler(io.BytesIO(ok)).load()["s"] == Source("x", "y")
+
+
+def test_a_fork_bomb_hits_the_process_limit(tmp_path):
+    """Processes are limited by a pids cgroup (root can ignore RLIMIT_NPROC)."""
+    from verislice._sandbox import _pids_root
+
+    if _pids_root() is None:
+        pytest.skip("no writable pids cgroup here (not root): the limit cannot be set")
+    script = textwrap.dedent("""
+        from verislice import _sandbox
+        _sandbox.MAX_PIDS = 30
+        with _sandbox.sandbox_dir() as d:
+            r = _sandbox.run_limited(["sh", "-c", "for i in $(seq 200); do sleep 3 & done; wait"],
+                                     d, timeout=20)
+        print("FORK-FAILED" if "fork" in r.stderr.lower() else "NO-LIMIT")
+    """)
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO,
+                       timeout=60)
+    assert "FORK-FAILED" in r.stdout, (r.stdout, r.stderr[-2000:])

@@ -22,7 +22,7 @@ back silently.
 
 from __future__ import annotations
 
-import itertools
+import atexit
 import os
 import selectors
 import shutil
@@ -44,8 +44,6 @@ __all__ = ["RunResult", "SandboxUnavailable", "kill_all", "run_limited", "sandbo
 
 DEFAULT_MEMORY_MB = 4096
 DEFAULT_FILE_SIZE_MB = 64
-#: Most processes (threads included) one sandbox may hold when a pids cgroup is available.
-DEFAULT_MAX_PIDS = 64
 #: Output kept per stream: the head up to this many bytes, plus the last ``_TAIL_BYTES``.
 DEFAULT_MAX_OUTPUT = 2_000_000
 _TAIL_BYTES = 64 * 1024
@@ -212,9 +210,16 @@ def sandbox_argv(
     return [*_bwrap_argv(None if cwd is None else Path(cwd), readable, full_env), *limits, *argv]
 
 
-# -- a pids cgroup per run, where the machine lets us make one ----------------------------------
+# -- a pids cgroup, where the machine lets us make one --------------------------------------------
+#
+# RLIMIT_NPROC does not bind root, and moving each sandbox into a cgroup of its own costs a cgroup
+# migration (milliseconds) per run. So the first sandboxed run moves this process itself into a
+# cgroup of its own with a pids limit; every sandbox it (or a forked worker) starts inherits it.
+# The budget is shared by this process's threads and all its sandboxes: generous for honest use,
+# a hard stop for a fork bomb.
 
-_cg_counter = itertools.count()
+#: Processes and threads this process and all its sandboxes may hold together.
+MAX_PIDS = 1024
 
 
 def _pids_root() -> Path | None:
@@ -233,39 +238,69 @@ def _read(p: Path) -> str:
         return ""
 
 
-_PIDS_ROOT = _pids_root()
+_cg_lock = threading.Lock()
+_cg_done: set[int] = set()  # pids that have joined their cgroup (a fork joins its own)
 
 
-def _make_cgroup(max_pids: int) -> Path | None:
-    if _PIDS_ROOT is None:
-        return None
-    cg = _PIDS_ROOT / f"verislice-{os.getpid()}-{next(_cg_counter)}"
-    try:
-        cg.mkdir()
-        (cg / "pids.max").write_text(str(max_pids))
-        return cg
-    except OSError:
-        _remove_cgroup(cg)
-        return None
-
-
-def _remove_cgroup(cg: Path | None) -> None:
-    if cg is None:
+def _join_pids_cgroup() -> None:
+    """Move this process into a pids-limited cgroup of its own, once (best effort)."""
+    pid = os.getpid()
+    if pid in _cg_done:
         return
-    for _ in range(50):
-        pids = _read(cg / "cgroup.procs").split()
-        if not pids:
-            break
-        for pid in pids:
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except (ProcessLookupError, ValueError, PermissionError):
-                pass
-        time.sleep(0.002)
+    with _cg_lock:
+        if pid in _cg_done:
+            return
+        _cg_done.add(pid)
+        root = _pids_root()
+        if root is None:
+            return
+        _sweep_stale_cgroups(root)
+        cg = root / f"verislice-{pid}"
+        try:
+            cg.mkdir(exist_ok=True)
+            current = len(os.listdir(f"/proc/{pid}/task"))
+            (cg / "pids.max").write_text(str(MAX_PIDS + current))
+            (cg / "cgroup.procs").write_text(str(pid))
+        except OSError:
+            return
+        atexit.register(_leave_pids_cgroup, root, cg, pid)
+
+
+def _inherit_cgroup() -> None:
+    # a forked child is already in its parent's cgroup, under the same budget
+    if os.getppid() in _cg_done:
+        _cg_done.add(os.getpid())
+
+
+os.register_at_fork(after_in_child=_inherit_cgroup)
+
+
+def _leave_pids_cgroup(root: Path, cg: Path, pid: int) -> None:
+    if os.getpid() != pid:
+        return
     try:
+        (root / "cgroup.procs").write_text(str(pid))
         cg.rmdir()
     except OSError:
         pass
+
+
+def _sweep_stale_cgroups(root: Path) -> None:
+    """Remove the cgroups of verislice processes that are gone (killed before cleaning up)."""
+    try:
+        entries = list(root.glob("verislice-*"))
+    except OSError:
+        return
+    for cg in entries:
+        try:
+            os.kill(int(cg.name.split("-")[1]), 0)
+        except ProcessLookupError:
+            try:
+                cg.rmdir()
+            except OSError:
+                pass
+        except (ValueError, IndexError, PermissionError):
+            pass
 
 
 # -- running -----------------------------------------------------------------------------------
@@ -320,7 +355,6 @@ def run_limited(
     file_size_mb: int | None = DEFAULT_FILE_SIZE_MB,
     max_output_chars: int = DEFAULT_MAX_OUTPUT,
     readable: Sequence[str | os.PathLike[str]] = (),
-    max_pids: int = DEFAULT_MAX_PIDS,
 ) -> RunResult:
     """Run ``argv`` sandboxed in ``cwd`` with a wall-clock ``timeout`` (seconds) and limits.
 
@@ -339,9 +373,8 @@ def run_limited(
     cpu = timeout * 2 + 5  # CPU time can never exceed the wall clock by much (a few threads)
     full = sandbox_argv(argv, cwd, env=env, readable=readable, memory_mb=memory_mb,
                         file_size_mb=file_size_mb, cpu_seconds=cpu)
-    cg = _make_cgroup(max_pids)
-    if cg is not None:  # join the cgroup before anything forks, then become the sandbox
-        full = ["/bin/sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', str(cg), *full]
+    if sandbox_mode() != "none":
+        _join_pids_cgroup()
     if sandbox_mode() == "none":  # no sandbox: the caller's environment, as before
         run_env = dict(env) if env is not None else None
     else:  # bwrap clears the environment and sets the sandbox's own (see sandbox_argv)
@@ -350,7 +383,6 @@ def run_limited(
         proc = subprocess.Popen(full, cwd=os.fspath(cwd), env=run_env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, process_group=0)
     except FileNotFoundError as exc:
-        _remove_cgroup(cg)
         return RunResult(tuple(argv), 127, "", f"{exc.filename}: command not found", False, 0.0)
     out, err = _Capped(max_output_chars), _Capped(max_output_chars)
     timed_out = False
@@ -369,7 +401,6 @@ def run_limited(
         if proc.returncode is None:
             proc.kill()
             proc.wait()
-        _remove_cgroup(cg)
         for s in (proc.stdout, proc.stderr):
             if s is not None:
                 s.close()
