@@ -50,8 +50,16 @@ def cone(
     """Print the backward cone of signals: the statements that drive them, as a module that
     compiles, with the original text of every kept statement."""
     fmt_name = "json" if json_out else fmt.value
-    run_isolated(lambda: _cone(files, split_signals(signal), top, ports.value, fmt_name, output,
-                               include, define), files)
+    signals = split_signals(signal)
+
+    def front_end() -> None:
+        import verislice
+
+        verislice.cone(verislice.load(**load_args(files, top, include, define)), signals,
+                       ports=ports.value)
+
+    run_isolated(lambda: _cone(files, signals, top, ports.value, fmt_name, output, include,
+                               define), front_end, files)
 
 
 def _cone(files, signals, top, ports, fmt, output, include, define) -> int:

@@ -44,8 +44,13 @@ def graph(
 ) -> None:
     """Show the signal dependency graph (data and control edges with their source lines)."""
     f = "json" if json_out else (fmt.value if fmt is not None else None)
+    def front_end() -> None:
+        import verislice
+
+        verislice.build_graph(verislice.load(**load_args(files, top, include, define)))
+
     run_isolated(lambda: _graph(files, split_signals(signal), top, f, output, include, define),
-                 files)
+                 front_end, files)
 
 
 def _graph(files, signals, top, fmt, output, include, define) -> int:
