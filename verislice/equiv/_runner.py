@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shlex
 import sys
 import time
 from dataclasses import dataclass
@@ -136,9 +137,16 @@ def _write(path: Path, text: str) -> None:
     path.write_bytes(text.encode("utf-8", "replace"))
 
 
-def _try_compile(groups: list[SimGroup], options: EquivOptions, d: Path,
-                 out: BatchOutcome) -> tuple[RunResult, Layout, str, dict[str, object]]:
-    """One iverilog run of the testbench and ``groups`` in the (emptied) directory ``d``."""
+_COMPILE_FAILED = 97  # exit code of the combined run when iverilog failed
+
+
+def _try_compile(groups: list[SimGroup], options: EquivOptions, d: Path, out: BatchOutcome,
+                 simulate: bool = False) -> tuple[RunResult, Layout, str, dict[str, object]]:
+    """One iverilog run of the testbench and ``groups`` in the (emptied) directory ``d``.
+
+    With ``simulate``, the simulation runs right after a successful compile in the same sandbox
+    (one sandbox start instead of two: most batches compile at once); its outcome is left in
+    ``d`` for :func:`_simulate` to read instead of running it again."""
     for f in d.iterdir():
         if f.is_file():
             f.unlink()
@@ -150,10 +158,37 @@ def _try_compile(groups: list[SimGroup], options: EquivOptions, d: Path,
     argv = ["iverilog", "-g2012", "-o", "sim.vvp", "-s", TB_TOP, "-f", "cmds.f"]
     if options.engine == "vvp":
         argv.append("-DVERISLICE_STANDALONE")  # read only by tb.v: the designs have no directives
-    r = run_limited(argv + ["tb.v", *owner], d, timeout=60 + 2 * len(owner),
-                    memory_mb=options.memory_mb)
+    argv += ["tb.v", *owner]
+    timeout = 60 + 2 * len(owner)
     out.compiles += 1
-    return r, layout, nonce, owner
+    if not simulate:
+        return run_limited(argv, d, timeout=timeout, memory_mb=options.memory_mb), layout, \
+            nonce, owner
+    _write(d / "stim.hex", stimulus_hex(groups, layout, options.cycles))
+    _write(d / ".nonce", nonce)
+    sim_argv, env, sim_timeout = _sim_command(groups, options, d, out)
+    # the simulation gets its own limit inside (coreutils timeout), so a hang is found as fast
+    # as in a run of its own
+    script = (f"{shlex.join(argv)} >compile.log 2>&1 || exit {_COMPILE_FAILED}; "
+              f"exec timeout -s KILL {sim_timeout:.3f} {shlex.join(sim_argv)} >sim.log 2>&1")
+    r = run_limited(["sh", "-c", script], d, timeout=timeout + sim_timeout + 5, env=env,
+                    memory_mb=options.memory_mb)
+    log = (d / "compile.log").read_text(errors="replace") if (d / "compile.log").exists() else ""
+    compiled = r.returncode != _COMPILE_FAILED and (d / "sim.vvp").exists() and \
+        not (r.timed_out and not (d / "sim.log").exists())
+    if not compiled:
+        return RunResult(tuple(argv), None if r.timed_out else 1, "", log, r.timed_out,
+                         r.seconds), layout, nonce, owner
+    # compiled: record the simulation's outcome for _simulate (a KILL from `timeout` is its
+    # time limit)
+    timed_out = r.timed_out or r.returncode in (-9, 137)
+    _SIM_DONE[d] = (RunResult(tuple(sim_argv), None if timed_out else r.returncode, "", "",
+                              timed_out, r.seconds), sim_timeout)
+    return RunResult(tuple(argv), 0, "", log, False, r.seconds), layout, nonce, owner
+
+
+#: Simulations already run by a combined compile-and-simulate run, by directory.
+_SIM_DONE: dict[Path, tuple[RunResult, float]] = {}
 
 
 def _compile(groups: list[SimGroup], options: EquivOptions, out: BatchOutcome,
@@ -162,12 +197,15 @@ def _compile(groups: list[SimGroup], options: EquivOptions, out: BatchOutcome,
 
     Compiler messages only suggest whom to blame: a candidate gets COMPILE_ERROR only when it
     also fails compiled alone with its reference, so no text can make a neighbour fail."""
+    first = True
     while True:
-        r, layout, nonce, owner = _try_compile(groups, options, d, out)
+        r, layout, nonce, owner = _try_compile(groups, options, d, out, simulate=first)
         if r.ok and (d / "sim.vvp").exists():
-            _write(d / "stim.hex", stimulus_hex(groups, layout, options.cycles))
-            _write(d / ".nonce", nonce)
+            if not first:
+                _write(d / "stim.hex", stimulus_hex(groups, layout, options.cycles))
+                _write(d / ".nonce", nonce)
             return groups
+        first = False
         text = (r.stderr + "\n" + r.stdout).strip()
         suspects: set[tuple[int, int]] = set()
         ref_suspects: set[int] = set()
@@ -279,12 +317,10 @@ def _cocotb_env(d: Path, sim_ns: int) -> dict[str, str]:
     return env
 
 
-def _simulate(groups: list[SimGroup], options: EquivOptions, out: BatchOutcome, d: Path,
-              n: int) -> tuple[tuple[Layout, str] | None, str]:
-    samples = options.cycles
-    nonce = (d / ".nonce").read_text()
-    _, layout = build_testbench(groups, samples, nonce)
-    timeout = options.sim_timeout(n)
+def _sim_command(groups: list[SimGroup], options: EquivOptions, d: Path,
+                 out: BatchOutcome) -> tuple[list[str], dict[str, str] | None, float]:
+    """How to simulate the compiled ``groups`` in ``d``: argv, environment, time limit."""
+    timeout = options.sim_timeout(_ncands(groups))
     if out.slowest_ok:
         # isolating a hang: parts of a batch that already ran cannot need 10x its time
         timeout = min(timeout, max(3.0, 10 * out.slowest_ok))
@@ -292,15 +328,25 @@ def _simulate(groups: list[SimGroup], options: EquivOptions, out: BatchOutcome, 
         import cocotb_tools.config as cfg
 
         argv = ["vvp", "-n", "-m", str(cfg.lib_entry("vpi", "icarus")), "sim.vvp", "-none"]
-        env = _cocotb_env(d, samples * 10 + 100)
-    else:
-        argv = ["vvp", "-n", "sim.vvp", "-none"]
-        env = None
-    # the simulator's output goes to a file: the file-size limit stops a candidate that floods
-    # it ($display in a loop) instead of the parent buffering it in memory
+        return argv, _cocotb_env(d, options.cycles * 10 + 100), timeout
+    return ["vvp", "-n", "sim.vvp", "-none"], None, timeout
+
+
+def _simulate(groups: list[SimGroup], options: EquivOptions, out: BatchOutcome, d: Path,
+              n: int) -> tuple[tuple[Layout, str] | None, str]:
+    samples = options.cycles
+    nonce = (d / ".nonce").read_text()
+    _, layout = build_testbench(groups, samples, nonce)
     log = d / "sim.log"
-    r = run_limited(["sh", "-c", 'exec "$@" >sim.log 2>&1', "sh", *argv], d, timeout=timeout,
-                    env=env, memory_mb=options.memory_mb)
+    done = _SIM_DONE.pop(d, None)
+    if done is not None:  # already run by the combined compile-and-simulate run
+        r, timeout = done
+    else:
+        argv, env, timeout = _sim_command(groups, options, d, out)
+        # the simulator's output goes to a file: the file-size limit stops a candidate that
+        # floods it ($display in a loop) instead of the parent buffering it in memory
+        r = run_limited(["sh", "-c", 'exec "$@" >sim.log 2>&1', "sh", *argv], d,
+                        timeout=timeout, env=env, memory_mb=options.memory_mb)
     if log.exists():
         with log.open("rb") as fh:
             size = fh.seek(0, 2)
