@@ -50,3 +50,23 @@ def test_truncated_generation_and_no_code():
     assert block is not None and block.text.startswith("module a(")
     assert extract_code("I cannot help with that.") is None
     assert extract_code("```python\nprint(1)\n```") is None
+
+
+@pytest.mark.parametrize("response", [
+    "I am not able to write this module.",
+    "Sorry, this module is beyond me; the endmodule keyword ends a module, that much I know.",
+    "A module: a unit of design. I cannot write it.",
+    "```python\nprint('module x')\n```\nNo Verilog module here.",
+])
+def test_prose_that_mentions_module_is_not_code(response):
+    assert extract_code(response) is None
+
+
+def test_bare_code_needs_a_module_header():
+    r = "Here it is: module top(input a, output y); assign y = a; endmodule"
+    assert extract_code(r).text == "module top(input a, output y); assign y = a; endmodule"
+    # a generation cut off after a real header is still (broken) code
+    cut = "module top #(parameter W = 4) (input [W-1:0] a,"
+    assert extract_code("Sure.\n" + cut).text == cut
+    assert extract_code("module m; endmodule").text == "module m; endmodule"
+    assert extract_code("[BEGIN]\nmodule TopModule(input a, output y);\n  assign y").form == "begin_done"
