@@ -74,8 +74,63 @@ def test_spans_are_the_cones_of_the_contrast_signals():
     assert by[1, 2]["chosen_spans"] == [HEAD, [12, 22], TAIL] and by[1, 2]["kind"] == "partial"
     # the rejected one does not parse: no cone, so its whole response
     assert by[1, 3]["rejected_spans"] == [[0, 60]] and by[1, 3]["chosen_spans"] == [HEAD, [12, 22], TAIL]
-    # no code at all: an ordinary full-response pair
+    # a fully right one against no code at all: an ordinary full-response pair
     assert by[0, 4]["chosen_spans"] == [[0, 60]] and by[0, 4]["rejected_spans"] == [[0, 60]]
+    # a partially right one against no code: the chosen keeps its cone of c, never its wrong z
+    assert by[1, 4]["chosen_spans"] == [HEAD, [12, 22], TAIL] and by[1, 4]["rejected_spans"] == [[0, 60]]
+    assert {k: p["mask_rule"] for k, p in by.items()} == {
+        (0, 1): "cone/cone", (0, 2): "cone/cone", (0, 3): "cone/whole", (0, 4): "whole/whole",
+        (1, 2): "cone/cone", (1, 3): "cone/whole", (1, 4): "cone/whole"}
+
+
+# One candidate per rejected verdict of the rule table in docs/data.md (outputs y and z).
+def _table_row() -> dict:
+    broken = [lab(v, {}, cones([11, 19], [31, 41])) for v in ("COMPILE_ERROR", "INTERFACE", "TIMEOUT", "REJECTED")]
+    return {"id": "t", "prompt": "p", "responses": [f"r{i} ".ljust(60, "x") for i in range(9)], "labels": [
+        lab("OK", {"y": "MATCH", "z": "MATCH"}, cones([12, 20], [30, 40])),          # 0 all right
+        lab("OK", {"y": "MATCH", "z": "MISMATCH"}, cones([12, 22], [25, 45])),       # 1 some right
+        lab("OK", {"y": "MISMATCH", "z": "MISMATCH"}, cones([11, 19], [31, 41])),    # 2 none right
+        *broken,                                                                      # 3-6 (cones parse)
+        lab("COMPILE_ERROR", {}, {}),                                                 # 7 does not parse
+        lab("NO_CODE", {}, {}, code=False),                                          # 8 no code
+    ]}
+
+
+def test_mask_rule_table():
+    """Chosen all right / some right against every rejected verdict: the cone of c in the
+    chosen unless the paper's full-response pair applies; the rejected's cone only where it was
+    simulated (its outputs were judged), else its whole response."""
+    by = {(p["chosen_index"], p["rejected_index"]): p for p in pairs_for_row(_table_row())}
+    expect = {b: "cone/whole" for b in range(3, 8)} | {1: "cone/cone", 2: "cone/cone", 8: "whole/whole"}
+    assert {b: by[0, b]["mask_rule"] for b in range(1, 9)} == expect
+    partial = {**expect, 8: "cone/whole"}   # a partially right one against no code: its cone
+    del partial[1]
+    assert {b: by[1, b]["mask_rule"] for b in range(2, 9)} == partial
+    for (a, b), p in by.items():
+        if p["mask_rule"].startswith("cone"):
+            own = ROW["labels"][a]["cones"]   # 0 and 1 have the cones of ROW's 0 and 1
+            assert p["chosen_spans"] == merge_spans(x for s in p["contrast_signals"] for x in own[s])
+        if p["mask_rule"].endswith("whole"):
+            assert p["rejected_spans"] == [[0, 60]]
+    assert by[1, 8]["chosen_spans"] == [HEAD, [12, 22], TAIL]   # z (wrong in 1) never in its mask
+
+
+def test_pairs_without_a_mask_are_dropped_and_counted(tmp_path):
+    row = {"id": "d", "prompt": "p", "responses": ["a" * 30, "b" * 30, "c" * 30, "d" * 30], "labels": [
+        lab("OK", {"y": "MATCH", "z": "MISMATCH"}, {}),                              # 0 no cones at all
+        lab("OK", {"y": "MATCH", "z": "MATCH"}, {"y": [[0, 9]], "z": [[0, 5], [9, 12]]}),  # 1 all right
+        lab("OK", {"y": "MATCH", "z": "MISSING"}, {"y": [[0, 8]]}),                  # 2 lacks z
+        lab("OK", {"y": "MISMATCH", "z": "MISSING"}, {"y": [[0, 7]]}),               # 3 lacks z, none right
+    ]}
+    by = {(p["chosen_index"], p["rejected_index"]): p for p in pairs_for_row(row)}
+    assert not any(a == 0 for a, _ in by)           # 0's cone of y is unknown: no pair, no whole chosen
+    assert (1, 2) not in by                         # 2 is right on y and has no cone of z
+    assert by[1, 3]["mask_rule"] == "cone/whole" and by[1, 3]["rejected_spans"] == [[0, 30]]
+    assert by[2, 3]["mask_rule"] == "cone/cone" and by[2, 3]["rejected_spans"] == [[0, 7]]
+    labeled = tmp_path / "l.jsonl"
+    labeled.write_text(json.dumps(row) + "\n")
+    report = make_pairs(labeled, tmp_path / "p.jsonl").to_json()
+    assert report["pairs"] == len(by) and report["dropped"] == 3   # 0-2, 0-3 and 1-2
 
 
 def test_module_mode_is_standard_dpo():
@@ -124,7 +179,9 @@ def test_make_pairs_file_and_errors(tmp_path):
     labeled.write_text(json.dumps(ROW) + "\n")
     report = make_pairs(labeled, tmp_path / "pairs.jsonl")
     assert report.to_json() == {"prompts": 1, "prompts_with_pairs": 1, "pairs": 7,
-                                "kinds": {"complete": 4, "partial": 3}}
+                                "kinds": {"complete": 4, "partial": 3},
+                                "mask_rules": {"cone/cone": 3, "cone/whole": 3, "whole/whole": 1},
+                                "dropped": 0}
     rows = read_rows(tmp_path / "pairs.jsonl", unique_ids=False)
     assert len(rows) == 7 and len({r["pair_id"] for r in rows}) == 7
     with pytest.raises(DataError, match="unknown pair kind wrong: choose from complete, partial"):

@@ -234,6 +234,7 @@ def pairs_command(
 ) -> None:
     """Preference pairs (Eq. 1 of QiMeng-SALV) from labeled candidates."""
     from ..data import KINDS, PairsConfig, make_pairs
+    from ..data.pairs import MASK_RULES
 
     def body() -> int:
         cfg = PairsConfig(mode=mode,  # type: ignore[arg-type]
@@ -245,7 +246,9 @@ def pairs_command(
         else:
             _table(f"pairs ({mode}) -> {out}", [
                 ("prompts", report.prompts), ("prompts with pairs", report.prompts_with_pairs),
-                ("pairs", report.pairs), *[(f"  {k}", report.kinds.get(k, 0)) for k in KINDS]])
+                ("pairs", report.pairs), *[(f"  {k}", report.kinds.get(k, 0)) for k in KINDS],
+                *[(f"  mask {r}", report.mask_rules.get(r, 0)) for r in MASK_RULES],
+                ("dropped (no mask possible)", report.dropped)])
         return 0
 
     run_cli(body)

@@ -5,14 +5,24 @@ verdict counts as right (``MATCH``, or ``PROVEN``/``BOUNDED`` from formal checki
 pair (A, B) of distinct candidates with a non-empty contrast set ``c = correct(A) \\ correct(B)``
 gives a pair: chosen A, rejected B, ``contrast_signals`` c.
 
-Spans (character ``[start, end)`` offsets, sorted and merged):
+Masks (character ``[start, end)`` spans, sorted and merged; ``mask_rule`` names the rule as
+``<chosen>/<rejected>``). Eq. 2 trains on S_w^c, the code of A that drives c, and S_l^c, the code of
+B that drives c; a mask never holds a statement of an output A gets wrong:
 
-* ``chosen_spans``: the union of A's cones of the signals in c (each cone keeps the module header
-  and ``endmodule``), in A's response coordinates.
-* ``rejected_spans``: the same for B; where B has no cone for a signal of c (it does not parse, or
-  lacks that output), the whole of B's response.
-* where B contains no code at all, both spans are the whole responses (an ordinary full-response
-  pair), as they are in module mode.
+* ``cone/cone``: both sides simulated. ``chosen_spans`` = union of A's cones of the signals in c
+  (each cone keeps the module header and ``endmodule``), ``rejected_spans`` the same in B.
+* ``cone/whole``: B was not simulated (no code, does not parse or compile, interface mismatch,
+  timeout, rejected). Its verdict is about the whole candidate, no output of it was judged and
+  none is right, so its whole response stands for its failure; A keeps its cones of c. Also
+  where B simulated with no output right but has no cone for a signal of c (it lacks that
+  output).
+* ``whole/whole``: A is fully right and B holds no code at all: the paper's ordinary
+  full-response pair (nothing in A is wrong, and B has no code to locate anything in).
+
+Pairs Eq. 1 gives but no mask can honour are dropped (and counted): A has no cone for a signal
+of c (a whole chosen would train on its wrong outputs), or B is partially right and has no cone
+for any signal of c (a whole rejected would push down its right outputs). The table of every
+(chosen, rejected) verdict combination is in ``docs/data.md``.
 
 ``AMBIGUOUS`` outputs (the reference is X on every sample, so nothing was really compared) are not
 correct for anyone, so they never enter a contrast set; they do not stop a candidate from being
@@ -21,7 +31,7 @@ one output is correct, and every output that is not ``AMBIGUOUS`` is correct.
 
 ``kind`` is ``complete`` when the chosen candidate is fully correct, else ``partial`` (the paper's
 Table 3). **Module mode** (standard DPO baseline) keeps only pairs with a fully correct chosen and
-a rejected that is not, both spans the whole responses.
+a rejected that is not, both spans the whole responses (``whole/whole``).
 
 Identical response texts are paired once: duplicates are dropped before pairing.
 """
@@ -35,6 +45,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from verislice.equiv import OK
+
 from .._paths import refuse_overwrite
 from ._errors import DataError
 from ._jsonl import JsonlWriter, read_jsonl, require_fields
@@ -43,16 +55,21 @@ from ._verdicts import CORRECT_VERDICTS, correct_outputs, is_fully_correct
 __all__ = [
     "CORRECT_VERDICTS",
     "KINDS",
+    "MASK_RULES",
     "Candidate",
     "PairsConfig",
     "PairsReport",
     "candidates_of",
     "make_pairs",
     "merge_spans",
+    "pair_masks",
     "pairs_for_row",
 ]
 
 KINDS = ("complete", "partial")
+#: ``<chosen mask>/<rejected mask>``: cone = the cones of the contrast signals, whole = the response.
+MASK_RULES = ("cone/cone", "cone/whole", "whole/whole")
+Spans = list[list[int]]
 PairMode = Literal["signal", "module"]
 
 # Prompt fields copied from the labeled row into each pair.
@@ -126,7 +143,8 @@ def candidates_of(row: Mapping[str, Any]) -> list[Candidate]:
     return out
 
 
-def _cone_spans(cand: Candidate, signals: Iterable[str]) -> list[list[int]] | None:
+def _cone_spans(cand: Candidate, signals: Iterable[str]) -> Spans | None:
+    """Union of ``cand``'s cones of ``signals``; ``None`` when it has no cone for one of them."""
     spans: list[Sequence[int]] = []
     for s in signals:
         cone = cand.cones.get(s)
@@ -136,20 +154,41 @@ def _cone_spans(cand: Candidate, signals: Iterable[str]) -> list[list[int]] | No
     return merge_spans(spans)
 
 
-def _whole(text: str) -> list[list[int]]:
+def _whole(text: str) -> Spans:
     return [[0, len(text)]] if text else []
 
 
-def pairs_for_row(row: Mapping[str, Any], config: PairsConfig | None = None) -> list[dict[str, Any]]:
-    """All pairs of one labeled row, in (chosen index, rejected index) order, then capped."""
-    cfg = config or PairsConfig()
+def pair_masks(a: Candidate, b: Candidate, contrast: Sequence[str]) -> tuple[Spans, Spans, str] | None:
+    """Eq. 2 masks of the pair (chosen ``a``, rejected ``b``) over the contrast signals:
+    ``(chosen_spans, rejected_spans, mask_rule)``, or ``None`` when no mask keeps the code of
+    ``a``'s wrong outputs out and ``b``'s right outputs in their place (the pair is dropped)."""
+    if a.fully_correct and not b.has_code:
+        return _whole(a.response), _whole(b.response), "whole/whole"
+    chosen = _cone_spans(a, contrast)
+    if chosen is None:
+        return None
+    if b.verdict != OK:
+        return chosen, _whole(b.response), "cone/whole"
+    have = [s for s in contrast if b.cones.get(s)]
+    if len(have) < len(contrast) and not b.correct:
+        return chosen, _whole(b.response), "cone/whole"
+    if not have:
+        return None
+    # a partially right b lacking an output of c: its cones of the others (header included)
+    return chosen, _cone_spans(b, have) or [], "cone/cone"
+
+
+def _row_pairs(row: Mapping[str, Any], cfg: PairsConfig) -> tuple[list[dict[str, Any]], int]:
+    """The pairs of one row in (chosen index, rejected index) order, capped; and how many Eq. 1
+    pairs of the kept kinds were dropped for want of a mask."""
     cands = candidates_of(row)
     pairs = []
+    dropped = 0
     for a in cands:
         for b in cands:
             if a is b:
                 continue
-            contrast = a.correct - b.correct
+            contrast = sorted(a.correct - b.correct)
             if not contrast:
                 continue
             kind = "complete" if a.fully_correct else "partial"
@@ -158,21 +197,22 @@ def pairs_for_row(row: Mapping[str, Any], config: PairsConfig | None = None) -> 
             if cfg.mode == "module":
                 if not a.fully_correct or b.fully_correct:
                     continue
-                chosen, rejected = _whole(a.response), _whole(b.response)
-            elif not b.has_code:
-                chosen, rejected = _whole(a.response), _whole(b.response)
+                masks = _whole(a.response), _whole(b.response), "whole/whole"
             else:
-                chosen = _cone_spans(a, sorted(contrast)) or _whole(a.response)
-                rejected = _cone_spans(b, sorted(contrast)) or _whole(b.response)
+                masks = pair_masks(a, b, contrast)
+                if masks is None:
+                    dropped += 1
+                    continue
             pair = {"id": row["id"], "pair_id": f"{row['id']}/{a.index}-{b.index}"}
             pair.update({f: row[f] for f in _PROMPT_FIELDS if f in row and row[f] is not None})
             pair.update({
                 "chosen": a.response,
                 "rejected": b.response,
-                "contrast_signals": sorted(contrast),
-                "chosen_spans": chosen,
-                "rejected_spans": rejected,
+                "contrast_signals": contrast,
+                "chosen_spans": masks[0],
+                "rejected_spans": masks[1],
                 "kind": kind,
+                "mask_rule": masks[2],
                 "chosen_index": a.index,
                 "rejected_index": b.index,
             })
@@ -182,7 +222,12 @@ def pairs_for_row(row: Mapping[str, Any], config: PairsConfig | None = None) -> 
         rng = random.Random(f"{cfg.seed}:{row['id']}")
         keep = sorted(rng.sample(range(len(pairs)), cap))
         pairs = [pairs[i] for i in keep]
-    return pairs
+    return pairs, dropped
+
+
+def pairs_for_row(row: Mapping[str, Any], config: PairsConfig | None = None) -> list[dict[str, Any]]:
+    """All pairs of one labeled row, in (chosen index, rejected index) order, then capped."""
+    return _row_pairs(row, config or PairsConfig())[0]
 
 
 @dataclass
@@ -193,18 +238,25 @@ class PairsReport:
     prompts_with_pairs: int = 0
     pairs: int = 0
     kinds: Counter = field(default_factory=Counter)
+    mask_rules: Counter = field(default_factory=Counter)
+    dropped: int = 0
+    """Eq. 1 pairs left out because no mask keeps the chosen's wrong code out (see module doc)."""
 
     def to_json(self) -> dict[str, Any]:
         return {"prompts": self.prompts, "prompts_with_pairs": self.prompts_with_pairs,
-                "pairs": self.pairs, "kinds": {k: self.kinds.get(k, 0) for k in KINDS}}
+                "pairs": self.pairs, "kinds": {k: self.kinds.get(k, 0) for k in KINDS},
+                "mask_rules": {r: self.mask_rules.get(r, 0) for r in MASK_RULES},
+                "dropped": self.dropped}
 
 
-def iter_pairs(path: str | os.PathLike[str], config: PairsConfig) -> Iterator[list[dict[str, Any]]]:
-    """Pairs of every row of the labeled file ``path``, one list per row."""
+def iter_pairs(path: str | os.PathLike[str],
+               config: PairsConfig) -> Iterator[tuple[list[dict[str, Any]], int]]:
+    """Pairs of every row of the labeled file ``path``, one list per row, with the row's count
+    of dropped pairs."""
     for lineno, row in read_jsonl(path):
         require_fields(path, lineno, row, ("id", "responses", "labels"))
         try:
-            yield pairs_for_row(row, config)
+            yield _row_pairs(row, config)
         except DataError as exc:
             raise DataError(f"{path}:{lineno}:1: error: {exc.message}") from None
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
@@ -223,12 +275,14 @@ def make_pairs(
     report = PairsReport()
     refuse_overwrite({"the labeled file": labeled}, {"the output": out}, error=DataError)
     with JsonlWriter(out, resume=False) as writer:
-        for pairs in iter_pairs(labeled, cfg):
+        for pairs, dropped in iter_pairs(labeled, cfg):
             report.prompts += 1
+            report.dropped += dropped
             report.prompts_with_pairs += bool(pairs)
             for p in pairs:
                 writer.write(p)
                 report.kinds[p["kind"]] += 1
+                report.mask_rules[p["mask_rule"]] += 1
             report.pairs += len(pairs)
             if progress:
                 progress(report.prompts)

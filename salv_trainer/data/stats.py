@@ -80,6 +80,7 @@ def _pair_stats(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
     contrast: Counter = Counter()
     signals: Counter = Counter()
     cov_c, cov_r = [], []
+    by_rule: dict[str, list[tuple[float, float]]] = {}
     whole_rejected = 0
     for p in rows:
         n += 1
@@ -91,6 +92,7 @@ def _pair_stats(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
         chosen, rejected = p.get("chosen", ""), p.get("rejected", "")
         cov_c.append(_coverage(p.get("chosen_spans") or [], chosen))
         cov_r.append(_coverage(p.get("rejected_spans") or [], rejected))
+        by_rule.setdefault(f"{p.get('kind', '?')} {p.get('mask_rule', '?')}", []).append((cov_c[-1], cov_r[-1]))
         whole_rejected += (p.get("rejected_spans") or []) == [[0, len(rejected)]]
     return {
         "pairs": n,
@@ -101,6 +103,11 @@ def _pair_stats(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
         "chosen_coverage": _summary(cov_c),
         "rejected_coverage": _summary(cov_r),
         "rejected_whole_response": whole_rejected,
+        "mask_rules": {k: len(v) for k, v in sorted(by_rule.items())},
+        "chosen_coverage_by_rule": {k: round(statistics.fmean(c for c, _ in v), 4)
+                                    for k, v in sorted(by_rule.items())},
+        "rejected_coverage_by_rule": {k: round(statistics.fmean(r for _, r in v), 4)
+                                      for k, v in sorted(by_rule.items())},
     }
 
 
