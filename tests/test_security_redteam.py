@@ -459,7 +459,7 @@ def test_force_clock_under_formal_is_not_proven(tmp_path):
     _rc, out, _err = cli(["verislice", "equiv", "ref.v", "atk.v", "--formal", "--json"],
                          tmp_path)
     [c] = json.loads(out)["candidates"]
-    assert c["outputs"]["count"]["verdict"] not in CORRECT, c
+    assert c["verdict"] != "OK" or c["outputs"]["count"]["verdict"] not in CORRECT, c
 
 
 @pytest.mark.parametrize(("tag", "tid", "top"), EVAL_TASKS, ids=["v2", "v1"])

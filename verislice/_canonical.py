@@ -28,6 +28,7 @@ from pyslang import ast, parsing, syntax
 
 from ._errors import VerisliceError
 from ._frontend import Design, Source, apply_edits
+from ._reach import reach_problems
 
 __all__ = ["ALLOWED_SYSTEM_TASKS", "FILE_TASKS", "SIMULATION_CONTROL", "Rejected", "canonicalize", "global_names",
            "rename_globals", "screen"]
@@ -159,6 +160,9 @@ def canonicalize(sources: Sequence[Source], *, include_dirs: Sequence[str] = (),
             printer.setIncludeComments(False)
             printer.print(tree.root)
             text = printer.str()
+        if untrusted and len(text) > max(_MAX_CANONICAL, 20 * len(s.text)):
+            raise Rejected(f"{s.name}: macro expansion makes the text {len(text)} characters "
+                           f"long from {len(s.text)} (a macro bomb)")
         if untrusted and "`" in text:
             line = text[:text.index("`")].count("\n") + 1
             raise Rejected(f"{s.name}:{line}: a backtick outside a directive (in a string or an "
@@ -169,6 +173,8 @@ def canonicalize(sources: Sequence[Source], *, include_dirs: Sequence[str] = (),
 
 
 _COMMENTS = (parsing.TriviaKind.LineComment, parsing.TriviaKind.BlockComment)
+#: Longest canonical text an untrusted design may expand to (or 20x its own length if more).
+_MAX_CANONICAL = 1 << 20
 
 
 def _blank_comments(text: str, tree: syntax.SyntaxTree) -> str:
@@ -323,6 +329,7 @@ def screen(design: Design, *, allow_file_io: bool = False,
     allowed = ALLOWED_SYSTEM_TASKS | (FILE_TASKS if allow_file_io else frozenset())
     for tree in design.trees:
         problems += _token_problems(tree, allowed)
+        problems += reach_problems(tree)
     problems += _hierarchy_problems(design)
     if problems:
         seen = list(dict.fromkeys(problems))

@@ -102,16 +102,26 @@ def build_testbench(groups: list[SimGroup], samples: int, nonce: str) -> tuple[s
 
     ref_wire: dict[tuple[int, str], str] = {}
     cand_wire: dict[tuple[tuple[int, int], str], str] = {}
-    for g in groups:
-        clock = g.timing.clock
-        conns_in = []
-        for name, _w in g.inputs:
-            if name == clock:
-                conns_in.append(f".{_ident(name)}({_CLOCK_WIRE[g.timing.edges]})")
+    def inputs_of(g: SimGroup, tag: str) -> list[str]:
+        """Port connections of one design's inputs, each through a copy of its own: Icarus
+        collapses an input port into the net it is connected to, so a design that forces or
+        drives its own input port would otherwise force the shared clock or stimulus bus of
+        every other design. A continuous assignment is a one-way driver."""
+        conns = []
+        for idx, (name, w) in enumerate(g.inputs):
+            if name == g.timing.clock:
+                src = _CLOCK_WIRE[g.timing.edges]
             else:
                 lo, w = slices[(g.gid, name)]
-                conns_in.append(f".{_ident(name)}(bus[{lo + w - 1}:{lo}])")
+                src = f"bus[{lo + w - 1}:{lo}]"
+            add(f"  wire [{w - 1}:0] {tag}_i{idx};")
+            add(f"  assign {tag}_i{idx} = {src};")
+            conns.append(f".{_ident(name)}({tag}_i{idx})")
+        return conns
+
+    for g in groups:
         add(f"  // group {g.gid}: {g.timing.describe()}")
+        conns_in = inputs_of(g, f"g{g.gid}_r")
         outs = []
         for i, (name, w) in enumerate(g.outputs):
             wire = f"g{g.gid}_r{i}"
@@ -121,6 +131,7 @@ def build_testbench(groups: list[SimGroup], samples: int, nonce: str) -> tuple[s
         add(f"  {g.ref_sim_top} g{g.gid}_ref ({', '.join(conns_in + outs)});")
         for j, c in enumerate(g.cands):
             start = len(lines) + 1
+            conns_in = inputs_of(g, f"g{g.gid}_c{j}")
             outs = []
             for i, (name, w) in enumerate(g.outputs):
                 if name not in c.outputs:
