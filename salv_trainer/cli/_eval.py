@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from typing import Optional
 
 import typer
@@ -37,6 +38,10 @@ _EPILOG = """
   # per-task results for scripts; rerunning the same command resumes from results.cache.jsonl
   salv-train eval --responses gens.jsonl --benchmark verilogeval-v2-spec --data DIR --json results.json
 
+  # the paper's whole protocol for one model (Tables 1 and 2), resumable in --output-dir
+  salv-train eval --protocol paper --model out/dpo --data ../shared/benchmarks \\
+      --rtllm-v1 ~/RTLLM-1.1 --rtllm-v2 ~/RTLLM --output-dir eval-paper
+
 Benchmarks: verilogeval-v2-spec, verilogeval-v2-completion, verilogeval-v1-human,
 verilogeval-v1-machine, rtllm-v1.1, rtllm-v2.0. See docs/eval.md.
 """
@@ -54,14 +59,15 @@ def _ks(text: str) -> tuple[int, ...]:
 
 @app.command("eval", epilog=_EPILOG)
 def eval_command(
-    benchmark: str = typer.Option(..., "--benchmark", "-b", help=_help("benchmark")),
+    benchmark: Optional[str] = typer.Option(None, "--benchmark", "-b", help=_help("benchmark") + " Required unless --protocol."),
     data: Optional[str] = typer.Option(None, "--data", help=_help("data")),
     model: Optional[str] = typer.Option(None, "--model", help=_help("model")),
     responses: Optional[str] = typer.Option(None, "--responses", help=_help("responses")),
     canonical: bool = typer.Option(False, "--canonical", help="Score each task's reference solution (harness/simulator self-check)."),
-    n: int = typer.Option(_default("n"), "-n", help=_help("n")),
-    k: str = typer.Option("1", "-k", help=_help("k")),
-    temperature: float = typer.Option(_default("temperature"), "--temperature", "-t", help=_help("temperature")),
+    n: Optional[int] = typer.Option(None, "-n", help=_help("n") + " With --responses: responses every "
+                                    "task must have (default 1). With --protocol: default 20."),
+    k: Optional[str] = typer.Option(None, "-k", help=_help("k") + " Default 1; --protocol: 1,5,10."),
+    temperature: Optional[float] = typer.Option(None, "--temperature", "-t", help=_help("temperature") + " Default 0."),
     top_p: float = typer.Option(_default("top_p"), "--top-p", help=_help("top_p")),
     max_new_tokens: int = typer.Option(_default("max_new_tokens"), "--max-new-tokens", help=_help("max_new_tokens")),
     seed: int = typer.Option(_default("seed"), "--seed", help=_help("seed")),
@@ -77,6 +83,17 @@ def eval_command(
     no_cache: bool = typer.Option(False, "--no-cache", help=_help("use_cache")),
     save_responses: Optional[str] = typer.Option(None, "--save-responses", help=_help("save_responses")),
     details: bool = typer.Option(False, "--details", help="Also print a per-task table."),
+    allow_missing: bool = typer.Option(False, "--allow-missing", help=_help("allow_missing")),
+    protocol: Optional[str] = typer.Option(None, "--protocol", help="Run a whole evaluation protocol "
+                                           "for --model: 'paper' = the grid of the paper's Tables 1 "
+                                           "and 2 (see docs/eval.md)."),
+    rtllm_v1: Optional[str] = typer.Option(None, "--rtllm-v1", help="--protocol: a clone of RTLLM v1.1 "
+                                           "(else reported missing)."),
+    rtllm_v2: Optional[str] = typer.Option(None, "--rtllm-v2", help="--protocol: a clone of RTLLM v2.0 "
+                                           "(else reported missing)."),
+    output_dir: Optional[str] = typer.Option(None, "--output-dir", help="--protocol: where its runs "
+                                             "and tables go (default eval-paper-<model dir name>); "
+                                             "rerun to resume."),
 ) -> None:
     """Score a model (or existing responses) by pass@k with each benchmark's own testbench."""
     from verislice import VerisliceError
@@ -84,18 +101,37 @@ def eval_command(
 
     from ..eval import EvalConfig, load_benchmark, run_eval
 
-    ks = _ks(k)
+    if protocol is not None:
+        given = {"--benchmark": benchmark, "--responses": responses, "--canonical": canonical,
+                 "--temperature": temperature is not None, "--task": task,
+                 "--save-responses": save_responses, "--cache": cache, "--no-cache": no_cache,
+                 "--allow-missing": allow_missing}
+        clash = [name for name, v in given.items() if v]
+        if clash:
+            _fail(f"--protocol runs its own grid of benchmarks and temperatures: drop {', '.join(clash)}")
+        _protocol_command(protocol, model=model, data=data, rtllm_v1=rtllm_v1, rtllm_v2=rtllm_v2,
+                          output_dir=output_dir, n=n, k=k, top_p=top_p, max_new_tokens=max_new_tokens,
+                          seed=seed, batch_size=batch_size, backend=backend, jobs=jobs,
+                          timeout=timeout, fail_fast=fail_fast, limit=limit, json_out=json_out)
+        return
+    for name, v in (("--rtllm-v1", rtllm_v1), ("--rtllm-v2", rtllm_v2), ("--output-dir", output_dir)):
+        if v:
+            _fail(f"{name} goes with --protocol")
+    if not benchmark:
+        _fail("give --benchmark (e.g. verilogeval-v2-spec), or --protocol paper")
+    ks = _ks(k or "1")
     sources = sum(bool(x) for x in (model, responses, canonical))
     if sources != 1:
         _fail("give exactly one of --model, --responses or --canonical")
     to_stdout = json_out == "-"
     cfg = EvalConfig(
-        benchmark=benchmark, data=data, model=model, responses=responses, n=n, k=ks,
-        temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed,
+        benchmark=benchmark, data=data, model=model, responses=responses, n=1 if n is None else n, k=ks,
+        temperature=0.0 if temperature is None else temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed,
         batch_size=batch_size, backend=backend, jobs=jobs, timeout=timeout, fail_fast=fail_fast,
         task_ids=tuple(task or ()), limit=limit,
         json_path=None if to_stdout else json_out,
         cache=cache, use_cache=not no_cache, save_responses=save_responses,
+        allow_missing=allow_missing,
     )
     interactive = sys.stderr.isatty() and not to_stdout
     try:
@@ -122,7 +158,58 @@ def eval_command(
         _print_tables(result, details)
     else:
         pk = " ".join(f"pass@{kk}={v:.4f}" for kk, v in result.pass_at_k.items())
-        typer.echo(f"{result.benchmark}: {pk} ({len(result.tasks)} tasks)")
+        typer.echo(f"{result.benchmark}: {pk} ({_coverage_text(result.coverage)})")
+
+
+def _coverage_text(cov: dict) -> str:
+    """``156 tasks``, or, for a partial run, ``1/156 tasks, 1-3 responses per task``."""
+    if cov["complete"]:
+        return f"{cov['tasks']} tasks"
+    lo, hi = cov["samples_per_task"]["min"], cov["samples_per_task"]["max"]
+    per = f"{lo}" if lo == hi else f"{lo}-{hi}"
+    return f"{cov['tasks']}/{cov['of']} tasks, {per} responses per task: incomplete"
+
+
+def _protocol_command(name: str, *, model: Optional[str], data: Optional[str], output_dir: Optional[str],
+                      n: Optional[int], k: Optional[str], json_out: Optional[str], **options) -> None:
+    """``--protocol``: the grid, one Markdown report on stdout (or the JSON with ``--json -``)."""
+    from pathlib import Path
+
+    from verislice import VerisliceError
+    from verislice.cli._common import terminate_as_interrupt
+
+    from ..eval import PROTOCOLS, ProtocolConfig, run_protocol
+
+    if name not in PROTOCOLS:
+        _fail(f"unknown protocol '{name}' (known: {', '.join(PROTOCOLS)})")
+    if not model:
+        _fail("--protocol needs --model (a local model directory)")
+    cfg = ProtocolConfig(model=model, data=data, n=20 if n is None else n, k=_ks(k) if k else (1, 5, 10),
+                         output_dir=output_dir or f"eval-paper-{Path(model).resolve().name}", **options)
+    interactive = sys.stderr.isatty() and json_out != "-"
+    try:
+        with terminate_as_interrupt():
+            if interactive:
+                with _progress_bars() as update:
+                    result = run_protocol(cfg, progress=update)
+            else:
+                _silence()
+                result = run_protocol(cfg)
+            if json_out and json_out != "-":
+                from ..eval import write_json
+
+                write_json(json_out, result.to_json())
+    except VerisliceError as exc:
+        _fail(exc.message)
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted: finished responses and verdicts are kept in {cfg.output_dir}; "
+                   "rerun the same command to resume", err=True)
+        raise typer.Exit(130)
+    if json_out == "-":
+        typer.echo(json.dumps(result.to_json(), indent=1))
+    else:
+        typer.echo(result.to_markdown() + f"\n(tables: {Path(cfg.output_dir) / 'paper.md'}, "
+                   f"{Path(cfg.output_dir) / 'paper.json'})")
 
 
 def _fail(message: str) -> None:
@@ -140,25 +227,31 @@ def _silence() -> None:
         pass
 
 
-def _with_progress(cfg, tasks, given):
+@contextmanager
+def _progress_bars():
+    """Progress bars on stderr, one per stage name: yields ``update(name, done, total)``."""
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ..eval import run_eval
-
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), transient=True,
-                  console=__import__("rich.console").console.Console(stderr=True)) as bar:
+                  TimeElapsedColumn(), transient=True, console=Console(stderr=True)) as bar:
         ids: dict[str, int] = {}
 
-        def hook(name):
-            def update(done, total):
-                if name not in ids:
-                    ids[name] = bar.add_task(name, total=total)
-                bar.update(ids[name], completed=done, total=total)
-            return update
+        def update(name: str, done: int, total: int) -> None:
+            if name not in ids:
+                ids[name] = bar.add_task(name, total=total)
+            bar.update(ids[name], completed=done, total=total)
 
-        return run_eval(cfg, tasks=tasks, responses=given, on_generate=hook("generating"),
-                        on_simulate=hook("simulating"))
+        yield update
+
+
+def _with_progress(cfg, tasks, given):
+    from ..eval import run_eval
+
+    with _progress_bars() as update:
+        return run_eval(cfg, tasks=tasks, responses=given,
+                        on_generate=lambda d, t: update("generating", d, t),
+                        on_simulate=lambda d, t: update("simulating", d, t))
 
 
 def _print_tables(result, details: bool) -> None:
@@ -188,6 +281,10 @@ def _print_tables(result, details: bool) -> None:
     if result.unpassable:
         con.print(f"[yellow]reference fails on Icarus 11 (counted as in the benchmark): "
                   f"{', '.join(result.unpassable)}[/yellow]")
+    cov = result.coverage
+    con.print(f"coverage: {cov['tasks']}/{cov['of']} tasks, responses per task "
+              f"{cov['samples_per_task']['min']}-{cov['samples_per_task']['max']}"
+              + ("" if cov["complete"] else "   [yellow](incomplete: --allow-missing)[/yellow]"))
     if result.missing:
         con.print(f"[yellow]{len(result.missing)} task(s) without responses left out: "
                   f"{', '.join(result.missing[:8])}{' ...' if len(result.missing) > 8 else ''}[/yellow]")

@@ -20,7 +20,8 @@ from ._load import load_benchmark
 from ._runner import EvalResult, Progress, score_responses
 from ._tasks import Task
 
-__all__ = ["EvalConfig", "evaluate_model", "read_responses", "run_eval", "write_responses"]
+__all__ = ["EvalConfig", "check_coverage", "evaluate_model", "read_responses", "run_eval",
+           "write_responses"]
 
 
 def _f(default: Any, help: str) -> Any:  # noqa: A002 - mirrors typer's name
@@ -58,6 +59,9 @@ class EvalConfig:
     use_cache: bool = _f(True, "Read and write the verdict cache (--no-cache: neither).")
     save_responses: str | None = _f(None, "Write generated responses here (JSONL); tasks already "
                                           "there are not generated again.")
+    allow_missing: bool = _f(False, "Score a --responses file that misses tasks or has fewer "
+                                    "responses for some (default: refuse it, exit 2); the "
+                                    "coverage is reported.")
     extra: dict[str, Any] = field(default_factory=dict, metadata={"help": "Recorded in the results."})
 
     def cache_path(self) -> str | None:
@@ -97,6 +101,35 @@ def read_responses(path: str | os.PathLike[str], *, ours: bool = False) -> dict[
     return out
 
 
+def _listed(ids: Sequence[str], most: int = 8) -> str:
+    """``a, b, c`` or ``a, b, ... and 140 more``: long lists are shortened, never dropped."""
+    head = ", ".join(ids[:most])
+    return head + (f", ... and {len(ids) - most} more" if len(ids) > most else "")
+
+
+def check_coverage(tasks: Sequence[Task], responses: Mapping[str, Sequence[str]], n: int,
+                   *, source: str) -> None:
+    """Refuse responses that leave tasks out or give some task fewer responses than ``n`` or
+    than another task (:class:`EvalError` naming them), as human-eval and VerilogEval refuse an
+    incomplete samples file: a mean over the tasks that happen to be there is not the
+    benchmark's score."""
+    counts = {t.task_id: len(responses.get(t.task_id, ())) for t in tasks}
+    want = max(n, *counts.values()) if counts else n
+    missing = [tid for tid, c in counts.items() if c == 0]
+    short = [f"{tid}: {c}" for tid, c in counts.items() if 0 < c < want]
+    if not missing and not short:
+        return
+    bench = tasks[0].benchmark
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} of {len(tasks)} {bench} tasks have no responses "
+                     f"({_listed(missing)})")
+    if short:
+        parts.append(f"{len(short)} task(s) have fewer than {want} responses ({_listed(short)})")
+    raise EvalError(f"{source}: incomplete: {'; '.join(parts)}. Give --allow-missing to score "
+                    f"what is there (the coverage is reported), or --task/--limit to choose tasks")
+
+
 def write_responses(path: str | os.PathLike[str], rows: Iterable[Mapping[str, Any]], *,
                     append: bool = False) -> None:
     """Write (or append) samples rows ``{"id", "responses", ...}`` as JSONL (appending mends an
@@ -118,10 +151,7 @@ def evaluate_model(
     batch by batch, and tasks already complete there are not generated again (resume)."""
     from ..generate import generate
 
-    done: dict[str, list[str]] = {}
-    if config.save_responses and Path(config.save_responses).exists():
-        done = {k: v for k, v in read_responses(config.save_responses, ours=True).items()
-                if len(v) >= config.n}
+    done = saved_responses(config)
     todo = [t for t in tasks if t.task_id not in done]
     chunk = max(1, config.batch_size)
     settings = {"temperature": config.temperature, "top_p": config.top_p,
@@ -143,14 +173,26 @@ def evaluate_model(
     return {t.task_id: done[t.task_id][: config.n] for t in tasks}
 
 
+def saved_responses(config: EvalConfig) -> dict[str, list[str]]:
+    """Tasks already complete (``config.n`` responses) in ``config.save_responses``."""
+    if not config.save_responses or not Path(config.save_responses).exists():
+        return {}
+    return {k: v for k, v in read_responses(config.save_responses, ours=True).items()
+            if len(v) >= config.n}
+
+
 def _generate_responses(tasks: Sequence[Task], config: EvalConfig,
                         progress: Progress | None) -> dict[str, list[str]]:
     """Load the model, generate, and let it go before the simulations start (a process holding a
-    large model forks more slowly, and every simulation is a fork)."""
+    large model forks more slowly, and every simulation is a fork). When every task is already in
+    ``config.save_responses`` the model is not even loaded."""
     import gc
 
     from ..generate import load_model
 
+    done = saved_responses(config)
+    if all(t.task_id in done for t in tasks):
+        return {t.task_id: done[t.task_id][: config.n] for t in tasks}
     model, tokenizer = load_model(config.model)
     try:
         return evaluate_model(tasks, model, tokenizer, config, progress=progress)
@@ -202,6 +244,8 @@ def run_eval(
         if ns and max(config.k) > min(ns):
             raise EvalError(f"pass@{max(config.k)} needs at least {max(config.k)} responses per task;"
                             f" some task has only {min(ns)}")
+        if not config.allow_missing:
+            check_coverage(tasks, responses, config.n, source=str(config.responses))
     settings.update(config.extra)
     result = score_responses(tasks, responses, ks=config.k, jobs=config.jobs,
                              timeout=config.timeout, fail_fast=config.fail_fast,
@@ -231,12 +275,14 @@ def _json_tmp(path: str | os.PathLike[str]) -> Path:
     return p.with_name(p.name + ".tmp")
 
 
-def write_json(path: str | os.PathLike[str], result: EvalResult) -> None:
+def write_json(path: str | os.PathLike[str], result: EvalResult | Mapping[str, Any]) -> None:
+    """Write a result (or any JSON document) through a temporary file: never half a file."""
     p = Path(path)
+    doc = result.to_json() if isinstance(result, EvalResult) else result
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         tmp = _json_tmp(p)
-        tmp.write_text(json.dumps(result.to_json(), indent=1) + "\n", encoding="utf-8")
+        tmp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
         tmp.replace(p)
     except OSError as exc:
         raise EvalError(f"{p}: cannot write results: {exc.strerror}") from None

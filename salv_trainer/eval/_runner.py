@@ -82,6 +82,15 @@ class EvalResult:
         return mean_pass_at_k(((t.n, t.c) for t in self.tasks.values() if t.ref_passes is not False),
                               self.ks)
 
+    @property
+    def coverage(self) -> dict[str, Any]:
+        """What was scored against what was asked: tasks with responses out of the tasks of the
+        run (after ``--task``/``--limit``), and responses per scored task (min, max)."""
+        ns = [t.n for t in self.tasks.values()]
+        return {"tasks": len(self.tasks), "of": len(self.tasks) + len(self.missing),
+                "samples_per_task": {"min": min(ns, default=0), "max": max(ns, default=0)},
+                "complete": not self.missing and len(set(ns)) <= 1}
+
     def verdict_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for t in self.tasks.values():
@@ -98,6 +107,7 @@ class EvalResult:
             "pass_at_k": self.pass_at_k,
             "pass_at_k_icarus11_passable": self.pass_at_k_passable,
             "num_tasks": len(self.tasks),
+            "coverage": self.coverage,
             "unpassable_on_icarus11": self.unpassable,
             "missing_tasks": self.missing,
             "unknown_tasks": self.unknown,
