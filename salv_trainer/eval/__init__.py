@@ -9,7 +9,8 @@ Public surface::
     result.pass_at_k        # {"1": 1.0}
     result.to_json()        # benchmark, settings, pass_at_k, tasks {id: {n, c, verdicts, ...}}
 
-:func:`evaluate_model` adds generation with a local model (:mod:`salv_trainer.generate`).
+:func:`evaluate_model` adds generation with a local model (:mod:`salv_trainer.generate`);
+:func:`run_protocol` runs the paper's whole evaluation grid for one model (``--protocol paper``).
 Harness rules and the response-to-candidate mapping are documented in ``docs/eval.md``.
 """
 
@@ -20,6 +21,7 @@ from ._passk import mean_pass_at_k, pass_at_k
 from ._runner import EvalResult, TaskResult, VerdictCache, score_responses
 from ._tasks import BENCHMARKS, Benchmark, Task
 from ._model import EvalConfig, evaluate_model, read_responses, run_eval, write_json, write_responses
+from ._protocol import PROTOCOLS, ProtocolConfig, ProtocolResult, run_protocol
 
 __all__ = [
     "BENCHMARKS",
@@ -28,6 +30,9 @@ __all__ = [
     "EvalError",
     "EvalResult",
     "HARNESS_VERSION",
+    "PROTOCOLS",
+    "ProtocolConfig",
+    "ProtocolResult",
     "SampleResult",
     "Task",
     "TaskResult",
@@ -40,6 +45,7 @@ __all__ = [
     "pass_at_k",
     "read_responses",
     "run_eval",
+    "run_protocol",
     "score_responses",
     "write_json",
     "write_responses",

@@ -5,8 +5,10 @@ stage it configures (``synth``: :class:`~salv_trainer.synth.SynthConfig`, ``sft`
 :class:`~salv_trainer.config.SFTRunConfig`, ``sample``/``eval``:
 :class:`~salv_trainer.data.SampleConfig`, ``label``: :class:`~salv_trainer.data.LabelConfig`,
 ``pairs``: :class:`~salv_trainer.data.PairsConfig`, ``dpo``:
-:class:`~salv_trainer.config.DPORunConfig`). Paths that the pipeline wires itself (models, data
-files, output directories, the DPO mask and kinds of each variant) are not settable there.
+:class:`~salv_trainer.config.DPORunConfig`, ``protocol_eval``:
+:class:`~salv_trainer.eval.ProtocolConfig`, used when ``protocol: paper``). Paths that the
+pipeline wires itself (models, data files, output directories, the DPO mask and kinds of each
+variant) are not settable there.
 Unknown keys and values of the wrong type raise :class:`~salv_trainer.config.ConfigError` naming
 the file and the key.
 """
@@ -18,10 +20,11 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..config import ConfigError, DPORunConfig, SFTRunConfig, read_yaml_mapping
 from ..data import LabelConfig, PairsConfig, SampleConfig
+from ..eval import EvalError, ProtocolConfig
 from ..synth import SynthConfig
 
 __all__ = [
@@ -121,6 +124,10 @@ class PipelineConfig:
     dpo: DPORunConfig = field(default_factory=_dpo_default)
     eval: SampleConfig = field(default_factory=_eval_default)
     variants: tuple[Variant, ...] = DEFAULT_VARIANTS
+    protocol: Literal["none", "paper"] = "none"
+    """``paper``: also run every model through the paper's benchmark protocol
+    (:func:`~salv_trainer.eval.run_protocol`, settings in ``protocol_eval``)."""
+    protocol_eval: ProtocolConfig = field(default_factory=ProtocolConfig)
 
     def validate(self) -> None:
         if not self.output_dir:
@@ -147,6 +154,11 @@ class PipelineConfig:
                 raise ConfigError(f"{name}: k, max_new_tokens and batch_size must be at least 1")
         if self.sample.k < 2:
             raise ConfigError("sample.k must be at least 2 (pairs need two candidates per prompt)")
+        if self.protocol == "paper":
+            try:
+                dataclasses.replace(self.protocol_eval, model="-", output_dir="-").check()
+            except EvalError as exc:
+                raise ConfigError(f"protocol_eval: {exc.message}") from None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -159,6 +171,7 @@ _WIRED = {
     "sample": {"model"},
     "eval": {"model", "limit"},
     "pairs": {"mode", "kinds"},
+    "protocol_eval": {"model", "output_dir"},
 }
 
 

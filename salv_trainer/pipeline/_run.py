@@ -12,6 +12,8 @@ skipped on a rerun, so an interrupted run resumes where it stopped)::
     seed<S>/pairs_signal.jsonl, pairs_module.jsonl (+ .json)     Eq. 1 pairs / standard DPO pairs
     seed<S>/dpo/<variant>/salv_run.json (or skipped.json)        one LoRA adapter per variant
     seed<S>/eval/<model>/{samples,labeled}.jsonl, result.json    test-split scores
+    seed<S>/protocol/<model>/paper.{md,json}, runs/   with ``protocol: paper``: the paper's
+                                      benchmark grid (docs/eval.md), resumed like the rest
     results.json, results.png         the comparison (rewritten at the end of every run)
 """
 
@@ -111,7 +113,9 @@ class _Run:
         mine = self.cfg.to_dict()
         if path.exists():
             old = yaml.safe_load(path.read_text()) or {}
-            differ = sorted(k for k in mine if k not in ("seeds", "output_dir", "threads")
+            # the protocol only adds an evaluation: it may be turned on for a finished run
+            differ = sorted(k for k in mine if k not in ("seeds", "output_dir", "threads",
+                                                          "protocol", "protocol_eval")
                             and _plain(old.get(k)) != _plain(mine[k]))
             if differ:
                 raise ConfigError(
@@ -248,6 +252,20 @@ class _Run:
         return self._step(key, ed / "result.json", go, f"{cfg.k} samples per test problem, T={cfg.temperature}",
                           lambda o: f"pass@1 {o['pass1']['mean']:.3f}, outputs {o['output_accuracy']:.3f}")
 
+    def protocol(self, sd: Path, seed: int, name: str, model: Path) -> dict:
+        """The paper's benchmark protocol for one model (resumable by itself: its responses and
+        verdicts are kept in its directory); returns its two tables."""
+        from ..eval import run_protocol
+
+        key = f"seed{seed}/protocol-{name}"
+        cfg = dataclasses.replace(self.cfg.protocol_eval, model=str(model),
+                                  output_dir=str(sd / "protocol" / name))
+        self.rep.stage(key, "the paper's evaluation grid")
+        start = time.monotonic()
+        result = run_protocol(cfg, progress=lambda stage, done, total: self.rep.progress(key, done, total))
+        self.rep.done(key, time.monotonic() - start, f"{cfg.output_dir}/paper.md")
+        return result.tables()
+
     # -- one seed --------------------------------------------------------------------------------
     def seed(self, seed: int) -> dict[str, Any]:
         sd = self.root / f"seed{seed}"
@@ -269,8 +287,11 @@ class _Run:
             training[name] = {"steps": run["steps"], "rows": run["rows"], "data": run.get("data", {}),
                               "output_dir": run["output_dir"]}
         pairs = {mode: _read_json(p.with_suffix(".json")) for mode, p in pair_files.items()}
-        return {"results": results, "training": training, "label": label_report, "pairs": pairs,
-                "skipped": [v.name for v in self.cfg.variants if v.name not in models]}
+        out = {"results": results, "training": training, "label": label_report, "pairs": pairs,
+               "skipped": [v.name for v in self.cfg.variants if v.name not in models]}
+        if self.cfg.protocol == "paper":
+            out["protocol"] = {name: self.protocol(sd, seed, name, path) for name, path in models.items()}
+        return out
 
 
 def _resume(out: Path) -> str:
@@ -299,6 +320,8 @@ def run_pipeline(cfg: PipelineConfig, reporter: Reporter | None = None) -> dict[
     run.synth()
     per_seed = {str(s): run.seed(s) for s in cfg.seeds}
     results = summarize(cfg, per_seed)
+    if cfg.protocol == "paper":
+        results["protocol"] = {seed: res["protocol"] for seed, res in per_seed.items()}
     results["seconds_this_run"] = round(time.monotonic() - start, 1)
     _write_json(run.root / "results.json", results)
     write_chart(results, run.root / "results.png")
