@@ -10,7 +10,6 @@ independently, from the chosen code's dependency graph (verislice.build_graph)."
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from conftest import REPO, load_bundle
