@@ -1,6 +1,6 @@
 """The loaders read the benchmarks' own repository layouts: fake clones are built in tmp dirs
 (VerilogEval from bundle rows, which record the original paths; RTLLM from small designs written
-here, since RTLLM is a held-out set), then loaded and simulated."""
+in tests/_rtllm.py, since RTLLM is a held-out set), then loaded and simulated."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from _rtllm import ADDER_REF, rtllm_tree
 from conftest import load_bundle
 from salv_trainer.eval import EvalError, load_benchmark, score_responses
+
+_rtllm_tree = rtllm_tree  # tests/test_eval_protocol.py imports the tree builder from here
 
 FIELDS = ("prompt", "harness_prompt", "module_header", "testbench", "testbench_top", "top_module",
           "reference", "canonical_solution")
@@ -62,74 +65,9 @@ def test_verilog_eval_v1_clone_gives_the_bundle_tasks(tmp_path, tag, which):
     assert result.pass_at_k == {"1": 1.0}
 
 
-ADDER_REF = """module verified_adder_8bit(input [7:0] a, input [7:0] b, input cin,
-                          output [7:0] sum, output cout);
-  assign {cout, sum} = a + b + cin;
-endmodule
-"""
-
-ADDER_TB = """`timescale 1ns/1ps
-module testbench;
-  reg [7:0] a, b;
-  reg cin;
-  wire [7:0] sum;
-  wire cout;
-  reg [16:0] vectors [0:3];
-  integer i, errors = 0;
-  adder_8bit uut (.a(a), .b(b), .cin(cin), .sum(sum), .cout(cout));
-  initial begin
-    $readmemh("test_data.dat", vectors);   // a data file that must sit next to the simulation
-    if (^vectors[0] === 1'bx) errors = errors + 100;
-    for (i = 0; i < 4; i = i + 1) begin
-      {a, b, cin} = vectors[i];
-      #10;
-      if ({cout, sum} !== a + b + cin) errors = errors + 1;
-    end
-    if (errors == 0) $display("=========== Your Design Passed ===========");
-    else $display("=========== Test completed with %d failures ===========", errors);
-    $finish;
-  end
-endmodule
-"""
-
-COUNTER_REF = """module counter_4bit(input clk, input rst_n, output reg [3:0] q);
-  always @(posedge clk or negedge rst_n)
-    if (!rst_n) q <= 4'd0; else q <= q + 4'd1;
-endmodule
-"""
-
-COUNTER_TB = """module tb_counter;
-  reg clk = 0, rst_n = 0;
-  wire [3:0] q;
-  counter_4bit dut (.clk(clk), .rst_n(rst_n), .q(q));
-  always #5 clk = ~clk;
-  initial begin
-    #12 rst_n = 1;
-    repeat (21) @(negedge clk);   // 21 rising edges after reset: 21 mod 16
-    if (q == 4'd5) $display("===========Your Design Passed===========");
-    else $display("===========Error: q = %d===========", q);
-    $finish;
-  end
-endmodule
-"""
-
-
-def _rtllm_tree(root: Path, layout: str) -> None:
-    adder = root / ("Arithmetic/Adder/adder_8bit" if layout == "v2.0" else "adder_8bit")
-    counter = root / ("Control/Counter/counter_4bit" if layout == "v2.0" else "counter_4bit")
-    _write(adder / "design_description.txt", "Implement an 8-bit adder with carry in and out.\n")
-    _write(adder / "testbench.v", ADDER_TB)
-    _write(adder / "verified_adder_8bit.v", ADDER_REF)
-    _write(adder / "test_data.dat", "00000\n1fe01\n00101\n1ffff\n")
-    _write(adder / "makefile", "vcs:\n\tvcs -sverilog adder_8bit.v testbench.v\n")
-    _write(counter / "design_description.txt", "A 4-bit counter with asynchronous reset.\n")
-    _write(counter / "testbench.v", COUNTER_TB)
-    _write(counter / "verified_counter_4bit.v", COUNTER_REF)
-
-
 @pytest.mark.parametrize(("tag", "layout"), [("rtllm-v1.1", "v1.1"), ("rtllm-v2.0", "v2.0")])
 def test_rtllm_clone_is_read_and_judged_by_its_pass_message(tmp_path, tag, layout):
-    _rtllm_tree(tmp_path / "RTLLM", layout)
+    rtllm_tree(tmp_path / "RTLLM", layout)
     tasks = load_benchmark(tag, tmp_path / "RTLLM")
     by_id = {t.task_id: t for t in tasks}
     assert sorted(by_id) == ["adder_8bit", "counter_4bit"]
@@ -153,7 +91,7 @@ def test_rtllm_clone_is_read_and_judged_by_its_pass_message(tmp_path, tag, layou
 
 
 def test_rtllm_data_files_reach_the_simulation(tmp_path):
-    _rtllm_tree(tmp_path / "RTLLM", "v1.1")
+    rtllm_tree(tmp_path / "RTLLM", "v1.1")
     (tmp_path / "RTLLM" / "adder_8bit" / "test_data.dat").unlink()
     (task,) = load_benchmark("rtllm-v1.1", tmp_path / "RTLLM", task_ids=["adder_8bit"])
     result = score_responses([task], {"adder_8bit": [task.canonical_solution]})

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from _rtllm import ADDER_TB, adder, adder_task
 from conftest import BENCH_DIR, VERILOGEVAL_FILES, load_bundle
 from salv_trainer.eval import VERDICTS, load_benchmark, score_responses
 from salv_trainer.eval import _harness
@@ -96,70 +97,24 @@ def test_a_forged_mismatches_line_does_not_pass(tag, tid, module):
     assert "Mismatches: 0" not in message  # the message is the testbench's, not the forgery
 
 
-ADDER_REF = """module verified_adder_8bit(input [7:0] a, input [7:0] b, input cin,
-                          output [7:0] sum, output cout);
-  assign {cout, sum} = a + b + cin;
-endmodule
-"""
-
-ADDER_TB = """`timescale 1ns/1ps
-module testbench;
-  reg [7:0] a, b;
-  reg cin;
-  wire [7:0] sum;
-  wire cout;
-  reg [16:0] vectors [0:3];
-  integer i, errors = 0;
-  adder_8bit uut (.a(a), .b(b), .cin(cin), .sum(sum), .cout(cout));
-  initial begin
-    $readmemh("test_data.dat", vectors);   // a data file that must sit next to the simulation
-    if (^vectors[0] === 1'bx) errors = errors + 100;
-    for (i = 0; i < 4; i = i + 1) begin
-      {a, b, cin} = vectors[i];
-      #10;
-      if ({cout, sum} !== a + b + cin) errors = errors + 1;
-    end
-    if (errors == 0) $display("=========== Your Design Passed ===========");
-    else $display("=========== Test completed with %d failures ===========", errors);
-    $finish;
-  end
-endmodule
-"""
-
 PASS_LINE = '$display("=========== Your Design Passed ===========");'
 
 
-def _rtllm(root: Path, testbench: str = ADDER_TB):
-    d = root / "RTLLM" / "adder_8bit"
-    d.mkdir(parents=True)
-    (d / "design_description.txt").write_text("Implement an 8-bit adder with carry in and out.\n")
-    (d / "testbench.v").write_text(testbench)
-    (d / "verified_adder_8bit.v").write_text(ADDER_REF)
-    (d / "test_data.dat").write_text("00000\n1fe01\n00101\n1ffff\n")
-    (task,) = load_benchmark("rtllm-v1.1", root / "RTLLM")
-    return task
-
-
-def _adder(body: str, extra: str = "") -> str:
-    return ("module adder_8bit(input [7:0] a, input [7:0] b, input cin, output [7:0] sum, "
-            f"output cout);\n  assign {{cout, sum}} = {body};\n  {extra}\nendmodule\n")
-
-
 def test_a_forged_rtllm_pass_line_does_not_pass(tmp_path):
-    task = _rtllm(tmp_path)
+    task = adder_task(tmp_path)
     responses = {"adder_8bit": [
         task.canonical_solution,                        # honest, right (reads test_data.dat)
-        _adder("a + b"),                                # honest, wrong
-        _adder("a + b", f"initial {PASS_LINE}"),
-        _adder("a + b", f"final {PASS_LINE}"),
-        _adder("a + b", f"initial #1000 {PASS_LINE}"),  # after the testbench's own verdict
+        adder("a + b"),                                 # honest, wrong
+        adder("a + b", f"initial {PASS_LINE}"),
+        adder("a + b", f"final {PASS_LINE}"),
+        adder("a + b", f"initial #1000 {PASS_LINE}"),   # after the testbench's own verdict
     ]}
     assert _verdicts([task], responses)["adder_8bit"] == ["pass"] + ["mismatch"] * 4
 
 
 def test_a_testbench_without_a_rewritable_result_line_can_never_pass(tmp_path):
     # the pass text printed with $write (no newline) is not a result line: no nonce, no pass
-    task = _rtllm(tmp_path, ADDER_TB.replace(
+    task = adder_task(tmp_path, ADDER_TB.replace(
         '$display("=========== Your Design Passed ===========");',
         '$write("=========== Your Design Passed ===========\\n");'))
     assert result_literal_offsets(task.testbench, "rtllm") == ()
@@ -187,7 +142,7 @@ def _kept_sandboxes(monkeypatch, tmp_path: Path, nonce: str):
 def test_the_nonce_is_only_in_the_testbench_and_its_own_output(monkeypatch, tmp_path):
     nonce = "@feedfacefeedfacefeedfacefeedface@"
     v2 = _tasks("verilogeval-v2-spec", ["Prob001_zero"])
-    task = _rtllm(tmp_path)
+    task = adder_task(tmp_path)
     with _kept_sandboxes(monkeypatch, tmp_path, nonce) as boxes:
         assert _verdicts(v2, {"Prob001_zero": [ZERO.format("0", "")]}) == {"Prob001_zero": ["pass"]}
         assert _verdicts([task], {"adder_8bit": [task.canonical_solution]}) == {"adder_8bit": ["pass"]}
@@ -205,9 +160,9 @@ def test_the_nonce_is_only_in_the_testbench_and_its_own_output(monkeypatch, tmp_
 def test_a_print_flood_is_cut_off_and_never_held_in_memory(which, tmp_path):
     flood = 'initial forever $display("flood flood flood flood flood flood flood flood");'
     if which == "rtllm":
-        tasks = [_rtllm(tmp_path)]
+        tasks = [adder_task(tmp_path)]
         # right answer + flood: the testbench would print its pass line, were it ever reached
-        responses = {"adder_8bit": [_adder("a + b + cin", flood)]}
+        responses = {"adder_8bit": [adder("a + b + cin", flood)]}
     else:
         tasks = _tasks(which, ["Prob001_zero"])
         responses = {"Prob001_zero": [ZERO.format("0", flood)]}

@@ -13,49 +13,18 @@ Payloads write only under a ``canary`` directory inside ``tmp_path``; each embed
 
 from __future__ import annotations
 
-import json
 import os
-import resource
 import secrets
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from verislice import Source, equiv
-
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-
-REF = """module top(input [7:0] a, input [7:0] b, output [7:0] y);
-  assign y = a & b;
-endmodule
-"""
-GOOD = """module top(input [7:0] a, input [7:0] b, output [7:0] y);
-  assign y = b & a;
-endmodule
-"""
-BAD = """module top(input [7:0] a, input [7:0] b, output [7:0] y);
-  assign y = a | b;
-endmodule
-"""
-# a second prompt, packed into the same simulations: sequential, `fall` wrong in gen.v
-SEQ_REF = (REPO / "examples/seq/ref.v").read_text()
-SEQ_BAD = (REPO / "examples/seq/gen.v").read_text()
-
-FAST = {"engine": "vvp", "cycles": 200}
-CORRECT = {"MATCH", "PROVEN", "BOUNDED"}
-
-
-def cand(extra: str = "", y: str | None = "a & b", pre: str = "") -> str:
-    """The reference's interface with ``assign y = <y>`` (none when ``y`` is None) and ``extra``
-    inside the module, ``pre`` before it."""
-    assign = "" if y is None else f"  assign y = {y};\n"
-    return (f"{pre}module top(input [7:0] a, input [7:0] b, output [7:0] y);\n"
-            f"{assign}{extra}\nendmodule\n")
+from _attack import BAD, BIN, CORRECT, GOOD, REF, batch, by_file, cand, dump, equiv_json, \
+    not_correct, verdicts
+from verislice import Source
 
 
 @pytest.fixture
@@ -68,89 +37,6 @@ def canary(tmp_path):
 
 def assert_untouched(d: Path) -> None:
     assert not any(d.iterdir()), f"the candidate wrote outside the sandbox: {list(d.iterdir())}"
-
-
-def dump(results) -> str:
-    return json.dumps([[r.to_json() for r in row] for row in results])
-
-
-def verdicts(r) -> dict[str, str]:
-    return {n: o.verdict for n, o in r.outputs.items()}
-
-
-def batch(attacker: Source, *, position: int = 1, good: str = GOOD, limit: float = 90.0,
-          **kw) -> tuple:
-    """``check_batch`` with the attacker among honest neighbours of its own prompt (an honest
-    right and an honest wrong candidate) and of a second prompt in the same batch; asserts every
-    neighbour keeps its verdict. Returns (the attacker's result, all results)."""
-    g0 = [Source(good, "good.v"), Source(BAD, "bad.v")]
-    g0.insert(position, attacker)
-    g1 = [Source(SEQ_REF, "seq_good.v"), Source(SEQ_BAD, "seq_bad.v")]
-    opts = dict(FAST)
-    opts.update(kw)
-    start = time.monotonic()
-    res = equiv.check_batch([(Source(REF, "ref.v"), g0), (Source(SEQ_REF, "seq_ref.v"), g1)],
-                            **opts)
-    assert time.monotonic() - start < limit
-    rest = [r for i, r in enumerate(res[0]) if i != position]
-    assert_neighbours(rest, res[1])
-    return res[0][position], res
-
-
-def assert_neighbours(g0: list, g1: list) -> None:
-    good, bad = g0
-    assert (good.verdict, verdicts(good)) == ("OK", {"y": "MATCH"}), good.message
-    assert (bad.verdict, verdicts(bad)) == ("OK", {"y": "MISMATCH"}), bad.message
-    sgood, sbad = g1
-    assert (sgood.verdict, verdicts(sgood)) == (
-        "OK", {"rise": "MATCH", "fall": "MATCH", "count": "MATCH"}), sgood.message
-    assert (sbad.verdict, verdicts(sbad)) == (
-        "OK", {"rise": "MATCH", "fall": "MISMATCH", "count": "MATCH"}), sbad.message
-
-
-def not_correct(r) -> bool:
-    return not any(o.verdict in CORRECT for o in r.outputs.values())
-
-
-def cli(args: list[str], cwd: Path, *, timeout: float = 60, mem_gib: int = 4):
-    """Run a console script in its own session under a soft address-space limit; kill its whole
-    process group on timeout (then fail). Asserts exit code in {0, 1, 2} and no traceback."""
-    def limit():
-        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-        resource.setrlimit(resource.RLIMIT_AS, (mem_gib << 30, hard))
-
-    p = subprocess.Popen([str(BIN / args[0]), *args[1:]], cwd=cwd, stdin=subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True, preexec_fn=limit)
-    try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        p.communicate()
-        pytest.fail(f"{' '.join(args[:2])} did not finish in {timeout} s")
-    finally:
-        try:
-            os.killpg(p.pid, signal.SIGKILL)  # nothing it started may outlive it
-        except ProcessLookupError:
-            pass
-    assert p.returncode in (0, 1, 2), (p.returncode, err[-2000:])
-    assert "Traceback" not in err, err[-3000:]
-    return p.returncode, out, err
-
-
-def equiv_json(tmp_path: Path, files: dict[str, str], *extra: str, timeout: float = 60):
-    """``verislice equiv ref.v <cands> --json``; returns (exit code, parsed JSON, raw text)."""
-    for name, text in files.items():
-        (tmp_path / name).write_text(text)
-    names = [n for n in files if n != "ref.v"]
-    rc, out, err = cli(["verislice", "equiv", "ref.v", *names, "--json", *extra], tmp_path,
-                       timeout=timeout)
-    assert rc in (0, 1), err[-2000:]
-    return rc, json.loads(out), out + err
-
-
-def by_file(doc: dict) -> dict[str, dict]:
-    return {c["file"]: c for c in doc["candidates"]}
 
 
 def fopen_payload(d: Path, token: str, name: str = "x") -> str:
@@ -173,30 +59,28 @@ def test_ifdef_icarus_hides_file_write_from_the_screen(canary):
     assert token not in dump(res)
 
 
-def test_ifdef_icarus_hides_file_write_cocotb_engine_cli(tmp_path, canary):
+def _hidden_file_write_cli(tmp_path: Path, canary, macro: str, *extra: str) -> None:
+    """A file write under `ifdef <macro>`, through ``verislice equiv <extra>``: nothing written,
+    the neighbours keep their verdicts, the token never shows."""
     d, token = canary
-    atk = cand(f"`ifdef __ICARUS__\n{fopen_payload(d, token)}`endif")
-    rc, doc, raw = equiv_json(tmp_path, {"ref.v": REF, "good.v": GOOD, "atk.v": atk,
-                                         "bad.v": BAD}, "--cycles", "200")
+    atk = cand(f"`ifdef {macro}\n{fopen_payload(d, token)}`endif")
+    rc, doc, raw, _s = equiv_json(tmp_path, {"ref.v": REF, "good.v": GOOD, "atk.v": atk,
+                                             "bad.v": BAD}, *extra)
     assert_untouched(d)
     c = by_file(doc)
     assert c["good.v"]["outputs"]["y"]["verdict"] == "MATCH"
     assert c["bad.v"]["outputs"]["y"]["verdict"] == "MISMATCH"
     assert c["atk.v"]["verdict"] in ("OK", "REJECTED")
     assert rc == 1 and token not in raw
+
+
+def test_ifdef_icarus_hides_file_write_cocotb_engine_cli(tmp_path, canary):
+    _hidden_file_write_cli(tmp_path, canary, "__ICARUS__", "--cycles", "200")
 
 
 def test_ifdef_verislice_standalone_hides_file_write_vvp_cli(tmp_path, canary):
-    d, token = canary
-    atk = cand(f"`ifdef VERISLICE_STANDALONE\n{fopen_payload(d, token)}`endif")
-    rc, doc, raw = equiv_json(tmp_path, {"ref.v": REF, "good.v": GOOD, "atk.v": atk,
-                                         "bad.v": BAD}, "--engine", "vvp", "--cycles", "200")
-    assert_untouched(d)
-    c = by_file(doc)
-    assert c["good.v"]["outputs"]["y"]["verdict"] == "MATCH"
-    assert c["bad.v"]["outputs"]["y"]["verdict"] == "MISMATCH"
-    assert c["atk.v"]["verdict"] in ("OK", "REJECTED")
-    assert rc == 1 and token not in raw
+    _hidden_file_write_cli(tmp_path, canary, "VERISLICE_STANDALONE", "--engine", "vvp",
+                           "--cycles", "200")
 
 
 def _formal_and_sim(tmp_path: Path, atk: str) -> tuple[str, str]:
@@ -205,7 +89,7 @@ def _formal_and_sim(tmp_path: Path, atk: str) -> tuple[str, str]:
     pytest.importorskip("pyosys")
     out = []
     for extra in (["--formal"], ["--engine", "vvp", "--cycles", "200"]):
-        _rc, doc, _raw = equiv_json(tmp_path, {"ref.v": REF, "atk.v": atk}, *extra)
+        _rc, doc, _raw, _s = equiv_json(tmp_path, {"ref.v": REF, "atk.v": atk}, *extra)
         c = doc["candidates"][0]
         out.append(c["outputs"]["y"]["verdict"] if c["verdict"] == "OK" else c["verdict"])
     return out[0], out[1]
@@ -238,6 +122,13 @@ def test_formal_and_simulation_see_the_same_text(tmp_path, atk):
 
 # == 2. scopes the screen does not look at ====================================================
 
+def _assert_rejected_without_trace(atk: str, d: Path, token: str) -> None:
+    r, res = batch(Source(atk, "atk.v"))
+    assert_untouched(d)
+    assert r.verdict == "REJECTED", (r.verdict, r.message)
+    assert token not in dump(res)
+
+
 def test_package_function_with_file_task_is_rejected(canary):
     d, token = canary
     atk = cand("  integer r;\n  initial r = evil_pkg::leak(1);",
@@ -245,10 +136,7 @@ def test_package_function_with_file_task_is_rejected(canary):
                     f"    integer fd;\n    begin fd = $fopen(\"{d}/pkg\", \"w\"); "
                     f"$fdisplay(fd, \"{token}\"); $fclose(fd); leak = v; end\n"
                     "  endfunction\nendpackage\n"))
-    r, res = batch(Source(atk, "atk.v"))
-    assert_untouched(d)
-    assert r.verdict == "REJECTED", (r.verdict, r.message)
-    assert token not in dump(res)
+    _assert_rejected_without_trace(atk, d, token)
 
 
 def test_unit_scope_function_with_file_task_is_rejected(canary):
@@ -257,10 +145,7 @@ def test_unit_scope_function_with_file_task_is_rejected(canary):
                pre=("function automatic integer leak(input integer v);\n  integer fd;\n"
                     f"  begin fd = $fopen(\"{d}/unit\", \"w\"); $fdisplay(fd, \"{token}\"); "
                     "$fclose(fd); leak = v; end\nendfunction\n"))
-    r, res = batch(Source(atk, "atk.v"))
-    assert_untouched(d)
-    assert r.verdict == "REJECTED", (r.verdict, r.message)
-    assert token not in dump(res)
+    _assert_rejected_without_trace(atk, d, token)
 
 
 # == 3. reaching into the testbench ============================================================
@@ -370,7 +255,7 @@ def test_instance_of_another_design_of_the_batch_is_not_match(inst):
 def test_formal_instance_of_the_wrapped_reference_is_not_proven(tmp_path, module):
     pytest.importorskip("pyosys")
     atk = cand(f"  {module} u(.a(a), .b(b), .y(y));", y=None)
-    rc, doc, _raw = equiv_json(tmp_path, {"ref.v": REF, "atk.v": atk, "good.v": GOOD,
+    rc, doc, _raw, _s = equiv_json(tmp_path, {"ref.v": REF, "atk.v": atk, "good.v": GOOD,
                                          "bad.v": BAD}, "--formal")
     c = by_file(doc)
     assert c["good.v"]["outputs"]["y"]["verdict"] == "PROVEN"
@@ -461,7 +346,7 @@ def test_finish_at_time_zero_does_not_make_neighbours_match(engine):
 
 def test_finish_at_time_zero_cli_default_engine(tmp_path):
     atk = cand("  initial $finish;")
-    rc, doc, _raw = equiv_json(tmp_path, {"ref.v": REF, "atk.v": atk, "bad.v": BAD},
+    rc, doc, _raw, _s = equiv_json(tmp_path, {"ref.v": REF, "atk.v": atk, "bad.v": BAD},
                                "--cycles", "200")
     c = by_file(doc)
     assert c["bad.v"]["outputs"]["y"]["verdict"] == "MISMATCH"
@@ -478,7 +363,7 @@ def test_readmemh_of_a_secret_file_under_formal_is_rejected(tmp_path):
     secret.write_text("\n".join(token[i:i + 2] for i in range(0, 16, 2)) + "\n")
     atk = cand(f"  reg [7:0] mem [0:7];\n  initial $readmemh(\"{secret}\", mem);\n"
                "  assign y = mem[a[2:0]];", y=None)
-    rc, doc, raw = equiv_json(tmp_path, {"ref.v": REF, "atk.v": atk, "good.v": GOOD},
+    rc, doc, raw, _s = equiv_json(tmp_path, {"ref.v": REF, "atk.v": atk, "good.v": GOOD},
                               "--formal")
     assert token not in raw
     c = by_file(doc)

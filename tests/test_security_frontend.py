@@ -11,43 +11,22 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import secrets
-import signal
-import subprocess
-import sys
-import time
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from verislice import Source, equiv
+import _attack
+from _attack import BAD, GOOD, REF, by_file, cand, dump, equiv_json, verdicts
+from verislice import Source
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-
-REF = """module top(input [7:0] a, input [7:0] b, output [7:0] y);
-  assign y = a & b;
-endmodule
-"""
-GOOD = """module top(input [7:0] a, input [7:0] b, output [7:0] y);
-  assign y = b & a;
-endmodule
-"""
-BAD = """module top(input [7:0] a, input [7:0] b, output [7:0] y);
-  assign y = a | b;
-endmodule
-"""
-SEQ_REF = (REPO / "examples/seq/ref.v").read_text()
-SEQ_BAD = (REPO / "examples/seq/gen.v").read_text()
-FAST = {"engine": "vvp", "cycles": 200}
-CORRECT = {"MATCH", "PROVEN", "BOUNDED"}
-
-
-def cand(extra: str = "", y: str | None = "a & b", pre: str = "") -> str:
-    assign = "" if y is None else f"  assign y = {y};\n"
-    return (f"{pre}module top(input [7:0] a, input [7:0] b, output [7:0] y);\n"
-            f"{assign}{extra}\nendmodule\n")
+# a memory or stack bomb must end in a verdict, not in a crashed front end
+CRASHES = ("MemoryError", "bad_alloc", "Segmentation")
+cli = partial(_attack.cli, forbid=CRASHES)
+# the attacker between an honest right and an honest wrong candidate of its prompt, and a second
+# prompt in the same batch
+batch = partial(_attack.batch, limit=60.0)
 
 
 def deep_chain(kib: int = 350) -> str:
@@ -67,78 +46,12 @@ endmodule
 """
 
 
-def verdicts(r) -> dict[str, str]:
-    return {n: o.verdict for n, o in r.outputs.items()}
-
-
-def dump(results) -> str:
-    return json.dumps([[r.to_json() for r in row] for row in results])
-
-
-def batch(attacker: Source, **kw):
-    """``check_batch`` with honest neighbours of the attacker's prompt and of a second prompt;
-    asserts they keep their verdicts; returns (attacker's result, all results)."""
-    g0 = [Source(GOOD, "good.v"), attacker, Source(BAD, "bad.v")]
-    g1 = [Source(SEQ_REF, "seq_good.v"), Source(SEQ_BAD, "seq_bad.v")]
-    opts = dict(FAST)
-    opts.update(kw)
-    start = time.monotonic()
-    res = equiv.check_batch([(Source(REF, "ref.v"), g0), (Source(SEQ_REF, "seq_ref.v"), g1)],
-                            **opts)
-    assert time.monotonic() - start < 60
-    good, _atk, bad = res[0]
-    assert (good.verdict, verdicts(good)) == ("OK", {"y": "MATCH"}), good.message
-    assert (bad.verdict, verdicts(bad)) == ("OK", {"y": "MISMATCH"}), bad.message
-    sgood, sbad = res[1]
-    assert (sgood.verdict, verdicts(sgood)) == (
-        "OK", {"rise": "MATCH", "fall": "MATCH", "count": "MATCH"}), sgood.message
-    assert (sbad.verdict, verdicts(sbad)) == (
-        "OK", {"rise": "MATCH", "fall": "MISMATCH", "count": "MATCH"}), sbad.message
-    return res[0][1], res
-
-
-def cli(args: list[str], cwd: Path, *, timeout: float = 60, mem_gib: int = 4,
-        stdin=subprocess.DEVNULL):
-    """Run a console script in its own session under a soft address-space limit (a memory bomb
-    must not take the machine down); kill its process group on timeout (then fail). Asserts
-    exit code in {0, 1, 2} and no traceback; returns (code, stdout, stderr, seconds)."""
-    def limit():
-        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-        resource.setrlimit(resource.RLIMIT_AS, (mem_gib << 30, hard))
-
-    start = time.monotonic()
-    p = subprocess.Popen([str(BIN / args[0]), *args[1:]], cwd=cwd, stdin=stdin,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True, preexec_fn=limit)
-    try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        p.communicate()
-        pytest.fail(f"{' '.join(args[:2])} did not finish in {timeout} s")
-    finally:
-        try:
-            os.killpg(p.pid, signal.SIGKILL)  # nothing it started may outlive it
-        except ProcessLookupError:
-            pass
-    assert p.returncode in (0, 1, 2), (p.returncode, err[-2000:])
-    assert "Traceback" not in err, err[-3000:]
-    for word in ("MemoryError", "bad_alloc", "Segmentation"):
-        assert word not in err, err[-2000:]
-    return p.returncode, out, err, time.monotonic() - start
-
-
-def equiv_cli(tmp_path: Path, files: dict[str, str], *extra: str, timeout: float = 60,
-              stdin=subprocess.DEVNULL):
-    """``verislice equiv ref.v <cands> --json --engine vvp``: (code, {file: candidate}, raw)."""
-    for name, text in files.items():
-        (tmp_path / name).write_text(text)
-    names = [n for n in files if n != "ref.v"]
-    rc, out, err, secs = cli(["verislice", "equiv", "ref.v", *names, "--json", "--engine", "vvp",
-                              "--cycles", "200", *extra], tmp_path, timeout=timeout, stdin=stdin)
-    assert rc in (0, 1), err[-2000:]
-    doc = json.loads(out)
-    return rc, {c["file"]: c for c in doc["candidates"]}, out + err, secs
+def equiv_cli(tmp_path: Path, files: dict[str, str], *extra: str, **kw):
+    """``verislice equiv ref.v <cands> --json --engine vvp``: (code, {file: candidate}, raw,
+    seconds)."""
+    rc, doc, raw, secs = equiv_json(tmp_path, files, "--engine", "vvp", "--cycles", "200",
+                                    *extra, forbid=CRASHES, **kw)
+    return rc, by_file(doc), raw, secs
 
 
 def assert_neighbours_cli(c: dict) -> None:

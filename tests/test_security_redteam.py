@@ -24,84 +24,20 @@ Attack classes:
 from __future__ import annotations
 
 import json
-import os
-import resource
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
+from functools import partial
 
 import pytest
 
+import _attack
+from _attack import BAD, CORRECT, FAST, GOOD, REF, SEQ_BAD, SEQ_REF, SEQ_WRONG_COUNT, by_file, \
+    cand, cli, not_correct, show, verdicts
+from _rtllm import ADDER_TB, adder, adder_task
 from verislice import Source, equiv
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-
-REF = """module top(input [7:0] a, input [7:0] b, output [7:0] y);
-  assign y = a & b;
-endmodule
-"""
-GOOD = """module top(input [7:0] a, input [7:0] b, output [7:0] y);
-  assign y = b & a;
-endmodule
-"""
-BAD = """module top(input [7:0] a, input [7:0] b, output [7:0] y);
-  assign y = a | b;
-endmodule
-"""
-# a sequential prompt: an edge detector with a rising-edge counter (async active-low reset)
-SEQ_REF = (REPO / "examples/seq/ref.v").read_text()
-SEQ_BAD = (REPO / "examples/seq/gen.v").read_text()  # `fall` is wrong (combinationally)
-# honest and wrong only in its sequential behaviour: counts by two
-SEQ_WRONG_COUNT = SEQ_REF.replace("count + 8'd1", "count + 8'd2")
-
-FAST = {"engine": "vvp", "cycles": 200}
-CORRECT = {"MATCH", "PROVEN", "BOUNDED"}
-
-
-def cand(extra: str = "", y: str | None = "a & b", pre: str = "") -> str:
-    assign = "" if y is None else f"  assign y = {y};\n"
-    return (f"{pre}module top(input [7:0] a, input [7:0] b, output [7:0] y);\n"
-            f"{assign}{extra}\nendmodule\n")
-
-
-def verdicts(r) -> dict[str, str]:
-    return {n: o.verdict for n, o in r.outputs.items()}
-
-
-def not_correct(r) -> bool:
-    return not any(o.verdict in CORRECT for o in r.outputs.values())
-
-
-def show(res) -> str:
-    return "; ".join(f"{r.name}: {r.verdict} {verdicts(r)} {r.message[:120]}"
-                     for row in res for r in row)
-
-
-def batch(attacker: Source, *, limit: float = 60.0, **kw):
-    """``check_batch`` with the attacker between an honest right and an honest wrong candidate
-    of its prompt, and a second (sequential) prompt in the same batch. Asserts the neighbours'
-    verdicts; returns (the attacker's result, all results)."""
-    g0 = [Source(GOOD, "good.v"), attacker, Source(BAD, "bad.v")]
-    g1 = [Source(SEQ_REF, "seq_good.v"), Source(SEQ_BAD, "seq_bad.v"),
-          Source(SEQ_WRONG_COUNT, "seq_wrong_count.v")]
-    opts = dict(FAST)
-    opts.update(kw)
-    start = time.monotonic()
-    res = equiv.check_batch([(Source(REF, "ref.v"), g0), (Source(SEQ_REF, "seq_ref.v"), g1)],
-                            **opts)
-    assert time.monotonic() - start < limit
-    good, atk, bad = res[0]
-    sgood, sbad, swc = res[1]
-    got = [verdicts(good), verdicts(bad), verdicts(sgood), verdicts(sbad), verdicts(swc)]
-    want = [{"y": "MATCH"}, {"y": "MISMATCH"},
-            {"rise": "MATCH", "fall": "MATCH", "count": "MATCH"},
-            {"rise": "MATCH", "fall": "MISMATCH", "count": "MATCH"},
-            {"rise": "MATCH", "fall": "MATCH", "count": "MISMATCH"}]
-    assert got == want, f"a neighbour's verdict changed: {show(res)}"
-    return atk, res
+# the attacker between an honest right and an honest wrong candidate of its prompt, and the
+# sequential prompt's right, wrong-`fall` and wrong-`count` candidates in the same batch
+batch = partial(_attack.batch, limit=60.0, wrong_count=True)
 
 
 def seq_batch(attacker: str, **kw):
@@ -112,32 +48,6 @@ def seq_batch(attacker: str, **kw):
         Source(SEQ_REF, "seq_good.v"), Source(attacker, "atk.v"),
         Source(SEQ_WRONG_COUNT, "seq_wrong_count.v"), Source(SEQ_BAD, "seq_bad.v")])], **opts)
     return res[0]
-
-
-def cli(args: list[str], cwd: Path, *, timeout: float = 90, mem_gib: int = 4):
-    """A console script in its own session under an address-space limit; its process group is
-    killed on timeout (then the test fails). Asserts exit code in {0, 1, 2}, no traceback."""
-    def limit():
-        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-        resource.setrlimit(resource.RLIMIT_AS, (mem_gib << 30, hard))
-
-    p = subprocess.Popen([str(BIN / args[0]), *args[1:]], cwd=cwd, stdin=subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True, preexec_fn=limit)
-    try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        p.communicate()
-        pytest.fail(f"{' '.join(args[:2])} did not finish in {timeout} s")
-    finally:
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    assert p.returncode in (0, 1, 2), (p.returncode, err[-2000:])
-    assert "Traceback" not in err, err[-3000:]
-    return p.returncode, out, err
 
 
 # == 1. force on the candidate's OWN input port =================================================
@@ -175,9 +85,9 @@ def test_force_on_own_clock_input_cli_default_engine(tmp_path):
     atk = SEQ_WRONG_COUNT.replace("reg prev;", "reg prev;\n    initial force clk = 1'b0;")
     for name, text in {"ref.v": SEQ_REF, "atk.v": atk, "wrong.v": SEQ_WRONG_COUNT}.items():
         (tmp_path / name).write_text(text)
-    rc, out, err = cli(["verislice", "equiv", "ref.v", "atk.v", "wrong.v", "--json",
-                        "--cycles", "200"], tmp_path)
-    c = {x["file"]: x for x in json.loads(out)["candidates"]}
+    rc, out, err, _s = cli(["verislice", "equiv", "ref.v", "atk.v", "wrong.v", "--json",
+                            "--cycles", "200"], tmp_path, timeout=90)
+    c = by_file(json.loads(out))
     assert c["wrong.v"]["outputs"]["count"]["verdict"] == "MISMATCH", c["wrong.v"]
     assert c["atk.v"]["verdict"] != "OK" or c["atk.v"]["outputs"]["count"]["verdict"] != "MATCH"
     assert rc == 1
@@ -247,9 +157,9 @@ def test_generate_branch_only_yosys_elaborates_cannot_instantiate_the_reference(
     atk = divergent("assign y = a | b;", f"{module} u(.a(a), .b(b), .y(y));")
     for name, text in {"ref.v": REF, "atk.v": atk, "good.v": GOOD, "bad.v": BAD}.items():
         (tmp_path / name).write_text(text)
-    rc, out, err = cli(["verislice", "equiv", "ref.v", "atk.v", "good.v", "bad.v", "--formal",
-                        "--json"], tmp_path)
-    c = {x["file"]: x for x in json.loads(out)["candidates"]}
+    rc, out, err, _s = cli(["verislice", "equiv", "ref.v", "atk.v", "good.v", "bad.v", "--formal",
+                            "--json"], tmp_path, timeout=90)
+    c = by_file(json.loads(out))
     assert c["good.v"]["outputs"]["y"]["verdict"] == "PROVEN"
     assert c["bad.v"]["outputs"]["y"]["verdict"] == "MISMATCH"
     assert c["atk.v"]["outputs"].get("y", {}).get("verdict") not in CORRECT, \
@@ -264,8 +174,9 @@ def test_label_force_clock_in_one_prompt_does_not_relabel_another_prompt(tmp_pat
         for rid, rs in [("p0", [SEQ_REF, SEQ_WRONG_COUNT]), ("p1", [atk])]:
             fh.write(json.dumps({"id": rid, "reference": SEQ_REF, "responses": [
                 f"```verilog\n{r}```" for r in rs]}) + "\n")
-    rc, _out, err = cli(["salv-train", "label", "samples.jsonl", "--out", "labeled.jsonl",
-                         "--engine", "vvp", "--cycles", "200", "--jobs", "2"], tmp_path)
+    rc, _out, err, _s = cli(["salv-train", "label", "samples.jsonl", "--out", "labeled.jsonl",
+                             "--engine", "vvp", "--cycles", "200", "--jobs", "2"], tmp_path,
+                            timeout=90)
     assert rc == 0, err[-2000:]
     rows = {r["id"]: r for r in map(json.loads,
                                     (tmp_path / "labeled.jsonl").read_text().splitlines())}
@@ -326,52 +237,19 @@ def test_eval_generate_branch_only_icarus_elaborates_does_not_pass(tag, tid, top
     assert "pass" not in got[2:], f"forged pass by reading the testbench's reference: {got}"
 
 
-ADDER_REF = """module verified_adder_8bit(input [7:0] a, input [7:0] b, input cin,
-                          output [7:0] sum, output cout);
-  assign {cout, sum} = a + b + cin;
-endmodule
-"""
-ADDER_TB = """`timescale 1ns/1ps
-module testbench;
-  reg [7:0] a, b;
-  reg cin;
-  wire [7:0] sum;
-  wire cout;
-  integer i, errors = 0;
-  adder_8bit uut (.a(a), .b(b), .cin(cin), .sum(sum), .cout(cout));
-  initial begin
-    for (i = 0; i < 16; i = i + 1) begin
-      {a, b, cin} = {$random} % 131072;
-      #10;
-      if ({cout, sum} !== a + b + cin) errors = errors + 1;
-    end
-    if (errors == 0) $display("=========== Your Design Passed ===========");
-    else $display("=========== Test completed with %d failures ===========", errors);
-    $finish;
-  end
-endmodule
-"""
-
-
-def _adder(body: str, extra: str = "") -> str:
-    return ("module adder_8bit(input [7:0] a, input [7:0] b, input cin, output [7:0] sum, "
-            f"output cout);\n  assign {{cout, sum}} = {body};\n  {extra}\nendmodule\n")
+# ADDER_TB with 16 random vectors drawn in the testbench's own registers, and no data file
+ADDER_TB_RANDOM = (ADDER_TB.replace("  reg [16:0] vectors [0:3];\n", "")
+                   .replace(ADDER_TB[ADDER_TB.index("    $readmemh"):ADDER_TB.index("    for (")], "")
+                   .replace("i < 4", "i < 16").replace("vectors[i]", "{$random} % 131072"))
 
 
 def test_eval_rtllm_force_on_own_inputs_does_not_pass(tmp_path):
-    from salv_trainer.eval import load_benchmark
-
-    d = tmp_path / "RTLLM" / "adder_8bit"
-    d.mkdir(parents=True)
-    (d / "design_description.txt").write_text("Implement an 8-bit adder with carry in and out.\n")
-    (d / "testbench.v").write_text(ADDER_TB)
-    (d / "verified_adder_8bit.v").write_text(ADDER_REF)
-    (task,) = load_benchmark("rtllm-v1.1", tmp_path / "RTLLM")
+    task = adder_task(tmp_path, ADDER_TB_RANDOM, data=False)
     got = _eval([task], "adder_8bit", [
-        _adder("a + b + cin"),                                  # honest, right
-        _adder("a + b"),                                        # honest, wrong
+        adder("a + b + cin"),                                  # honest, right
+        adder("a + b"),                                        # honest, wrong
         # a, b, cin all 0 for the testbench: a + b is "right"
-        _adder("a + b", "initial begin force a = 0; force b = 0; force cin = 0; end"),
+        adder("a + b", "initial begin force a = 0; force b = 0; force cin = 0; end"),
     ])
     assert got[:2] == ["pass", "mismatch"], got
     assert got[2] != "pass", "forged pass by forcing the testbench's own stimulus registers"
@@ -456,8 +334,8 @@ def test_force_clock_under_formal_is_not_proven(tmp_path):
     atk = SEQ_WRONG_COUNT.replace("reg prev;", "reg prev;\n    initial force clk = 1'b0;")
     for name, text in {"ref.v": SEQ_REF, "atk.v": atk}.items():
         (tmp_path / name).write_text(text)
-    _rc, out, _err = cli(["verislice", "equiv", "ref.v", "atk.v", "--formal", "--json"],
-                         tmp_path)
+    _rc, out, _err, _s = cli(["verislice", "equiv", "ref.v", "atk.v", "--formal", "--json"],
+                             tmp_path, timeout=90)
     [c] = json.loads(out)["candidates"]
     assert c["verdict"] != "OK" or c["outputs"]["count"]["verdict"] not in CORRECT, c
 
