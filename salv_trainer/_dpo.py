@@ -6,25 +6,31 @@ it, for the policy and the reference forward alike, before summing per-token log
 exactly: AND the cone mask into ``completion_mask``. Three small hooks do that:
 
 * :meth:`SignalAwareDPOTrainer._prepare_dataset` lets TRL tokenize, then maps the character spans
-  of each response to a mask over TRL's own ``chosen_ids`` / ``rejected_ids``
-  (:mod:`salv_trainer.masks`), and drops the rows whose mask is empty after truncation, counting
-  them in :attr:`SignalAwareDPOTrainer.mask_stats`;
+  of each response to a mask over TRL's own ``chosen_ids`` / ``rejected_ids`` through the offsets
+  of the text TRL actually tokenized (:mod:`salv_trainer.masks`: the response is found inside the
+  chat template's text, trimmed or not, with whatever the template injects around it), and drops
+  the rows that cannot train (mask empty, emptied by truncation, or not alignable with the
+  template), counting each with its reason in :attr:`SignalAwareDPOTrainer.mask_stats`. A
+  tokenizer whose offsets do not cover the text stops the run (:class:`masks.TokenizerOffsetsError`);
 * :class:`SignalAwareCollator` runs TRL's collator and multiplies its ``completion_mask`` by the
   token masks (same truncation, same padding);
 * ``compute_loss`` / ``compute_ref_log_probs`` only record the fraction of completion tokens that
   stayed in the mask (``mask/fraction`` in the logs) and hand over to TRL.
 
-With ``mask="full"`` (or spans covering whole responses) the batches are TRL's, bit for bit.
+With ``mask="full"`` (or spans covering whole verbatim responses) the batches are TRL's, bit for
+bit; ``full`` needs no alignment at all.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import warnings
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-
-import warnings
 
 import torch
 import trl
@@ -33,7 +39,16 @@ from trl.trainer.dpo_trainer import DataCollatorForPreference
 
 from ._paths import refuse_overwrite
 from .config import ConfigError, DPORunConfig
-from .masks import MASK_MODES, MaskAlignmentError, completion_token_mask, normalize_spans, truncated_mask_count
+from .masks import (
+    MASK_MODES,
+    MaskAlignmentError,
+    TokenizerOffsetsError,
+    completion_token_mask,
+    describe_tokenizer,
+    normalize_spans,
+    template_frame,
+    truncated_mask_count,
+)
 from .prompts import DEFAULT_SYSTEM, build_messages, render_prompt
 from ._training import (
     DataFormatError,
@@ -69,9 +84,13 @@ if trl.__version__ != TRL_VERSION:  # pragma: no cover - depends on the installe
         stacklevel=2,
     )
 
+logger = logging.getLogger(__name__)
+
 _TOKEN_KEY = "salv_completion_tokens"  # per-sequence completion tokens before the AND (for logging)
 _MASK_COLUMNS = ("chosen_token_mask", "rejected_token_mask")
 _REQUIRED = ("prompt", "chosen", "rejected")
+_SIDES = ("chosen", "rejected")
+_MAX_EXAMPLES = 20  # unaligned rows listed one by one in MaskStats.unaligned
 
 
 @dataclass
@@ -83,9 +102,14 @@ class MaskStats:
     rows_tokenized: int = 0
     dropped_empty: int = 0  # mask empty before truncation (no span tokens in chosen or rejected)
     dropped_truncated: int = 0  # mask emptied by max_length truncation
+    dropped_unaligned: int = 0  # the cone cannot be placed on the tokens TRL trains on (reasons below)
     rows_trained: int = 0
     mask_tokens: int = 0  # tokens in the mask (chosen + rejected, after truncation)
     completion_tokens: int = 0  # all completion tokens (after truncation)
+    #: rows dropped as unaligned, per reason (salv_trainer.masks.REASONS)
+    unaligned_reasons: dict[str, int] = field(default_factory=dict)
+    #: the first unaligned rows: {"id", "side", "reason", "detail"}
+    unaligned: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def mask_fraction(self) -> float:
@@ -165,7 +189,7 @@ def pairs_to_dataset(rows: Sequence[dict[str, Any]], tokenizer: Any, *, system: 
             row["prompt"], module_header=row.get("module_header"), system=system or DEFAULT_SYSTEM
         )
         rec = {
-            "id": str(row.get("id", "")),
+            "id": str(row.get("pair_id") or row.get("id", "")),  # pair_id names one pair, id the prompt
             "kind": row.get("kind", "complete"),
             "chosen_spans": row["chosen_spans"],
             "rejected_spans": row["rejected_spans"],
@@ -182,11 +206,35 @@ def pairs_to_dataset(rows: Sequence[dict[str, Any]], tokenizer: Any, *, system: 
     return Dataset.from_list(records)
 
 
-def _response_text(value: Any, eos: str | None) -> str:
-    """The response as written in the pairs file (TRL appends EOS to plain-text responses)."""
-    if isinstance(value, str):
-        return value[: -len(eos)] if eos and value.endswith(eos) else value
-    return "".join(m["content"] for m in value if m.get("role") == "assistant")
+def _template_kwargs(ex: dict[str, Any]) -> dict[str, Any]:
+    """The chat template arguments TRL 1.16 renders this row with (``tools``, ``chat_template_kwargs``)."""
+    tools = ex.get("tools")
+    tools = json.loads(tools) if isinstance(tools, str) else tools
+    return {"tools": tools, **(ex.get("chat_template_kwargs") or {})}
+
+
+def _side_texts(tokenizer: Any, ex: dict[str, Any]) -> dict[str, tuple[str, str, Any, bool]]:
+    """Per side: (the text TRL tokenized, the response, the template's frame, add_special_tokens).
+
+    Mirrors ``DPOTrainer._prepare_dataset``: a conversational row is rendered by the chat template
+    and tokenized without special tokens; a plain-text row is ``prompt + response + EOS``,
+    tokenized with them. The frame is rendered once per row (see :func:`masks.template_frame`).
+    """
+    out = {}
+    if isinstance(ex["prompt"], list):
+        kwargs = _template_kwargs(ex)
+        frame = template_frame(tokenizer, ex["prompt"], **kwargs)
+        for side in _SIDES:
+            text = tokenizer.apply_chat_template(ex["prompt"] + ex[side], tokenize=False, **kwargs)
+            response = "".join(m["content"] for m in ex[side] if m.get("role") == "assistant")
+            out[side] = (text, response, frame, False)
+        return out
+    eos = tokenizer.eos_token or ""
+    for side in _SIDES:
+        value = ex[side]  # TRL appended EOS unless the response already ended with it
+        response = value[: -len(eos)] if eos and value.endswith(eos) else value
+        out[side] = (ex["prompt"] + value, response, (ex["prompt"], value[len(response):]), True)
+    return out
 
 
 # ----------------------------------------------------------------------------------------- collator
@@ -220,6 +268,107 @@ class SignalAwareCollator(DataCollatorForPreference):
         return out
 
 
+# ------------------------------------------------------------------------------------ row masks
+
+
+class _RowMasker:
+    """``datasets.map`` function: the token masks of one tokenized row, or why it cannot train.
+
+    A class (not a closure) so that ``num_proc`` workers can pickle it. Adds ``chosen_token_mask``,
+    ``rejected_token_mask`` (all 0 when the row cannot be aligned), ``salv_status`` (``ok``, ``empty``,
+    ``truncated``, ``unaligned``), ``salv_side`` / ``salv_reason`` / ``salv_detail`` for an
+    unaligned row, and the token counts behind ``mask/fraction``.
+    """
+
+    def __init__(self, tokenizer: Any, mode: str, max_length: int | None, truncation_mode: str) -> None:
+        self.tokenizer, self.mode = tokenizer, mode
+        self.max_length, self.truncation_mode = max_length, truncation_mode
+
+    def __call__(self, ex: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"salv_side": "", "salv_reason": "", "salv_detail": ""}
+        try:
+            masks = self.masks(ex)
+        except TokenizerOffsetsError as exc:  # the tokenizer, not the row: stop the run
+            raise TokenizerOffsetsError(f"pair {ex.get('id', '?')!r}: {exc}") from None
+        except _Unaligned as exc:
+            masks = {side: [0] * len(ex[f"{side}_ids"]) for side in _SIDES}  # same column type; row dropped
+            out.update(salv_side=exc.side, salv_reason=exc.reason, salv_detail=exc.detail)
+        n_prompt = len(ex["prompt_ids"])
+        kept = {s: truncated_mask_count(n_prompt, masks[s], self.max_length, self.truncation_mode) for s in _SIDES}
+        if out["salv_reason"]:
+            status = "unaligned"
+        elif not all(sum(masks[s]) for s in _SIDES):
+            status = "empty"
+        else:
+            status = "ok" if all(kept.values()) else "truncated"
+        out.update({f"{s}_token_mask": masks[s] for s in _SIDES})
+        out["salv_status"] = status
+        out["salv_mask_tokens"] = sum(kept.values())
+        out["salv_completion_total"] = sum(
+            truncated_mask_count(n_prompt, [1] * len(ex[f"{s}_ids"]), self.max_length, self.truncation_mode)
+            for s in _SIDES
+        )
+        return out
+
+    def masks(self, ex: dict[str, Any]) -> dict[str, list[int]]:
+        """Both sides' masks over TRL's ``chosen_ids`` / ``rejected_ids``; raises :class:`_Unaligned`."""
+        if self.mode == "full":  # standard DPO: TRL's completion mask, no alignment needed
+            return {s: [1] * len(ex[f"{s}_ids"]) for s in _SIDES}
+        out = {}
+        for side, (text, response, frame, special) in _side_texts(self.tokenizer, ex).items():
+            spans = ex[f"{side}_spans"]
+            if not isinstance(ex["prompt"], list):  # a response ending in EOS text lost it above
+                spans = [[min(a, len(response)), min(b, len(response))] for a, b in spans]
+            try:
+                out[side] = completion_token_mask(
+                    self.tokenizer, text, response, spans, ex["prompt_ids"] + ex[f"{side}_ids"],
+                    len(ex["prompt_ids"]), self.mode, frame=frame, add_special_tokens=special,
+                )
+            except TokenizerOffsetsError as exc:
+                raise TokenizerOffsetsError(f"{side}: {exc}") from None
+            except MaskAlignmentError as exc:
+                raise _Unaligned(side, exc.reason, str(exc)) from None
+        return out
+
+
+class _Unaligned(Exception):
+    """One side of a row cannot be aligned (caught per row, never leaves this module)."""
+
+    def __init__(self, side: str, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.side, self.reason, self.detail = side, reason, detail
+
+
+def _count_rows(dataset: Any, prompt_too_long: int) -> tuple[MaskStats, list[int]]:
+    """Mask statistics of a masked dataset and the indices of the rows that train."""
+    status = list(dataset["salv_status"])
+    stats = MaskStats(rows_tokenized=len(status) + prompt_too_long)
+    stats.dropped_empty = status.count("empty")
+    stats.dropped_truncated = status.count("truncated") + prompt_too_long
+    stats.dropped_unaligned = status.count("unaligned")
+    if stats.dropped_unaligned:
+        bad = dataset.select([i for i, s in enumerate(status) if s == "unaligned"])
+        stats.unaligned_reasons = dict(Counter(bad["salv_reason"]))
+        first = bad.select(range(min(len(bad), _MAX_EXAMPLES)))
+        ids = first["id"] if "id" in first.column_names else ["?"] * len(first)
+        stats.unaligned = [
+            {"id": str(i), "side": side, "reason": reason, "detail": detail}
+            for i, side, reason, detail in zip(ids, first["salv_side"], first["salv_reason"], first["salv_detail"])
+        ]
+    keep = [i for i, s in enumerate(status) if s == "ok"]
+    stats.rows_trained = len(keep)
+    if keep:
+        kept = dataset.select(keep)
+        stats.mask_tokens = sum(kept["salv_mask_tokens"])
+        stats.completion_tokens = sum(kept["salv_completion_total"])
+    return stats, keep
+
+
+def _reasons(stats: MaskStats) -> str:
+    """``"3 template_rewrites_response, 1 cone_in_prompt"``."""
+    return ", ".join(f"{n} {r}" for r, n in sorted(stats.unaligned_reasons.items(), key=lambda kv: -kv[1]))
+
+
 # ------------------------------------------------------------------------------------------ trainer
 
 
@@ -229,8 +378,10 @@ class SignalAwareDPOTrainer(DPOTrainer):
     The train/eval datasets are TRL preference datasets with two extra columns, ``chosen_spans``
     and ``rejected_spans`` (character ``[start, end)`` offsets into each response). ``mask_mode``
     is ``cone`` (Eq. 2), ``full`` (standard DPO) or ``inverse`` (the released code's behaviour).
-    Rows whose mask is empty after truncation are dropped before training and counted in
-    :attr:`mask_stats`. Everything else (loss types, PEFT reference = adapter disabled,
+    Rows whose mask is empty (after truncation) or whose spans cannot be placed on the tokens the
+    chat template produces are dropped before training and counted, with reasons, in
+    :attr:`mask_stats`; the run never aborts for one row (only for a tokenizer whose offsets cannot
+    be trusted). Everything else (loss types, PEFT reference = adapter disabled,
     ``precompute_ref_log_probs``, accelerate/DeepSpeed) is TRL's own.
     """
 
@@ -257,7 +408,7 @@ class SignalAwareDPOTrainer(DPOTrainer):
             )
         super().__init__(*args, data_collator=data_collator, **kwargs)
 
-    # -- dataset hook: TRL tokenizes, we add the token masks and drop empty rows
+    # -- dataset hook: TRL tokenizes, we add the token masks and drop the rows that cannot train
     def _prepare_dataset(self, dataset, processing_class, args, dataset_name):  # noqa: ANN001
         from datasets import Dataset
 
@@ -275,47 +426,30 @@ class SignalAwareDPOTrainer(DPOTrainer):
                 f"every prompt of the {dataset_name} dataset is longer than max_length={args.max_length} tokens"
             )
         tokenizer = getattr(processing_class, "tokenizer", processing_class)
-        mode, max_len, trunc = self.mask_mode, args.max_length, args.truncation_mode
-
-        def add_masks(ex: dict[str, Any]) -> dict[str, Any]:
-            out: dict[str, Any] = {}
-            survive, total_mask, total_completion = [], 0, 0
-            for side in ("chosen", "rejected"):
-                ids = ex[f"{side}_ids"]
-                try:
-                    mask = completion_token_mask(
-                        tokenizer, _response_text(ex[side], tokenizer.eos_token), ex[f"{side}_spans"], ids, mode
-                    )
-                except MaskAlignmentError as exc:
-                    raise MaskAlignmentError(f"pair {ex.get('id', '?')!r}, {side}: {exc}") from None
-                out[f"{side}_token_mask"] = mask
-                kept = truncated_mask_count(len(ex["prompt_ids"]), mask, max_len, trunc)
-                survive.append((sum(mask) > 0, kept > 0))
-                total_mask += kept
-                total_completion += truncated_mask_count(len(ex["prompt_ids"]), [1] * len(ids), max_len, trunc)
-            out["salv_status"] = (
-                "empty" if not all(s[0] for s in survive) else "truncated" if not all(s[1] for s in survive) else "ok"
+        if self.mask_mode != "full" and not getattr(tokenizer, "is_fast", False):
+            raise TokenizerOffsetsError(
+                f"signal-aware masks need a fast tokenizer (offset mapping); {describe_tokenizer(tokenizer)} "
+                "is not one: load the model's tokenizer.json, or train with --mask full"
             )
-            out["salv_mask_tokens"] = total_mask
-            out["salv_completion_total"] = total_completion
-            return out
-
+        masker = _RowMasker(tokenizer, self.mask_mode, args.max_length, args.truncation_mode)
         dataset = dataset.map(
-            add_masks, desc=f"Token masks ({mode}) for {dataset_name} dataset", num_proc=args.dataset_num_proc
+            masker, desc=f"Token masks ({self.mask_mode}) for {dataset_name} dataset", num_proc=args.dataset_num_proc
         )
-        status = list(dataset["salv_status"])
-        stats = MaskStats(rows_tokenized=len(status) + prompt_too_long)
-        stats.dropped_empty = status.count("empty")
-        stats.dropped_truncated = status.count("truncated") + prompt_too_long
-        keep = [i for i, s in enumerate(status) if s == "ok"]
-        stats.rows_trained = len(keep)
-        stats.mask_tokens = sum(dataset.select(keep)["salv_mask_tokens"]) if keep else 0
-        stats.completion_tokens = sum(dataset.select(keep)["salv_completion_total"]) if keep else 0
+        stats, keep = _count_rows(dataset, prompt_too_long)
         self.mask_stats[dataset_name] = stats
+        if stats.dropped_unaligned:
+            first = stats.unaligned[0]
+            logger.warning(
+                "%d of %d pairs of the %s dataset dropped: their cone cannot be placed on the tokens the chat "
+                "template produces (%s); first: pair %r, %s: %s", stats.dropped_unaligned, stats.rows_tokenized,
+                dataset_name, _reasons(stats), first["id"], first["side"], first["detail"],
+            )
         if not keep:
             raise DataFormatError(
-                f"every row of the {dataset_name} dataset has an empty {mode} mask after truncation to "
-                f"{max_len} tokens ({stats.dropped_empty} empty, {stats.dropped_truncated} truncated)"
+                f"no row of the {dataset_name} dataset can be trained on: {stats.dropped_unaligned} cannot be "
+                f"aligned with the chat template ({_reasons(stats) or 'none'}), {stats.dropped_empty} have an "
+                f"empty {self.mask_mode} mask, {stats.dropped_truncated} lose it to truncation at "
+                f"max_length={args.max_length}"
             )
         return dataset.select(keep)
 

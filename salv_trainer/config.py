@@ -4,9 +4,18 @@ Each field carries its help text in ``metadata["help"]``; ``salv-train sft|dpo``
 into a ``--flag`` (underscores become dashes), and ``--config file.yaml`` loads the same keys.
 Precedence: dataclass defaults < YAML file < command-line flags.
 
-Defaults follow the QiMeng-SALV paper: DPO with the sigmoid loss, beta 0.1, LoRA r=8 alpha=16
-dropout 0 on all linear layers, lr 5e-6 cosine with 10 % warm-up, 2048-token cutoff; SFT as a full
-fine-tune at lr 1e-5 for 2 epochs.
+Where each default comes from (the help texts say it too, as ``[paper]``, ``[released config]`` or
+``[project]``; docs/training.md has the table):
+
+* **the paper's text** (QiMeng-SALV): signal-aware DPO (Eq. 2, the sigmoid loss) with LoRA and
+  Adam, lr 5e-6, cosine schedule, about 1 epoch (7000 steps), global batch 64, cutoff 2048 tokens;
+  SFT as a full fine-tune at lr 1e-5 for 2 epochs.
+* **the released training configs, not the paper's text**: beta 0.1, LoRA r=8 alpha=16 on all
+  linear layers, warm-up ratio 0.1 (DPO). Sampling for pairs at T=1.0, top-p 0.95, 5 per prompt
+  comes from the released scripts (``salv_trainer.data.SampleConfig``, not here).
+* **this project's choice** (in neither): LoRA dropout 0, SFT warm-up 0.03, per-device batch 1 x
+  accumulation 1 (set them so that batch x accumulation x devices = 64), seed 0. TRL's default
+  optimizer (AdamW with weight decay 0) is Adam.
 """
 
 from __future__ import annotations
@@ -31,18 +40,24 @@ def _f(default: Any, help: str, **kw: Any) -> Any:  # noqa: A002 - mirrors argpa
 class _Common:
     model: str = _f("", "Model directory (Hugging Face layout) or hub id of the policy.")
     output_dir: str = _f("", "Where checkpoints, the final weights/adapter and train_log.jsonl go.")
-    learning_rate: float = _f(5e-6, "Peak learning rate.")
-    lr_scheduler: str = _f("cosine", "Learning-rate schedule (transformers name: cosine, linear, constant...).")
-    warmup_ratio: float = _f(0.1, "Fraction of the steps spent warming the learning rate up.")
-    num_train_epochs: float = _f(1.0, "Epochs over the data (ignored when max_steps > 0).")
+    learning_rate: float = _f(5e-6, "Peak learning rate [paper: DPO 5e-6].")
+    lr_scheduler: str = _f("cosine", "Learning-rate schedule (transformers name: cosine, linear, constant...) "
+                           "[paper: cosine, for DPO].")
+    warmup_ratio: float = _f(0.1, "Fraction of the steps spent warming the learning rate up "
+                             "[released config: DPO 0.1; not in the paper's text].")
+    num_train_epochs: float = _f(1.0, "Epochs over the data (ignored when max_steps > 0) "
+                                 "[paper: DPO about 1 epoch, 7000 steps].")
     max_steps: int = _f(-1, "Stop after this many optimizer steps (-1: run the epochs).")
-    per_device_batch_size: int = _f(1, "Rows per device per forward pass.")
-    gradient_accumulation_steps: int = _f(1, "Forward passes per optimizer step (global batch = this x batch x devices).")
-    max_length: int = _f(2048, "Cutoff in tokens for prompt + response (longer rows are truncated at the end).")
+    per_device_batch_size: int = _f(1, "Rows per device per forward pass [project default; paper: global "
+                                    "batch 64].")
+    gradient_accumulation_steps: int = _f(1, "Forward passes per optimizer step (global batch = this x batch x "
+                                          "devices) [project default; paper: global batch 64].")
+    max_length: int = _f(2048, "Cutoff in tokens for prompt + response (longer rows are truncated at the end) "
+                         "[paper: 2048].")
     logging_steps: int = _f(10, "Log metrics every N steps.")
     save_steps: int = _f(500, "Write a checkpoint every N steps.")
     save_total_limit: int = _f(3, "Keep at most this many checkpoints.")
-    seed: int = _f(0, "Random seed (data order, adapter initialisation).")
+    seed: int = _f(0, "Random seed (data order, adapter initialisation) [project default].")
     bf16: bool = _f(False, "Train in bfloat16 mixed precision (GPUs).")
     gradient_checkpointing: bool = _f(False, "Trade compute for memory.")
     resume: str = _f("", "Resume: 'latest' (newest checkpoint in output_dir) or a checkpoint directory.")
@@ -69,14 +84,17 @@ class _Common:
 class SFTRunConfig(_Common):
     """Stage 0: full fine-tune with TRL's SFTTrainer on (prompt, reference) rows.
 
+    Defaults: lr 1e-5 and 2 epochs are the paper's; the warm-up (0.03) is this project's.
+
     The data file is JSONL with ``prompt`` (text or chat ``messages``), optional ``module_header``,
     and ``reference`` (Verilog); the target is :func:`salv_trainer.prompts.format_response`.
     """
 
     data: str = _f("", "Training JSONL: prompt (+ module_header) and reference per row.")
-    learning_rate: float = _f(1e-5, "Peak learning rate.")
-    num_train_epochs: float = _f(2.0, "Epochs over the data (ignored when max_steps > 0).")
-    warmup_ratio: float = _f(0.03, "Fraction of the steps spent warming the learning rate up.")
+    learning_rate: float = _f(1e-5, "Peak learning rate [paper: SFT 1e-5].")
+    num_train_epochs: float = _f(2.0, "Epochs over the data (ignored when max_steps > 0) [paper: SFT 2 epochs].")
+    warmup_ratio: float = _f(0.03, "Fraction of the steps spent warming the learning rate up "
+                             "[project default; not in the paper].")
 
     def validate(self) -> None:
         super().validate()
@@ -86,18 +104,23 @@ class SFTRunConfig(_Common):
 
 @dataclass
 class DPORunConfig(_Common):
-    """Signal-aware DPO (Eq. 2) with a LoRA adapter; the reference is the adapter-disabled policy."""
+    """Signal-aware DPO (Eq. 2) with a LoRA adapter; the reference is the adapter-disabled policy.
+
+    Defaults: lr, schedule, epochs, cutoff and the loss are the paper's; beta, the LoRA shape and
+    the warm-up come from the released training configs (see the module docstring).
+    """
 
     pairs: str = _f("", "Pairs JSONL from `salv-train pairs` (chosen/rejected + spans).")
     mask: str = _f("cone", "Which response tokens enter the loss: cone (paper), full (standard DPO), "
                    "inverse (released code's behaviour).")
     kinds: str = _f("complete,partial", "Pair kinds to train on, comma-separated: complete, partial.")
-    beta: float = _f(0.1, "DPO temperature beta.")
-    loss_type: str = _f("sigmoid", "TRL DPO loss (sigmoid = the paper's).")
-    lora_r: int = _f(8, "LoRA rank.")
-    lora_alpha: int = _f(16, "LoRA alpha.")
-    lora_dropout: float = _f(0.0, "LoRA dropout.")
-    lora_target: str = _f("all-linear", "LoRA target modules: all-linear or comma-separated names.")
+    beta: float = _f(0.1, "DPO temperature beta [released config; not in the paper's text].")
+    loss_type: str = _f("sigmoid", "TRL DPO loss [paper: sigmoid, Eq. 2].")
+    lora_r: int = _f(8, "LoRA rank [released config; the paper says LoRA, not the rank].")
+    lora_alpha: int = _f(16, "LoRA alpha [released config].")
+    lora_dropout: float = _f(0.0, "LoRA dropout [project default; in neither].")
+    lora_target: str = _f("all-linear", "LoRA target modules: all-linear or comma-separated names "
+                          "[released config: all linear layers].")
     precompute_ref_log_probs: bool = _f(False, "Compute the reference log-probs once before training.")
 
     def validate(self) -> None:

@@ -5,48 +5,84 @@ offsets into the response text) of the contrast signals' backward cones. The tra
 token ids TRL trains on, a 0/1 mask saying which tokens enter the summed log-ratio.
 
 **Boundary rule.** A token counts when its character range overlaps a span by at least one
-character: token ``[s, e)`` and span ``[a, b)`` overlap when ``s < b and a < e``. A token that
-straddles a span boundary (e.g. ``" assign"`` whose leading space is outside the span) therefore
-counts; a token that merely touches a span (``e == a``) does not; empty spans cover nothing.
-Offsets come from the tokenizer's offset mapping of the response alone.
+character (token ``[s, e)`` and span ``[a, b)`` overlap when ``s < b and a < e``), unless that
+overlap is blank while the token holds non-blank text outside the spans. So a token straddling a
+span boundary with blank text outside (``" assign"`` whose leading space is outside the span, a
+``"\n\n"`` token whose first newline belongs to the chat template) counts, and so does a blank
+token inside a span; a ``";\n"`` token whose only character inside is the newline a span starts
+with does not (the ``;`` ends the previous statement); a token that merely touches a span
+(``e == a``) does not; empty spans cover nothing. The masked tokens therefore decode to the cone
+text, up to blanks at its edges.
 
-**Alignment rule.** TRL tokenizes ``prompt + response`` through the chat template and takes the
-tokens after the prompt as the completion. Those completion tokens must start with exactly the
-tokens of the response tokenized alone; what follows is the template's end of turn (for ChatML
-``<|im_end|>`` and a newline, or the EOS token). If a template rewrites the content (trims it,
-escapes it) or a token merges across the prompt/response boundary, the offsets of the response no
-longer describe the trained tokens, and :class:`MaskAlignmentError` says so instead of silently
-masking the wrong tokens.
+**Alignment rule.** TRL renders ``prompt + response`` through the chat template, tokenizes that text
+and calls the tokens after the prompt the completion. The offsets used here are the offset mapping
+of *that* text, re-tokenized (the ids must come out identical to TRL's, else the row is dropped), so
+tokens merging across the prompt/response boundary are handled like any other token. The response
+is found in the text between the template's own turn prefix and suffix (rendered once per prompt
+with a placeholder as the content: :func:`template_frame`); what the template wrote there must be
+the response or one contiguous piece of it (:func:`kept_from`: verbatim, ``| trim`` and friends,
+or Qwen3's cut of the response's own think block). Text the template adds around the content
+(an injected ``<think>\n\n</think>\n\n``, headers) is never in the cone. A row is **dropped**, with
+a reason (:class:`MaskAlignmentError` ``.reason``), when the template rewrites the response
+(``template_rewrites_response``), when it leaves out non-blank cone text
+(``template_drops_cone_text``), when re-tokenizing gives other ids than TRL's
+(``retokenized_ids_differ``), or when cone text falls in TRL's prompt tokens (``cone_in_prompt``).
 
-**Modes** (:data:`MASK_MODES`), over the completion tokens ``[response tokens | end-of-turn]``:
+**Offsets are checked.** Every non-blank character of the response's text must be covered by some
+token's offsets. Some tokenizers return zero-width offsets (e.g. Llama 3's fast tokenizer before
+``tokenizers`` 0.20.1), which would silently empty the masks: :class:`TokenizerOffsetsError` stops
+the run, naming the tokenizer.
 
-* ``cone`` (paper, Eq. 2): the response tokens that overlap a span. The end-of-turn tokens count
-  only when a span reaches the very end of the response text, so spans covering the whole
-  response give exactly TRL's standard completion mask.
-* ``full`` (standard DPO): every completion token, whatever the spans.
+**Modes** (:data:`MASK_MODES`), over the completion tokens ``[template head | response | end of turn]``:
+
+* ``cone`` (paper, Eq. 2): the tokens that overlap a span. The end-of-turn tokens (after the last
+  token of the response's text) count only when a span reaches the end of what the template wrote
+  of the response, so spans covering a whole verbatim response give exactly TRL's completion mask
+  (except a template head such as an injected think block, which is not the response).
+* ``full`` (standard DPO): every completion token, whatever the spans; no alignment is needed.
 * ``inverse`` (the released reference code's behaviour, for ablation): every completion token
   that ``cone`` leaves out. ``cone`` and ``inverse`` partition ``full``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import bisect
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 __all__ = [
     "MASK_MODES",
+    "REASONS",
     "MaskAlignmentError",
     "MaskMode",
+    "Placement",
     "SpanError",
+    "TokenizerOffsetsError",
+    "check_offsets_cover",
     "completion_token_mask",
+    "describe_tokenizer",
+    "kept_from",
     "normalize_spans",
-    "response_token_mask",
+    "place_response",
     "spans_to_token_mask",
+    "template_frame",
     "truncated_mask_count",
 ]
 
 MaskMode = Literal["cone", "full", "inverse"]
 MASK_MODES: tuple[str, ...] = ("cone", "full", "inverse")
+
+#: Why a row could not be aligned (the keys of ``MaskStats.unaligned_reasons``).
+REWRITES = "template_rewrites_response"
+DROPS_CONE = "template_drops_cone_text"
+IDS_DIFFER = "retokenized_ids_differ"
+CONE_IN_PROMPT = "cone_in_prompt"
+REASONS: tuple[str, ...] = (REWRITES, DROPS_CONE, IDS_DIFFER, CONE_IN_PROMPT)
+
+#: The assistant content used to find where a template puts it (private-use characters: no
+#: template filter changes them, no response contains them by chance).
+MARKER = "\ue000salv-response\ue001"
 
 
 class SpanError(ValueError):
@@ -54,7 +90,34 @@ class SpanError(ValueError):
 
 
 class MaskAlignmentError(ValueError):
-    """The tokens of a response are not the start of the completion tokens TRL trains on."""
+    """A response's spans cannot be placed on the tokens TRL trains on; ``reason`` is one of
+    :data:`REASONS`. The trainer drops such a row and counts it."""
+
+    def __init__(self, message: str, reason: str = REWRITES) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class TokenizerOffsetsError(MaskAlignmentError):
+    """The tokenizer's offset mapping does not describe its text: no mask can be trusted, so the
+    run stops (never a per-row drop)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, reason="tokenizer_offsets")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the template wrote the response: ``text[start:end] == response[kept:kept + end - start]``."""
+
+    start: int
+    end: int
+    kept: int
+
+    @property
+    def shift(self) -> int:
+        """Add to a response offset to get a text offset."""
+        return self.start - self.kept
 
 
 def normalize_spans(spans: Sequence[Sequence[int]], length: int) -> list[tuple[int, int]]:
@@ -89,15 +152,17 @@ def normalize_spans(spans: Sequence[Sequence[int]], length: int) -> list[tuple[i
 
 
 def spans_to_token_mask(
-    offsets: Sequence[Sequence[int]], spans: Sequence[Sequence[int]]
+    offsets: Sequence[Sequence[int]], spans: Sequence[Sequence[int]], text: str | None = None
 ) -> list[int]:
-    """0/1 per token: 1 when the token's ``(start, end)`` offsets overlap any span (model-free).
+    """0/1 per token: 1 when the token's ``(start, end)`` offsets overlap a span (model-free).
 
-    Zero-width tokens (``start == end``, e.g. special tokens) never count. Spans need not be sorted.
-    Runs in O((tokens + spans) log spans).
+    With ``text`` (what the offsets index), a token that overlaps the spans in blank characters
+    only but carries non-blank text outside them does not count: it belongs to the neighbouring
+    code (Llama 3 and Qwen2 split ``";\n"`` as one token, so a span starting at a line's newline
+    would otherwise pull in the previous statement's ``;``). Zero-width tokens (``start == end``)
+    never count: :func:`check_offsets_cover` makes sure the response's text is covered by real
+    offsets. Spans need not be sorted. Runs in O((tokens + spans) log spans).
     """
-    import bisect
-
     merged = normalize_spans(spans, max([e for _, e in spans] + [0])) if spans else []
     starts = [a for a, _ in merged]
     mask: list[int] = []
@@ -107,66 +172,203 @@ def spans_to_token_mask(
             continue
         # the last span starting before the token's end is the only candidate that can overlap
         j = bisect.bisect_left(starts, e) - 1
-        mask.append(1 if j >= 0 and merged[j][1] > s else 0)
+        if j < 0 or merged[j][1] <= s:
+            mask.append(0)
+        elif text is None or (merged[j][0] <= s and e <= merged[j][1]):
+            mask.append(1)  # inside one span (the common case)
+        else:
+            mask.append(int(_counts_at_boundary(text, s, e, merged, j)))
     return mask
 
 
-def response_token_mask(
-    tokenizer: Any, response: str, spans: Sequence[Sequence[int]]
-) -> tuple[list[int], list[int]]:
-    """Tokenize ``response`` alone (no special tokens) and mark the tokens overlapping ``spans``.
+def _counts_at_boundary(text: str, s: int, e: int, merged: Sequence[tuple[int, int]], j: int) -> bool:
+    """For a token ``[s, e)`` straddling span boundaries (``merged[j]`` is the last span it meets):
+    it counts unless its overlap with the spans is blank while it holds non-blank text outside."""
+    inside = []
+    while j >= 0 and merged[j][1] > s:
+        inside.append(text[max(s, merged[j][0]):min(e, merged[j][1])])
+        j -= 1
+    return bool("".join(inside).strip()) or not text[s:e].strip()
 
-    Returns ``(token_ids, mask)``. Needs a fast tokenizer (for the offset mapping).
+
+# ----------------------------------------------------------------------- where is the response?
+
+
+def template_frame(
+    tokenizer: Any, prompt: Sequence[Mapping[str, Any]], **template_kwargs: Any
+) -> tuple[str, str] | None:
+    """What the chat template writes before and after an assistant turn's content, for ``prompt``.
+
+    Renders ``prompt`` plus one assistant turn whose content is :data:`MARKER` (the way TRL renders
+    prompt + completion, without the generation prompt) and splits the text at the marker. None
+    when the marker does not come out exactly once (the template rewrites every content).
     """
-    normalize_spans(spans, len(response))  # validate against the response
-    if not getattr(tokenizer, "is_fast", False):
-        raise TypeError("token masks need a fast tokenizer (return_offsets_mapping)")
-    enc = tokenizer(response, add_special_tokens=False, return_offsets_mapping=True)
-    return list(enc["input_ids"]), spans_to_token_mask(enc["offset_mapping"], spans)
+    text = tokenizer.apply_chat_template(
+        list(prompt) + [{"role": "assistant", "content": MARKER}], tokenize=False, **template_kwargs
+    )
+    if text.count(MARKER) != 1:
+        return None
+    prefix, suffix = text.split(MARKER)
+    return prefix, suffix
+
+
+def kept_from(written: str, response: str) -> int | None:
+    """Where the text the template ``written`` for the content starts inside ``response``.
+
+    Accepted: the response itself, stripped on one or both sides (``| trim``), a suffix (Qwen3
+    cuts the response's own ``...</think>``), a prefix, or else one unique occurrence. None when
+    ``written`` is not a piece of the response (the template escapes or replaces text).
+    """
+    if written == response:
+        return 0
+    lead = len(response) - len(response.lstrip())
+    if written in (response.strip(), response.lstrip()):
+        return lead
+    if written == response.rstrip() or response.startswith(written):
+        return 0
+    if response.endswith(written):
+        return len(response) - len(written)
+    k = response.find(written)
+    return k if k >= 0 and response.find(written, k + 1) < 0 else None
+
+
+def place_response(text: str, response: str, frame: tuple[str, str] | None) -> Placement:
+    """Where ``response`` lies in the rendered ``text``, given the template's ``frame``.
+
+    Raises :class:`MaskAlignmentError` (``template_rewrites_response``) when ``text`` is not
+    ``prefix + piece of the response + suffix``.
+    """
+    if frame is not None:
+        prefix, suffix = frame
+        end = len(text) - len(suffix)
+        if text.startswith(prefix) and text.endswith(suffix) and len(prefix) <= end:
+            written = text[len(prefix):end]
+            k = kept_from(written, response)
+            if k is not None:
+                return Placement(len(prefix), end, k)
+            raise MaskAlignmentError(
+                f"the chat template does not write the response, nor a piece of it, verbatim: it "
+                f"writes {_clip(written)} for {_clip(response)}",
+                REWRITES,
+            )
+    raise MaskAlignmentError(
+        "the chat template does not write the response between its usual turn markers", REWRITES
+    )
+
+
+# ------------------------------------------------------------------------------- offset checks
+
+
+def describe_tokenizer(tokenizer: Any) -> str:
+    """``ClassName ('name_or_path')`` for error messages."""
+    return f"{type(tokenizer).__name__} ({getattr(tokenizer, 'name_or_path', '') or '?'!r})"
+
+
+def check_offsets_cover(tokenizer: Any, text: str, offsets: Sequence[Sequence[int]], start: int, end: int) -> None:
+    """Raise :class:`TokenizerOffsetsError` unless every non-blank character of ``text[start:end]``
+    lies inside some token's ``[s, e)`` offsets.
+
+    Blank characters may be left out (tokenizers with ``trim_offsets`` do that); anything else
+    means the offset mapping does not describe the tokens and the masks would silently lose them.
+    """
+    covered, missing = start, 0
+    for s, e in offsets:
+        if e <= covered or e <= s:
+            continue
+        if s >= end:
+            break
+        if s > covered:
+            missing += _non_blank(text, covered, s)
+        covered = e
+    missing += _non_blank(text, covered, end)
+    if not missing:
+        return
+    zero = sum(1 for s, e in offsets if e <= s)
+    raise TokenizerOffsetsError(
+        f"the offset mapping of the tokenizer {describe_tokenizer(tokenizer)} does not describe its tokens: "
+        f"{missing} of {_non_blank(text, start, end)} non-blank characters of the response are not covered "
+        f"by any token, and {zero} of {len(offsets)} tokens are zero-width (start == end), so the cone "
+        "masks would silently lose tokens. This is a tokenizer bug (Llama 3 fast tokenizers return "
+        "zero-width offsets with tokenizers < 0.20.1): upgrade `tokenizers`, or train with --mask full"
+    )
+
+
+def _non_blank(text: str, a: int, b: int) -> int:
+    return sum(1 for c in text[a:b] if not c.isspace()) if a < b else 0
+
+
+def _cut_cone_text(response: str, spans: Sequence[tuple[int, int]], kept: int, kept_end: int) -> str:
+    """The non-blank cone text outside ``response[kept:kept_end]`` (what the template left out)."""
+    out = []
+    for a, b in spans:
+        for x, y in ((a, min(b, kept)), (max(a, kept_end), b)):
+            if x < y and response[x:y].strip():
+                out.append(response[x:y])
+    return "".join(out)
+
+
+# ------------------------------------------------------------------------------------ the mask
 
 
 def completion_token_mask(
     tokenizer: Any,
+    text: str,
     response: str,
     spans: Sequence[Sequence[int]],
-    completion_ids: Sequence[int],
+    token_ids: Sequence[int],
+    prompt_len: int,
     mode: MaskMode = "cone",
     *,
-    response_ids: Sequence[int] | None = None,
-    response_mask: Sequence[int] | None = None,
+    frame: tuple[str, str] | None = ("", ""),
+    add_special_tokens: bool = False,
 ) -> list[int]:
-    """Mask over ``completion_ids`` (the tokens TRL trains on for this response) for ``mode``.
+    """Mask over the completion tokens ``token_ids[prompt_len:]`` for ``mode``.
 
-    ``completion_ids`` must start with the tokens of ``response`` tokenized alone (see the module
-    docstring); otherwise :class:`MaskAlignmentError` explains where they differ. ``response_ids``
-    and ``response_mask`` may be passed when already computed by :func:`response_token_mask`.
+    ``text`` is the string TRL tokenized into ``token_ids`` (``tokenizer(text,
+    add_special_tokens=...)``), ``frame`` the template's turn prefix/suffix around the response
+    (:func:`template_frame`; ``("", "")`` when ``text`` is the response itself). See the module
+    docstring for the rules; raises :class:`MaskAlignmentError` for a row that cannot be aligned
+    and :class:`TokenizerOffsetsError` for a tokenizer whose offsets cannot be trusted.
     """
     if mode not in MASK_MODES:
         raise ValueError(f"unknown mask mode {mode!r}; choose one of {', '.join(MASK_MODES)}")
-    if response_ids is None or response_mask is None:
-        response_ids, response_mask = response_token_mask(tokenizer, response, spans)
-    n = len(response_ids)
-    completion_ids = list(completion_ids)
-    if completion_ids[:n] != list(response_ids):
-        k = next(
-            (i for i, (a, b) in enumerate(zip(completion_ids, response_ids)) if a != b),
-            min(n, len(completion_ids)),
-        )
-        raise MaskAlignmentError(
-            "the chat template does not reproduce the response tokens: the trained completion starts "
-            f"with {_show(tokenizer, completion_ids[k:k + 8])} at token {k} where the response "
-            f"tokenized alone has {_show(tokenizer, list(response_ids)[k:k + 8])}. The template "
-            "probably rewrites the assistant content (trim, escape) or a token merges across the "
-            "prompt/response boundary; use a template that inserts the content verbatim."
-        )
-    tail = len(completion_ids) - n
+    n_completion = len(token_ids) - prompt_len
     if mode == "full":
-        return [1] * len(completion_ids)
-    reaches_end = any(b >= len(response) and b > a for a, b in spans) if len(response) else False
-    cone = list(response_mask) + [1 if reaches_end else 0] * tail
-    if mode == "cone":
-        return cone
-    return [1 - m for m in cone]
+        return [1] * n_completion
+    merged = normalize_spans(spans, len(response))
+    if not merged:  # nothing to place: no cone token (the trainer drops the row as empty)
+        return [0 if mode == "cone" else 1] * n_completion
+    place = place_response(text, response, frame)
+    kept_end = place.kept + place.end - place.start
+    cut = _cut_cone_text(response, merged, place.kept, kept_end)
+    if cut:
+        raise MaskAlignmentError(
+            f"the chat template leaves out {_non_blank(cut, 0, len(cut))} non-blank characters of cone text "
+            f"({_clip(cut)}), so "
+            "no trained token carries them", DROPS_CONE,
+        )
+    enc = tokenizer(text, add_special_tokens=add_special_tokens, return_offsets_mapping=True)
+    if list(enc["input_ids"]) != list(token_ids):
+        raise MaskAlignmentError(
+            "tokenizing the rendered text again does not give the ids TRL trains on", IDS_DIFFER
+        )
+    offsets = enc["offset_mapping"]
+    check_offsets_cover(tokenizer, text, offsets, place.start, place.end)
+    # spans in text coordinates, clipped to what the template wrote of the response
+    placed = [(max(a, place.kept) + place.shift, min(b, kept_end) + place.shift) for a, b in merged]
+    placed = [(a, b) for a, b in placed if a < b]
+    prompt_end = max((e for _, e in offsets[:prompt_len]), default=0)
+    if any(a < prompt_end and text[a:min(b, prompt_end)].strip() for a, b in placed):
+        raise MaskAlignmentError("part of the cone lies in the tokens TRL counts as the prompt", CONE_IN_PROMPT)
+    completion = offsets[prompt_len:]
+    cone = spans_to_token_mask(completion, placed, text) if placed else [0] * n_completion
+    # the end of turn: every token after the last one overlapping the response's text
+    reaches_end = any(b == place.end for _, b in placed)
+    if reaches_end:
+        last = max((i for i, (s, e) in enumerate(completion) if s < place.end and e > place.start), default=None)
+        if last is not None:
+            cone[last + 1:] = [1] * (n_completion - last - 1)
+    return cone if mode == "cone" else [1 - m for m in cone]
 
 
 def truncated_mask_count(
@@ -192,8 +394,6 @@ def truncated_mask_count(
     raise ValueError(f"unsupported truncation mode {truncation_mode!r} (keep_start or keep_end)")
 
 
-def _show(tokenizer: Any, ids: Sequence[int]) -> str:
-    try:
-        return repr(tokenizer.decode(list(ids)))
-    except Exception:  # noqa: BLE001 - only used to build an error message
-        return repr(list(ids))
+def _clip(text: str, n: int = 40) -> str:
+    """A short repr of ``text`` for messages."""
+    return repr(text if len(text) <= n else text[: n - 3] + "...")

@@ -19,7 +19,10 @@ The tokenizer carries a ChatML chat template (``<|im_start|>role\\n...<|im_end|>
 so :func:`salv_trainer.prompts.render_prompt` and TRL's conversational datasets work unchanged.
 Its ``eos_token`` is ``<|im_end|>`` (generation stops at the end of the assistant turn) and it has
 a dedicated ``<|pad|>`` token. Offsets are not trimmed, so ``return_offsets_mapping`` covers every
-character of the text (spaces included), which :mod:`salv_trainer.masks` relies on.
+character of the text (spaces included); :mod:`salv_trainer.masks` checks that every non-blank
+character is covered. Train it on text with blank lines and ``"\n\n"`` becomes one token, as in
+Qwen2.5 and Llama 3 (``tests/test_train_templates.py`` builds such tokenizers, other chat
+templates and a Llama 3 style tokenizer on top of this kit).
 """
 
 from __future__ import annotations

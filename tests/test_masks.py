@@ -1,7 +1,8 @@
 """Character spans -> token masks: the boundary rule, the modes, alignment with TRL's tokens.
 
 Most tests use hand-made token offsets and ids (no model); the last ones use a tokenizer trained
-offline by salv_trainer.tiny, like the trainer does.
+offline by salv_trainer.tiny, like the trainer does. tests/test_train_templates.py runs the same
+rules through whole DPO runs with other chat templates and tokenizers.
 """
 
 from __future__ import annotations
@@ -13,9 +14,14 @@ from salv_trainer._dpo import SignalAwareCollator
 from salv_trainer.masks import (
     MaskAlignmentError,
     SpanError,
+    TokenizerOffsetsError,
+    check_offsets_cover,
     completion_token_mask,
+    kept_from,
     normalize_spans,
+    place_response,
     spans_to_token_mask,
+    template_frame,
     truncated_mask_count,
 )
 from salv_trainer.tiny import build_tiny_tokenizer
@@ -39,6 +45,32 @@ OFFSETS = [(0, 2), (2, 5), (5, 8)]
 )
 def test_boundary_rule_a_token_overlapping_a_span_counts(spans, expected):
     assert spans_to_token_mask(OFFSETS, spans) == expected
+
+
+# "ab;\n cd\n": tokens "ab", ";\n" (Llama 3 / Qwen2 keep a newline with its punctuation), " cd", "\n"
+TEXT = "ab;\n cd\n"
+TEXT_OFFSETS = [(0, 2), (2, 4), (4, 7), (7, 8)]
+
+
+@pytest.mark.parametrize(
+    ("spans", "expected"),
+    [
+        ([[3, 8]], [0, 0, 1, 1]),  # a span starting at the newline: ";\n" shares only a blank, holds ";"
+        ([[5, 7]], [0, 0, 1, 0]),  # "cd": " cd" shares non-blank text, counts
+        ([[4, 5]], [0, 0, 0, 0]),  # the space of " cd" only: a blank overlap does not pull in "cd"
+        ([[0, 3]], [1, 1, 0, 0]),  # "ab;": ";\n" shares the ";"
+        ([[0, 8]], [1, 1, 1, 1]),
+    ],
+)
+def test_boundary_rule_with_text_a_blank_overlap_does_not_pull_in_other_code(spans, expected):
+    assert spans_to_token_mask(TEXT_OFFSETS, spans, TEXT) == expected
+
+
+def test_boundary_rule_with_text_blank_tokens_count_where_they_touch_the_cone():
+    # "a\n\nb": a "\n\n" token whose first newline is outside the span (e.g. the chat template's)
+    assert spans_to_token_mask([(0, 1), (1, 3), (3, 4)], [[2, 4]], "a\n\nb") == [0, 1, 1]
+    # blank tokens inside a span count
+    assert spans_to_token_mask([(0, 1), (1, 3), (3, 4)], [[0, 4]], "a\n\nb") == [1, 1, 1]
 
 
 def test_zero_width_tokens_never_count():
@@ -122,6 +154,53 @@ def test_collator_without_masks_is_trls_collator():
         assert torch.equal(ours[key], stock[key])
 
 
+# ------------------------------------------------------------ where the template wrote the response
+
+
+@pytest.mark.parametrize(
+    ("written", "response", "expected"),
+    [
+        ("abc", "abc", 0),  # verbatim
+        ("abc", "\n abc \n", 2),  # | trim
+        ("abc \n", "\n abc \n", 2),  # lstrip
+        ("\n abc", "\n abc \n", 0),  # rstrip
+        ("code", "<think>\nhm\n</think>\n\ncode", 21),  # Qwen3 cuts the response's own think block
+        ("ABC", "abc", None),  # rewritten
+        ("ab", "xab abx", None),  # a piece that occurs twice inside: ambiguous
+        ("", "  ", 2),  # all blank, trimmed away
+    ],
+)
+def test_kept_from_finds_the_piece_the_template_wrote(written, response, expected):
+    assert kept_from(written, response) == expected
+
+
+def test_place_response_between_the_templates_turn_markers():
+    frame = ("<u>q</u><a>", "</a>")
+    place = place_response("<u>q</u><a>abc</a>", "\n abc\n", frame)
+    assert (place.start, place.end, place.kept, place.shift) == (11, 14, 2, 9)
+    for text, frame in [("<u>q</u><a>ABC</a>", frame), ("<u>q</u><a>abc</a>", None), ("<x>abc</a>", frame)]:
+        with pytest.raises(MaskAlignmentError) as err:
+            place_response(text, "abc", frame)
+        assert err.value.reason == "template_rewrites_response"
+
+
+def test_offsets_must_cover_every_non_blank_character():
+    text = "pre abc def\n"
+    check_offsets_cover(None, text, [(0, 3), (3, 7), (7, 11), (11, 12)], 4, 12)  # tiles the text
+    check_offsets_cover(None, text, [(0, 3), (4, 7), (8, 11)], 4, 12)  # trimmed blanks are fine
+
+    class Tok:
+        name_or_path = "models/llama3"
+
+    with pytest.raises(TokenizerOffsetsError) as err:
+        check_offsets_cover(Tok(), text, [(0, 0), (3, 3), (7, 7), (11, 11)], 4, 12)  # tokenizers < 0.20.1
+    msg = str(err.value)
+    assert "Tok ('models/llama3')" in msg and "6 of 6 non-blank characters" in msg
+    assert "4 of 4 tokens are zero-width" in msg
+    with pytest.raises(TokenizerOffsetsError, match="3 of 6 non-blank characters"):
+        check_offsets_cover(Tok(), text, [(0, 3), (3, 7), (7, 7), (11, 12)], 4, 12)
+
+
 # ------------------------------------------------------------ real tokenizer: modes and alignment
 
 RESPONSE = (
@@ -135,41 +214,84 @@ def tok():
     return build_tiny_tokenizer([RESPONSE])
 
 
-def _completion(tok, response):
-    """What TRL trains on: the response then ChatML's end of turn."""
-    return tok(response, add_special_tokens=False).input_ids + tok("<|im_end|>\n", add_special_tokens=False).input_ids
+PROMPT = [{"role": "user", "content": "Build it."}]
+
+
+def _trl(tok, response):
+    """(text, ids, prompt length, frame) the way TRL 1.16 tokenizes a ChatML prompt + response."""
+    text = tok.apply_chat_template(PROMPT + [{"role": "assistant", "content": response}], tokenize=False)
+    ids = tok(text, add_special_tokens=False).input_ids
+    prompt = tok(tok.apply_chat_template(PROMPT, tokenize=False, add_generation_prompt=True),
+                 add_special_tokens=False).input_ids
+    n = next((i for i, (a, b) in enumerate(zip(prompt, ids)) if a != b), len(prompt))
+    return text, ids, n, template_frame(tok, PROMPT)
+
+
+def _mask(tok, response, spans, mode="cone"):
+    text, ids, n, frame = _trl(tok, response)
+    return ids[n:], completion_token_mask(tok, text, response, spans, ids, n, mode, frame=frame)
 
 
 def test_modes_partition_the_completion_and_follow_the_spans(tok):
     start = RESPONSE.index("  assign y")
     spans = [[start, RESPONSE.index("\n", start) + 1]]
-    ids = _completion(tok, RESPONSE)
-    cone = completion_token_mask(tok, RESPONSE, spans, ids, "cone")
-    inverse = completion_token_mask(tok, RESPONSE, spans, ids, "inverse")
-    full = completion_token_mask(tok, RESPONSE, spans, ids, "full")
+    ids, cone = _mask(tok, RESPONSE, spans, "cone")
+    _, inverse = _mask(tok, RESPONSE, spans, "inverse")
+    _, full = _mask(tok, RESPONSE, spans, "full")
     assert full == [1] * len(ids)
     assert [c + i for c, i in zip(cone, inverse)] == full
     kept = tok.decode([t for t, m in zip(ids, cone) if m])
-    # the span's text, plus at most the newline of a "\n " token that straddles its start
-    assert "  assign y = a | b;\n" in kept and kept.strip() == "assign y = a | b;"
+    assert kept.strip() == "assign y = a | b;"
     assert cone[-2:] == [0, 0]  # end-of-turn tokens are outside a span that stops before the end
 
 
 def test_span_reaching_the_end_covers_the_end_of_turn(tok):
-    ids = _completion(tok, RESPONSE)
-    whole = completion_token_mask(tok, RESPONSE, [[0, len(RESPONSE)]], ids, "cone")
+    ids, whole = _mask(tok, RESPONSE, [[0, len(RESPONSE)]])
     assert whole == [1] * len(ids)  # whole-response spans = TRL's standard completion mask
-    tail = completion_token_mask(tok, RESPONSE, [[RESPONSE.index("endmodule"), len(RESPONSE)]], ids, "cone")
+    _, tail = _mask(tok, RESPONSE, [[RESPONSE.index("endmodule"), len(RESPONSE)]])
     assert tail[-2:] == [1, 1]
 
 
+def test_a_newline_token_across_the_prompt_response_boundary_is_part_of_the_completion():
+    tok = build_tiny_tokenizer([RESPONSE, "a\n\nb\n\nc\n\n"] * 5)
+    response = "\n" + RESPONSE
+    text, ids, n, _ = _trl(tok, response)
+    assert tok.decode(ids[n:n + 1]) == "\n\n"  # the template's newline + the response's
+    ids, whole = _mask(tok, response, [[0, len(response)]])
+    assert whole == [1] * len(ids)
+    _, late = _mask(tok, response, [[response.index("  assign y"), len(response) - 4]])
+    assert late[0] == 0 and tok.decode([t for t, m in zip(ids, late) if m]).strip() == "assign y = a | b;\nendmodule"
+
+
+def test_rows_that_cannot_be_aligned_say_why(tok):
+    text, ids, n, frame = _trl(tok, RESPONSE)
+    spans = [[0, 5]]
+    with pytest.raises(MaskAlignmentError) as err:  # ids that are not the text's
+        completion_token_mask(tok, text, RESPONSE, spans, ids[:-1] + [0], n, frame=frame)
+    assert err.value.reason == "retokenized_ids_differ"
+    with pytest.raises(MaskAlignmentError) as err:  # the cone starts inside TRL's prompt tokens
+        completion_token_mask(tok, text, RESPONSE, spans, ids, n + 3, frame=frame)
+    assert err.value.reason == "cone_in_prompt"
+    # a template that writes only the code (cuts the fence): the fence's cone text is lost
+    code = RESPONSE[len("```verilog\n"):-3]
+    cut_text = text.replace(RESPONSE, code)
+    cut_ids = tok(cut_text, add_special_tokens=False).input_ids
+    with pytest.raises(MaskAlignmentError, match="leaves out 13 non-blank characters of cone text") as err:
+        completion_token_mask(tok, cut_text, RESPONSE, [[0, len(RESPONSE)]], cut_ids, n, frame=frame)
+    assert err.value.reason == "template_drops_cone_text"
+    assert completion_token_mask(tok, cut_text, RESPONSE, [[20, 40]], cut_ids, n, frame=frame)  # the code alone: fine
+
+
 def test_template_that_rewrites_the_content_is_refused(tok):
-    # a template that strips the content: the trained tokens are no longer the response's tokens
-    stripped = _completion(tok, RESPONSE.replace("```verilog\n", "```verilog "))
-    with pytest.raises(MaskAlignmentError, match="the chat template does not reproduce the response tokens"):
-        completion_token_mask(tok, RESPONSE, [[0, 5]], stripped, "cone")
+    text, ids, n, frame = _trl(tok, RESPONSE)
+    rewritten = text.replace("assign", "ASSIGN")
+    with pytest.raises(MaskAlignmentError, match="does not write the response, nor a piece of it") as err:
+        completion_token_mask(tok, rewritten, RESPONSE, [[0, 5]], tok(rewritten, add_special_tokens=False).input_ids,
+                              n, frame=frame)
+    assert err.value.reason == "template_rewrites_response"
 
 
 def test_unknown_mode_is_refused(tok):
+    text, ids, n, frame = _trl(tok, RESPONSE)
     with pytest.raises(ValueError, match="unknown mask mode 'both'; choose one of cone, full, inverse"):
-        completion_token_mask(tok, RESPONSE, [], _completion(tok, RESPONSE), "both")
+        completion_token_mask(tok, text, RESPONSE, [], ids, n, "both", frame=frame)
