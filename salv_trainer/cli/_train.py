@@ -131,9 +131,11 @@ def _report(result: Any, as_json: bool) -> None:
     for key in keys:
         if key in result.metrics:
             table.add_row(key, f"{result.metrics[key]:.4g}")
-    for key in ("dropped_kind", "dropped_empty", "dropped_truncated"):
+    for key in ("dropped_kind", "dropped_empty", "dropped_truncated", "dropped_unaligned"):
         if data["data"].get(key):
             table.add_row(key.replace("_", " "), str(data["data"][key]))
+    for reason, n in (data["data"].get("unaligned_reasons") or {}).items():
+        table.add_row(f"  unaligned: {reason}", str(n))
     Console(stderr=False).print(table)
 
 
