@@ -73,13 +73,17 @@ def data(tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("masks")
     samples, labeled, pairs = tmp / "samples.jsonl", tmp / "labeled.jsonl", tmp / "pairs.jsonl"
     samples.write_text("".join(json.dumps(r) + "\n" for r in kbd_rows() + verilogeval_rows()))
+    # --timeout: the hanging candidate's TIMEOUT comes sooner; 6 s leaves the reference room on a
+    # loaded machine
     res = runner.invoke(app, ["label", str(samples), "--out", str(labeled), "--jobs", "2",
-                              "--engine", "vvp", "--timeout", "4", "--json"])
+                              "--engine", "vvp", "--timeout", "6", "--json"])
     assert res.exit_code == 0, res.output
     res = runner.invoke(app, ["pairs", str(labeled), "--out", str(pairs), "--json"])
     assert res.exit_code == 0, res.output
+    module = tmp / "module_pairs.jsonl"
+    assert runner.invoke(app, ["pairs", str(labeled), "--out", str(module), "--mode", "module"]).exit_code == 0
     return {"rows": {r["id"]: r for r in read_rows(labeled)}, "pairs": read_rows(pairs, unique_ids=False),
-            "report": json.loads(res.stdout)}
+            "module_pairs": read_rows(module, unique_ids=False), "report": json.loads(res.stdout)}
 
 
 def _char(text: str, byte: int) -> int:
@@ -112,7 +116,7 @@ def wrong_statements(response: str, label: dict, top: str) -> list[tuple[int, in
 def _overlaps(data: dict) -> tuple[int, list[tuple]]:
     """(wrong statements checked, [(pair, kind, rule, statement, masked characters)])."""
     checked, found = 0, []
-    for p in data["pairs"]:
+    for p in data["pairs"] + data["module_pairs"]:
         row = data["rows"][p["id"]]
         label = row["labels"][p["chosen_index"]]
         top = "kbd_decoder" if p["id"].startswith("kbd") else row["top_module"]
