@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from _rtllm import rtllm_tree
 from conftest import BENCH_DIR, load_bundle
-from test_eval_native import _rtllm_tree
 from typer.testing import CliRunner
 
 from salv_trainer.cli import app
@@ -38,7 +38,7 @@ def protocol_run(tmp_path_factory):
     load_bundle(V1M)
     tmp = tmp_path_factory.mktemp("protocol")
     model = make_tiny_model_dir(tmp / "tiny")
-    _rtllm_tree(tmp / "RTLLM", "v1.1")
+    rtllm_tree(tmp / "RTLLM", "v1.1")
     out = tmp / "protocol" / "tiny"   # where the pipeline puts a seed's protocol run of model "tiny"
     tasks = load_benchmark(V1M, BENCH_DIR, limit=2)
     planted = {0.2: lambda t: [t.canonical_solution, "no idea"],      # pass@1 0.5, pass@2 1.0
