@@ -34,10 +34,12 @@ class SampleConfig:
     model: str = ""
     """Local model directory (Hugging Face layout, or a PEFT adapter directory)."""
     k: int = 5
-    """Responses per prompt (the paper: 5)."""
+    """Responses per prompt [paper: 5 candidates per prompt]."""
     temperature: float = 1.0
-    """Sampling temperature (0 = greedy: one answer repeated k times)."""
+    """Sampling temperature (0 = greedy: one answer repeated k times) [released scripts: 1.0;
+    not in the paper's text]."""
     top_p: float = 0.95
+    """Nucleus sampling mass [released scripts: 0.95; not in the paper's text]."""
     max_new_tokens: int = 1024
     seed: int = 0
     batch_size: int = 8
