@@ -85,3 +85,12 @@ def test_hierarchical_references_out_of_the_tree_are_rejected_inside_are_fine():
     forged = "module top(input a, output y); assign y = verislice_tb.r0_y; endmodule\n"
     [r] = equiv.check_batch([(Source(ref, "ref.v"), [Source(forged, "f.v")])], **FAST)[0]
     assert r.verdict in ("COMPILE_ERROR", "REJECTED")
+
+
+def test_a_candidate_in_several_files_may_instantiate_its_own_modules_across_them():
+    ref = "module top(input [3:0] a, output [3:0] y); assign y = ~a; endmodule\n"
+    top = "module top(input [3:0] a, output [3:0] y); inv u(.x(a), .z(y)); endmodule\n"
+    sub = "module inv(input [3:0] x, output [3:0] z); assign z = ~x; endmodule\n"
+    [r] = equiv.check_batch([(Source(ref, "ref.v"), [[Source(top, "top.v"),
+                                                       Source(sub, "sub.v")]])], **FAST)[0]
+    assert r.verdict == "OK" and r.outputs["y"].verdict == "MATCH", r.message

@@ -329,7 +329,7 @@ def screen(design: Design, *, allow_file_io: bool = False,
     allowed = ALLOWED_SYSTEM_TASKS | (FILE_TASKS if allow_file_io else frozenset())
     for tree in design.trees:
         problems += _token_problems(tree, allowed)
-        problems += reach_problems(tree)
+    problems += reach_problems(design.trees)
     problems += _hierarchy_problems(design)
     if problems:
         seen = list(dict.fromkeys(problems))

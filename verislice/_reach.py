@@ -20,7 +20,7 @@ branch a tool takes:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from pyslang import parsing, syntax
 
@@ -139,20 +139,24 @@ def _declared_here(scope) -> set[str]:
     return names
 
 
-def reach_problems(tree: syntax.SyntaxTree) -> list[str]:
-    """Why ``tree`` (a canonical text) reaches out of its own design; empty when it does not."""
-    units = _units(tree)
+def reach_problems(trees: Sequence[syntax.SyntaxTree]) -> list[str]:
+    """Why a design (the syntax trees of its canonical files) reaches out of itself; empty
+    when it does not."""
+    units = [u for tree in trees for u in _units(tree)]
     defined = {u.header.name.valueText: u for u in units}
-    primitives = {m.name.valueText for m in _members(tree) if m.kind == K.UdpDeclaration}
-    sm = tree.sourceManager
+    primitives = {m.name.valueText for tree in trees for m in _members(tree)
+                  if m.kind == K.UdpDeclaration}
     problems: list[str] = []
 
     def at(node) -> str:
         loc = node.sourceRange.start
-        try:
-            return f"{sm.getFileName(loc)}:{sm.getLineNumber(loc)}"
-        except Exception:
-            return "?"
+        for tree in trees:
+            try:
+                return f"{tree.sourceManager.getFileName(loc)}:" \
+                       f"{tree.sourceManager.getLineNumber(loc)}"
+            except Exception:
+                continue
+        return "?"
 
     for unit in units:
         dirs = _port_directions(unit)
