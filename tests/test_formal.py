@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from verislice import Source, VerisliceError
+from verislice import Source, VerisliceError, equiv
 from verislice.equiv import (
     AMBIGUOUS,
     BOUNDED,
@@ -161,10 +161,11 @@ endmodule
     assert_real(ref, leaves_x, r_x, "z")
 
 
-def test_candidate_x_constants_are_never_proven_equal():
-    # Found by tools/agreement_formal.py (a kmap3 mutant): Yosys resolves `out = 1'bx` in this
-    # latch-making case to "any value" (the next branch's 0) while Icarus drives X where the
-    # reference is 0 (s = 1): a difference the prover does not see. Never call that proven.
+def test_candidate_x_constants_are_modelled_like_simulation():
+    # Found by tools/agreement_formal.py (a kmap3 mutant): by default Yosys's `proc` takes
+    # `out = 1'bx` in this latch-making case as "don't care" (the next branch's 0) while Icarus
+    # drives X where the reference is 0 (s = 1). `proc -ifx` keeps the X, as simulation does:
+    # the difference is found, and Icarus confirms it.
     ref = Source("module m(input [1:0] s, output reg out);\n"
                  "  always @* case (s) 2'd0: out = 0; 2'd1: out = 0; 2'd2: out = 1; "
                  "2'd3: out = 1'bx; endcase\nendmodule\n", "xc_ref.v")
@@ -172,8 +173,15 @@ def test_candidate_x_constants_are_never_proven_equal():
                   "  always @* case (s) 2'd0: out = 0; 2'd1: out = 1'bx; 2'd1: out = 0; "
                   "2'd2: out = 1; endcase\nendmodule\n", "xc_gen.v")
     [r] = check_formal(ref, [cand])
-    assert verdicts(r) == {"out": UNKNOWN}
-    assert r.outputs["out"].message.startswith("no difference found, but the candidate writes X/Z")
+    assert verdicts(r) == {"out": MISMATCH}
+    cex = assert_real(ref, cand, r, "out")
+    assert cex.actual == "x" and cex.expected == "0"
+    # An X constant where the reference is X too is fine (don't-care there).
+    same = Source("module m(input [1:0] s, output reg out);\n"
+                  "  always @* case (s) 2'd0, 2'd1: out = 0; 2'd2: out = 1; "
+                  "default: out = 1'bx; endcase\nendmodule\n", "xc_same.v")
+    [r] = check_formal(ref, [same])
+    assert verdicts(r) == {"out": PROVEN}
 
 
 def test_latch_in_always_comb_is_modelled_like_simulation():
@@ -190,7 +198,7 @@ module m(input clk, input reset, output ena);
 endmodule
 """, "latch_ref.v")
     [r] = check_formal(ref, [ref], depth=8)
-    assert verdicts(r) == {"ena": BOUNDED}, r
+    assert verdicts(r) == {"ena": PROVEN}, r
 
 
 # -- sequential: resets of every kind ------------------------------------------------------------
@@ -228,8 +236,9 @@ def test_sequential_resets_bounded_and_refuted(kind):
     same = Source(same_text, f"{kind}_same.v")
     wrong = Source(counter(reset, edge, test, bug=True), f"{kind}_wrong.v")
     r_same, r_wrong = check_formal(ref, [same, wrong], depth=20)
-    assert verdicts(r_same) == {"q": BOUNDED, "carry": BOUNDED}
-    assert "20 cycles" in r_same.outputs["q"].message
+    # the same state in both: the induction step holds, equal for ever after reset
+    assert verdicts(r_same) == {"q": PROVEN, "carry": PROVEN}
+    assert r_same.outputs["q"].message.endswith("induction)")
     # The bug shows in q after 10 enabled cycles; carry never reaches 15 in the candidate.
     assert verdicts(r_wrong) == {"q": MISMATCH, "carry": MISMATCH}
     low = kind.endswith("low")
@@ -260,7 +269,7 @@ def test_no_reset_starts_from_x_like_simulation():
                   " always @(posedge clk) r <= {r[1:0], d};\n assign q = r[2];\nendmodule\n",
                   "sr0.v")
     [r] = check_formal(ref, [zero], depth=10)
-    assert verdicts(r) == {"q": BOUNDED}
+    assert verdicts(r) == {"q": PROVEN}
     # The other way round the reference is defined (0) where the candidate is X.
     [back] = check_formal(zero, [ref], depth=10)
     assert verdicts(back) == {"q": MISMATCH}
@@ -326,19 +335,28 @@ def test_solver_time_limit_gives_unknown():
     assert r.outputs["p"].message == "solver time limit (1 s) reached"
 
 
-def test_several_clocks_and_both_edges_are_unknown_with_the_reason():
+def test_several_clocks_are_a_reference_error_as_in_simulation():
     two = Source("module m(input c1, input c2, input d, output reg q, output reg r);\n"
                  " always @(posedge c1) q <= d;\n always @(posedge c2) r <= d;\nendmodule\n",
                  "two.v")
-    [r] = check_formal(two, [two])
-    assert verdicts(r) == {"q": UNKNOWN, "r": UNKNOWN}
-    assert r.message == "several clocks (c1, c2): bounded proofs support one clock"
+    with pytest.raises(VerisliceError, match="several clocks"):
+        check_formal(two, [two])
+    # with one of them chosen, the other is data, as in simulation
+    ok = equiv.check(two, two, method="formal", clock="c1")
+    assert verdicts(ok) == {"q": PROVEN, "r": PROVEN}
+
+
+def test_flip_flops_on_both_edges_are_modelled_with_two_steps_per_cycle():
     both = Source("module m(input clk, input d, output reg q, output reg r);\n"
                   " always @(posedge clk) q <= d;\n always @(negedge clk) r <= d;\nendmodule\n",
                   "both.v")
-    [r] = check_formal(both, [both])
-    assert r.message == ("flip-flops on both edges of 'clk': bounded proofs model one clock edge "
-                         "per cycle")
+    one = Source("module m(input clk, input d, output reg q, output reg r);\n"
+                 " always @(posedge clk) begin q <= d; r <= d; end\nendmodule\n", "one.v")
+    r_same, r_one = check_formal(both, [both, one])
+    assert verdicts(r_same) == {"q": PROVEN, "r": PROVEN}
+    assert verdicts(r_one) == {"q": PROVEN, "r": MISMATCH}
+    cex = assert_real(both, one, r_one, "r")
+    assert cex.clock_edge == "both"
 
 
 def test_bad_reference_raises_in_check_and_is_a_verdict_in_batches():
@@ -389,12 +407,12 @@ def test_reference_output_always_x_is_ambiguous_not_proven():
                      " always @(posedge clk) begin q <= 1'b0; p <= d; end\nendmodule\n",
                      "amb_s2.v")
     [r] = check_formal(seq_ref, [seq_gen], depth=6)
-    assert verdicts(r) == {"q": AMBIGUOUS, "p": BOUNDED}
+    assert verdicts(r) == {"q": AMBIGUOUS, "p": PROVEN}
 
 
 def test_a_reset_that_is_no_input_is_a_usage_error():
     ref = Source(counter("rst", "", "rst"), "r_ref.v")
-    with pytest.raises(VerisliceError, match=r"^--reset nrst: no such input in cnt"):
+    with pytest.raises(VerisliceError, match=r"--reset nrst: no such input in cnt"):
         check_formal(ref, [ref], reset="nrst")
 
 
@@ -416,27 +434,187 @@ def test_files_includes_defines_and_multi_file_designs(tmp_path):
     ref = tmp_path / "ref.v"
     ref.write_text('`include "w.vh"\nmodule top(input [`W-1:0] a, output [`W-1:0] y);\n'
                    "  assign y = a ^ `MASK;\nendmodule\n")
-    sub = tmp_path / "sub.v"
-    sub.write_text("module inv(input [3:0] x, output [3:0] z);\n  assign z = ~x;\nendmodule\n")
     top = tmp_path / "gen.v"
-    top.write_text("module top(input [3:0] a, output [3:0] y);\n"
+    top.write_text("module inv(input [3:0] x, output [3:0] z);\n  assign z = ~x;\nendmodule\n"
+                   "module top(input [3:0] a, output [3:0] y);\n"
                    "  wire [3:0] t;\n  inv u(.x(a), .z(t));\n  assign y = ~(t ^ `MASK);\n"
                    "endmodule\n")
-    [r] = check_formal(ref, [[top, sub]], defines={"MASK": "4'b1010"})
-    assert r.name == f"{top}, {sub}"
+    [r] = check_formal(ref, [top], defines={"MASK": "4'b1010"})
+    assert r.name == str(top) and r.top == "top"
     assert verdicts(r) == {"y": PROVEN}
-    [r] = check_formal(str(ref), [[top, sub]], defines={"MASK": "4'b1010"},
-                       include_dirs=[tmp_path])
+    [r] = check_formal(str(ref), [top], defines={"MASK": "4'b1010"}, include_dirs=[tmp_path])
     assert verdicts(r) == {"y": PROVEN}
 
 
 def test_a_proof_that_outgrows_its_time_limit_costs_only_its_output():
-    # 512 state bits over 20 cycles: building the SAT problem alone takes longer than allowed.
-    # The worker is stopped, that output gets UNKNOWN, the other output is still proven.
-    ref = Source("module r(input clk, input load, input [511:0] data, output reg [511:0] q,\n"
+    # 256 state bits kept inverted in the candidate: no register pairs with the reference, and
+    # the plain induction over 20 cycles of XORs outgrows one second. The worker is stopped,
+    # that output gets UNKNOWN, the other output is still proven.
+    ref = Source("module r(input clk, input load, input [255:0] data, output reg [255:0] q,\n"
                  "         output p);\n"
-                 "  always @(posedge clk) if (load) q <= data; else q <= q[511:1] ^ {q[510:0], 1'b0};\n"
+                 "  always @(posedge clk) if (load) q <= data; else q <= q[255:1] ^ {q[254:0], 1'b0};\n"
                  "  assign p = ^data;\nendmodule\n", "rule90.v")
+    inv = Source("module r(input clk, input load, input [255:0] data, output [255:0] q,\n"
+                 "         output p);\n  reg [255:0] n;\n"
+                 "  always @(posedge clk) if (load) n <= ~data;\n"
+                 "    else n <= ~(~n[255:1] ^ {~n[254:0], 1'b0});\n"
+                 "  assign q = ~n;\n  assign p = ^data;\nendmodule\n", "rule90_inv.v")
+    [r] = check_formal(ref, [inv], timeout=1)
+    assert verdicts(r) == {"q": UNKNOWN, "p": PROVEN}
+    assert "time limit" in r.outputs["q"].message
+    # the same wide state, written the same way: registers paired, proven at once
     [r] = check_formal(ref, [ref], timeout=1)
-    assert verdicts(r) == {"q": UNKNOWN, "p": BOUNDED}
-    assert r.outputs["q"].message.startswith("time limit reached (3.5 s per proof")
+    assert verdicts(r) == {"q": PROVEN, "p": PROVEN}
+
+
+# -- sequential designs that plain induction cannot decide ---------------------------------------
+
+MEM_REF = Source("""
+module m(input clk, input areset, input we, input [2:0] wa, input [2:0] ra, input [3:0] wd,
+         output [3:0] rd, output reg [3:0] last);
+  reg [3:0] mem [0:7];
+  integer i;
+  always @(posedge clk or posedge areset)
+    if (areset) begin
+      for (i = 0; i < 8; i = i + 1) mem[i] <= 4'd0;
+      last <= 4'd0;
+    end else begin
+      if (we) mem[wa] <= wd;
+      last <= mem[ra];
+    end
+  assign rd = mem[ra];
+endmodule
+""", "mem_ref.v")
+
+# The same memory under other names, reset written the other way round: the outputs do not
+# show the memory, so only register pairs (found by simulation) make the induction go through.
+MEM_SAME = Source("""
+module m(input clk, input areset, input we, input [2:0] wa, input [2:0] ra, input [3:0] wd,
+         output [3:0] rd, output reg [3:0] last);
+  reg [3:0] store [7:0];
+  integer k;
+  always @(posedge clk, posedge areset) begin
+    if (!areset) begin
+      last <= store[ra];
+      if (we) store[wa] <= wd;
+    end else begin
+      last <= 0;
+      for (k = 7; k >= 0; k = k - 1) store[k] <= 0;
+    end
+  end
+  assign rd = store[ra];
+endmodule
+""", "mem_same.v")
+
+
+def test_async_reset_with_a_memory_is_proven_and_its_mistakes_refuted():
+    wrong = Source(MEM_REF.text.replace("mem[i] <= 4'd0;", "mem[i] <= (i == 5) ? 4'd1 : 4'd0;"),
+                   "mem_wrong.v")
+    sync = Source(MEM_REF.text.replace("posedge clk or posedge areset", "posedge clk"),
+                  "mem_sync.v")
+    r_same, r_wrong, r_sync = check_formal(MEM_REF, [MEM_SAME, wrong, sync])
+    assert verdicts(r_same) == {"rd": PROVEN, "last": PROVEN}, r_same
+    assert verdicts(r_wrong) == {"rd": MISMATCH, "last": MISMATCH}
+    assert verdicts(r_sync) == {"rd": MISMATCH, "last": MISMATCH}
+    for r, cand in ((r_wrong, wrong), (r_sync, sync)):
+        for name in ("rd", "last"):
+            cex = assert_real(MEM_REF, cand, r, name)
+            assert cex.reset == (("areset", 1),)
+    # a synchronous reset acts at the first edge: the outputs are X before it (don't-care)
+    assert r_sync.outputs["rd"].first_failure.actual == "xxxx"
+
+
+def test_a_wide_shared_state_is_proven_through_register_pairs():
+    # 64 entries of 8 bits: plain induction or 20 cycles of bounded checking on two copies of
+    # this memory take the solver seconds to minutes; paired registers make it one step.
+    ref = Source("""
+module m(input clk, input rst, input we, input [5:0] a, input [7:0] d, output [7:0] q,
+         output reg [7:0] acc);
+  reg [7:0] ram [0:63];
+  integer i;
+  always @(posedge clk)
+    if (rst) begin for (i = 0; i < 64; i = i + 1) ram[i] <= 0; acc <= 0; end
+    else begin if (we) ram[a] <= d ^ ram[a]; acc <= acc + ram[a]; end
+  assign q = ram[a];
+endmodule
+""", "ram_ref.v")
+    [r] = check_formal(ref, [ref], timeout=5)
+    assert verdicts(r) == {"q": PROVEN, "acc": PROVEN}
+
+
+def test_initial_values_are_start_values_as_in_simulation():
+    ref = Source("module c(input clk, input en, output reg [3:0] q = 4'd5);\n"
+                 "  always @(posedge clk) if (en) q <= q + 4'd1;\nendmodule\n", "init_ref.v")
+    same = Source("module c(input clk, input en, output reg [3:0] q);\n"
+                  "  initial q = 4'b0101;\n"
+                  "  always @(posedge clk) q <= en ? q + 4'd1 : q;\nendmodule\n", "init_same.v")
+    off = Source("module c(input clk, input en, output reg [3:0] q);\n"
+                 "  initial q = 4'd4;\n"
+                 "  always @(posedge clk) if (en) q <= q + 4'd1;\nendmodule\n", "init_off.v")
+    none = Source("module c(input clk, input en, output reg [3:0] q);\n"
+                  "  always @(posedge clk) if (en) q <= q + 4'd1;\nendmodule\n", "init_none.v")
+    r_same, r_off, r_none = check_formal(ref, [same, off, none])
+    assert verdicts(r_same) == {"q": PROVEN}
+    assert verdicts(r_off) == {"q": MISMATCH} and verdicts(r_none) == {"q": MISMATCH}
+    cex = assert_real(ref, off, r_off, "q")
+    assert cex.cycle == 0 and (cex.expected, cex.actual) == ("0101", "0100")
+    assert assert_real(ref, none, r_none, "q").actual == "xxxx"
+
+
+def test_latches_keep_their_value_between_cycles():
+    ref = Source("module l(input en, input [1:0] d, output reg [1:0] q);\n"
+                 "  always @* if (en) q = d;\nendmodule\n", "latch_ref.v")
+    same = Source("module l(input en, input [1:0] d, output reg [1:0] q);\n"
+                  "  always @(en or d) begin if (en) q <= d; end\nendmodule\n", "latch_same.v")
+    low = Source("module l(input en, input [1:0] d, output reg [1:0] q);\n"
+                 "  always @* if (!en) q = d;\nendmodule\n", "latch_low.v")
+    r_same, r_low = check_formal(ref, [same, low])
+    assert verdicts(r_same)["q"] in (PROVEN, BOUNDED)
+    assert verdicts(r_low) == {"q": MISMATCH}
+    assert_real(ref, low, r_low, "q")
+
+
+# -- no vacuous proofs ---------------------------------------------------------------------------
+
+VAC_REF = Source("""
+module v(input clk, input rst, input [1:0] d, output reg q, output reg w);
+  always @(posedge clk) if (rst) q <= 0; else q <= d[0];
+  always @(posedge clk) if (rst) w <= 0; else w <= d[1];
+endmodule
+""", "vac_ref.v")
+
+
+def test_a_signal_driven_by_two_always_blocks_is_never_proven():
+    # The red team's case: `w` driven from two blocks made the SAT model contradictory for some
+    # inputs, and q and w came out BOUNDED while simulation saw them differ.
+    two = Source("""
+module v(input clk, input rst, input [1:0] d, output reg q, output reg w);
+  always @(posedge clk) if (rst) q <= 0; else w <= d[0];
+  always @(posedge clk) w <= d[1];
+endmodule
+""", "vac_two.v")
+    [r] = check_formal(VAC_REF, [two], depth=10)
+    assert r.outputs["w"].verdict == UNKNOWN
+    assert "several drivers" in r.outputs["w"].message
+    # q's cone has no conflict: its difference (it never takes d[0]) is a real one
+    assert r.outputs["q"].verdict == MISMATCH
+    assert_real(VAC_REF, two, r, "q")
+    sim = equiv.check(VAC_REF, two, engine="vvp", cycles=200)
+    assert {n: o.verdict for n, o in sim.outputs.items()} == {"q": MISMATCH, "w": MISMATCH}
+
+
+@pytest.mark.parametrize(("body", "why"), [
+    ("assign y = a & b; assign y = a | b;", "several drivers"),
+    ("wire t; assign t = a; assign t = 1'b0; assign y = t & b;", "driven inside"),
+    ("reg r; always @* r = a & b; always @* r = a | b; assign y = r;", "several drivers"),
+    ("wire t; assign t = b ? a : t; assign y = t & b;", "combinational loop"),
+], ids=["two-assigns", "assign-and-constant", "two-always", "loop"])
+def test_conflicting_drivers_and_loops_are_unknown(body, why):
+    ref = Source("module m(input a, input b, output y, output z);\n"
+                 " assign y = a & b; assign z = a ^ b;\nendmodule\n", "cd_ref.v")
+    cand = Source(f"module m(input a, input b, output y, output z);\n {body}\n"
+                  " assign z = a ^ b;\nendmodule\n", "cd_gen.v")
+    [r] = check_formal(ref, [cand])
+    assert r.outputs["y"].verdict == UNKNOWN, r
+    assert why in r.outputs["y"].message
+    assert r.outputs["z"].verdict in (PROVEN, UNKNOWN)  # never a wrong "correct"

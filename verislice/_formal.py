@@ -1,28 +1,33 @@
-"""Per-output equivalence proofs with Yosys (pyosys): the formal cross-check of random simulation.
+"""Per-output equivalence proofs with Yosys (pyosys): the formal engine of :mod:`verislice.equiv`.
 
 ::
 
-    from verislice._formal import check_formal
-    [r] = check_formal("ref.v", ["gen.v"])              # combinational: PROVEN or MISMATCH
-    r.outputs["y"].verdict, r.outputs["y"].first_failure  # counterexample when it differs
-    check_formal("ref.v", ["gen.v"], depth=20)           # sequential: BOUNDED within 20 cycles
+    from verislice import equiv
+    r = equiv.check("ref.v", "gen.v", method="formal")      # PROVEN / BOUNDED / MISMATCH / ...
+    r.outputs["y"].verdict, r.outputs["y"].first_failure      # counterexample when it differs
+    equiv.check("ref.v", "gen.v", method="both")              # simulate, then prove the MATCHes
 
-Each design's modules get their own prefix (syntax-level renaming), a wrapper with the reference's
-ports is put around each top, and Yosys builds one miter per candidate
+    from verislice._formal import check_formal               # the same, formal only
+    [r] = check_formal("ref.v", ["gen.v"], depth=20)
+
+Formal is an engine beside simulation: the reference and every candidate go through the same
+sandboxed front end (:func:`verislice.equiv.check_batch`: canonical text, screen, choice of the
+candidate's top, interface check), so a bad candidate gets the same INTERFACE / MISSING / WIDTH
+verdicts and messages under both methods, and Yosys reads exactly the screened canonical text the
+simulator compiles (each design's modules already renamed with its own prefix). A wrapper with
+the reference's ports is put around each top, and Yosys builds one miter per candidate
 (``miter -equiv -flatten -make_outputs -make_outcmp -ignore_gold_x``) whose ``cmp_<output>``
-signals are proven one by one with ``sat -prove``. Results are the same records as
-:mod:`verislice.equiv` (``method="formal"``): per output PROVEN (combinational, all inputs),
-BOUNDED (sequential, no difference within ``depth`` cycles from reset), MISMATCH with a
-:class:`Counterexample` (inputs per cycle, expected, actual), MISSING, WIDTH or UNKNOWN (solver
-time limit, construct Yosys cannot read or model: the message says which).
+signals are proven with ``sat``: for all inputs (combinational), or by temporal induction from
+reset (sequential: a counterexample is a real trace from reset; PROVEN when the induction step
+holds, BOUNDED when ``depth`` cycles from reset pass first). See :mod:`verislice._formal_worker`.
 
 The X rule is the simulator's: where the reference output is X the bit is don't-care; a
 candidate X/Z bit where the reference is 0/1 is a difference. Inputs are always 0/1. Registers
-start as X (``init="undef"``, as in Icarus) unless they have an initial value; the reset inputs
-are asserted in the first cycle (``reset_cycles``) and free afterwards, so the solver also tries
+start as X (``init="undef"``, as in Icarus) unless they have an initial value; the reset input
+is asserted in the first cycle (``reset_cycles``) and free afterwards, so the solver also tries
 resets at any later cycle. Yosys ends its process on an error, so proofs run in sandboxed worker
-processes (:mod:`verislice._formal_worker`); a crash or time-out costs only the step that was
-running, which gets UNKNOWN with Yosys's message.
+processes; a crash or time-out costs only the step that was running, which gets UNKNOWN with
+Yosys's message (or BOUNDED with the cycles it had covered).
 """
 
 from __future__ import annotations
@@ -37,56 +42,55 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
-from pyslang import parsing
-
-from ._errors import DiagnosticError, VerisliceError
-from ._canonical import canonicalize
-from ._frontend import Design, Port, Source, load, rename_modules
+from ._errors import VerisliceError
+from ._frontend import Design, Source
 from ._sandbox import run_limited, sandbox_dir
 from .equiv._results import (
     AMBIGUOUS,
     BOUNDED,
-    COMPILE_ERROR,
-    INTERFACE,
     MISMATCH,
-    MISSING,
     OK,
     PROVEN,
-    REFERENCE_ERROR,
     UNKNOWN,
-    WIDTH,
     CandidateResult,
     FirstFailure,
     OutputResult,
 )
 
-__all__ = ["Counterexample", "FormalOptions", "check_formal", "check_formal_batch"]
+if TYPE_CHECKING:
+    from .equiv._batch import SimCandidate, SimGroup
+
+__all__ = ["Counterexample", "FormalOptions", "check_formal", "check_formal_batch",
+           "prove_groups"]
 
 DesignInput = Union[str, os.PathLike, Source, Sequence[Union[str, os.PathLike, Source]], Design]
 
 _WORKER = Path(__file__).with_name("_formal_worker.py")
 _SETUP_SECONDS = 20.0  # wall-clock allowance per candidate for reading + miter building
-_REF_PREFIX = "vsr_"
-_X_LITERAL_NOTE = ("no difference found, but the candidate writes X/Z constants, which the "
-                   "prover may resolve to any value (simulation keeps X): not proven")
 _CHUNK = 64  # most candidates per worker process
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*\Z")
 _ERROR_LINE = re.compile(r"ERROR:.*")
 _NO_SAT_MODEL = re.compile(r"No SAT model available for cell (\S+) \((\$\w+)\)")
+_BASE = re.compile(r"Base case for induction length (\d+) proven")
+#: A proof stopped by the time limit counts as BOUNDED when it had covered at least this many
+#: cycles from reset (or the whole depth when that is smaller); fewer: UNKNOWN.
+MIN_BOUNDED_CYCLES = 4
 
 
 @dataclass(frozen=True)
 class FormalOptions:
-    """Options of a formal check (also the ``--formal`` options of ``verislice equiv``).
+    """Options of the formal engine (``--method formal|both`` of ``verislice equiv``).
 
-    ``depth``: cycles checked from reset for sequential designs. ``timeout``: solver limit per
-    output proof, in seconds (a proof that reaches it gets UNKNOWN). ``reset``: the reset input
-    asserted in the first ``reset_cycles`` cycles (default: detected in the reference exactly as
-    the simulation check detects it; ``""`` for none), ``reset_active_low`` its polarity
-    (default: detected). ``init``: the start state of registers without an initial value,
-    ``"undef"`` (X, as in simulation) or ``"zero"``.
+    ``depth``: cycles from reset the base case of a sequential proof covers (an output whose
+    induction step does not hold within ``depth`` cycles is BOUNDED). ``timeout``: solver limit
+    per SAT call, in seconds; a whole proof may take 1.5x that plus 2 s of wall-clock time.
+    ``init``: the start state of registers without an initial value, ``"undef"`` (X, as in
+    simulation) or ``"zero"``. ``reset_cycles``: cycles the reset is asserted at the start.
+    ``top_ref``, ``top_gen``, ``reset``, ``reset_active_low``, ``include_dirs``, ``defines``
+    and ``jobs`` are used by :func:`check_formal`/:func:`check_formal_batch` only (the equiv API
+    takes them from :class:`~verislice.equiv.EquivOptions`).
     """
 
     depth: int = 20
@@ -122,14 +126,18 @@ class Counterexample(FirstFailure):
     ``trace[i]`` maps every reference input (clock excluded) to its binary value in cycle ``i``;
     ``cycle`` is the first cycle (from 0) where the output differs, ``inputs == trace[cycle]``.
     ``clock``/``clock_edge`` say how to replay it (``None`` for combinational designs): apply
-    ``trace[i]``, let it settle, compare, then give one active clock edge. ``reset`` lists the
-    reset inputs the proof asserted in the first cycles (already part of ``trace``).
+    ``trace[i]``, let it settle, compare, then give one active clock edge (``clock_edge`` is
+    ``"posedge"``, ``"negedge"`` or ``"both"``: the clock toggles once per cycle, rising first).
+    ``after_edge``: the difference shows after the active edge of cycle ``cycle`` (with that
+    cycle's inputs), not before it. ``reset`` lists the reset inputs the proof asserted in the
+    first cycles (already part of ``trace``).
     """
 
     trace: tuple[Mapping[str, str], ...] = ()
     clock: str | None = None
     clock_edge: str = "posedge"
     reset: tuple[tuple[str, int], ...] = ()
+    after_edge: bool = False
 
     def to_json(self) -> dict[str, Any]:
         d = super().to_json()
@@ -137,11 +145,21 @@ class Counterexample(FirstFailure):
         d["clock"] = self.clock
         d["clock_edge"] = self.clock_edge
         d["reset"] = {name: value for name, value in self.reset}
+        d["after_edge"] = self.after_edge
         return d
 
 
 def _pyosys_available() -> bool:
     return importlib.util.find_spec("pyosys") is not None
+
+
+def require_pyosys() -> None:
+    if not _pyosys_available():
+        raise VerisliceError("formal checking needs Yosys from PyPI: "
+                             "pip install 'verislice-salv[formal]' (pyosys)")
+
+
+# -- the old entry points: the equiv API with method="formal" ------------------------------------
 
 
 def check_formal(
@@ -165,17 +183,17 @@ def check_formal(
 ) -> list[CandidateResult]:
     """Prove or refute each output of each candidate against ``ref``; results in input order.
 
-    ``ref``/``candidates``: paths, :class:`~verislice.Source` texts or loaded
-    :class:`~verislice.Design` objects. ``outputs``: one entry per candidate, the outputs to
-    prove (``None``: all; e.g. the outputs simulation called MATCH); outputs not asked for are
-    absent from that candidate's result. Raises :class:`~verislice.VerisliceError` when the
-    reference does not load or pyosys is missing; every candidate problem is a verdict.
+    The same as ``verislice.equiv.check_batch([(ref, candidates)], method="formal")``.
+    ``outputs``: one entry per candidate, the outputs to prove (``None``: all); outputs not asked
+    for are absent from that candidate's result. Raises :class:`~verislice.VerisliceError` when
+    the reference does not load or pyosys is missing; every candidate problem is a verdict.
     """
     opts = options or FormalOptions(
         depth=depth, timeout=timeout, top_ref=top_ref, top_gen=top_gen, reset=reset,
         reset_active_low=reset_active_low, reset_cycles=reset_cycles, init=init,
         include_dirs=tuple(include_dirs), defines=defines, jobs=jobs)
-    [results] = _check_groups([(ref, list(candidates), outputs)], opts, progress, strict=True)
+    only = None if outputs is None else [list(outputs)]
+    [results] = _via_equiv([(ref, list(candidates))], opts, only, progress, "raise")
     return results
 
 
@@ -193,148 +211,44 @@ def check_formal_batch(
     an exception. ``kwargs`` are :class:`FormalOptions` fields when ``options`` is not given.
     """
     opts = options or FormalOptions(**kwargs)
-    outs = list(outputs) if outputs is not None else [None] * len(groups)
-    if len(outs) != len(groups):
+    outs = list(outputs) if outputs is not None else None
+    if outs is not None and len(outs) != len(groups):
         raise VerisliceError("outputs: one entry per group expected")
-    return _check_groups([(r, list(c), o) for (r, c), o in zip(groups, outs)], opts, progress,
-                         strict=False)
+    return _via_equiv([(r, list(c)) for r, c in groups], opts, outs, progress, "report")
 
 
-# -- preparation -------------------------------------------------------------------------------
-
-
-@dataclass
-class _Cand:
-    index: int
-    name: str
-    top: str = ""
-    result: CandidateResult | None = None  # decided before any proof
-    files: list[tuple[str, str]] = field(default_factory=list)
-    wrapper: str = ""
-    outputs: list[str] = field(default_factory=list)
-    fixed: dict[str, OutputResult] = field(default_factory=dict)  # MISSING / WIDTH
-    include_dirs: list[str] = field(default_factory=list)
-    design: Design | None = None
-    x_literals: list[int | None] = field(default_factory=list)  # see _x_literals
-
-
-@dataclass
-class _Group:
-    ref: Design | None
-    ref_error: str = ""
-    reset: list[dict[str, Any]] | None = None
-    gold_files: list[tuple[str, str]] = field(default_factory=list)
-    gold_wrapper: str = ""
-    include_dirs: list[str] = field(default_factory=list)
-    cands: list[_Cand] = field(default_factory=list)
-
-
-def _items(item: DesignInput) -> list[str | os.PathLike[str] | Source]:
-    """The source files of a design given as one file/text or a list of them."""
-    if isinstance(item, (str, os.PathLike, Source)):
-        return [item]
-    return list(item)
-
-
-def _label(item: DesignInput) -> str:
-    if isinstance(item, Design):
-        return item.sources[0].name if item.sources else item.top
-    return ", ".join(s.name if isinstance(s, Source) else os.fspath(s) for s in _items(item))
-
-
-def _include_dirs(design: Design, opts: FormalOptions) -> list[str]:
-    """The user's include directories, then the directory of each source file that is a file
-    (where a compiler looks for `include "x.vh"` first)."""
-    dirs = [os.path.abspath(os.fspath(d)) for d in opts.include_dirs]
-    for s in design.sources:
-        if os.path.isfile(s.name):
-            parent = os.path.dirname(os.path.abspath(s.name))
-            if parent not in dirs:
-                dirs.append(parent)
-    return dirs
-
-
-def _load(item: DesignInput, top: str | None, opts: FormalOptions,
-          fallback_top: str | None = None) -> Design:
-    """Load like the simulation check: a candidate with several top modules falls back to the
-    one named like the reference's top."""
-    if isinstance(item, Design):
-        return item
-    items = _items(item)
-    dirs = list(opts.include_dirs)  # load() adds each file's own directory
-    try:
-        return load(items, top=top, include_dirs=dirs, defines=opts.defines)
-    except VerisliceError as exc:
-        if top is None and fallback_top and "several top modules" in exc.message:
-            try:
-                return load(items, top=fallback_top, include_dirs=dirs, defines=opts.defines)
-            except VerisliceError:
-                pass
-        raise
-
-
-def _x_literals(design: Design) -> list[int | None]:
-    """Where the design writes X/Z constants (``1'bx``, ``4'b10x1``, ``'z``): byte offsets in the
-    top module's file, ``None`` for one in another file.
-
-    Yosys treats such a constant as "any value" and its front end resolves some of them (e.g. an
-    ``out = 1'bx`` case branch next to a latch) to a defined value, where Icarus keeps X. A
-    candidate's X where the reference is defined is a difference, so a passing proof of an
-    output whose cone holds one is not trusted (see :func:`_x_in_cone`)."""
-    top_index, _ = design.source_of_top()
-    found: list[int | None] = []
-    for i, tree in enumerate(design.trees):
-        prev_base = False
-
-        def visit(node):
-            nonlocal prev_base
-            if isinstance(node, parsing.Token):
-                kind = node.kind
-                text = node.rawText.lower()
-                if (kind == parsing.TokenKind.UnbasedUnsizedLiteral and text[-1:] in ("x", "z")
-                        or kind == parsing.TokenKind.IntegerLiteral and prev_base
-                        and any(ch in text for ch in "xz?")):
-                    found.append(node.location.offset if i == top_index else None)
-                prev_base = kind == parsing.TokenKind.IntegerBase
-            return True
-
-        tree.root.visit(visit)
-    return found
-
-
-def _x_in_cone(design: Design, output: str, where: list[int | None]) -> bool:
-    """Can one of the X constants at ``where`` reach ``output``? (Its backward cone, from
-    :func:`verislice.cone`, holds the constant; any doubt counts as yes.)"""
-    if any(w is None for w in where):
-        return True
-    try:
-        from ._cone import cone
-
-        spans = cone(design, [output]).spans
-    except Exception:  # no cone for this design: stay on the safe side
-        return True
-    return any(a <= w < b for w in where for a, b in spans)
-
-
-def _reset_of(rd: Design, opts: FormalOptions) -> list[dict[str, Any]] | None:
-    """The reset to assert first, found as the simulation check finds it; ``None``: let the
-    worker take the inputs Yosys sees driving a reference flip-flop's reset (several clocks)."""
-    from .equiv._detect import detect_timing
+def _via_equiv(groups, opts: FormalOptions, outputs, progress, reference_errors: str):
+    from .equiv._api import run_checks
     from .equiv._options import EquivOptions
 
-    try:
-        timing = detect_timing(rd, EquivOptions(reset=opts.reset,
-                                                reset_active_low=opts.reset_active_low))
-    except VerisliceError as exc:
-        if opts.reset and exc.message.startswith("--reset"):
-            raise  # the given reset is no input of the reference
-        if opts.reset:
-            value = None if opts.reset_active_low is None else int(not opts.reset_active_low)
-            return [{"name": opts.reset, "value": value}]
-        return None
-    if not timing.reset:
-        return []
-    return [{"name": timing.reset, "value": 0 if timing.reset_active_low else 1}]
+    require_pyosys()
+    eopts = EquivOptions(method="formal", top_ref=opts.top_ref, top_gen=opts.top_gen,
+                         reset=opts.reset, reset_active_low=opts.reset_active_low,
+                         include_dirs=tuple(str(d) for d in opts.include_dirs),
+                         defines=opts.defines)
+    only = None
+    if outputs is not None:
+        only = {}
+        for gid, ((_ref, cands), outs) in enumerate(zip(groups, outputs)):
+            if outs is None:
+                continue
+            if len(outs) != len(cands):
+                raise VerisliceError("outputs: one entry per candidate expected")
+            for j, o in enumerate(outs):
+                if o is not None:
+                    only[(gid, j)] = set(o)
+    done = [0]
+
+    def tick(n: int, _total: int) -> None:
+        if progress is not None and n > done[0]:
+            progress(n - done[0])
+            done[0] = n
+
+    return run_checks(groups, jobs=opts.jobs, options=eopts, formal=opts,
+                      reference_errors=reference_errors, progress=tick, only=only)
+
+
+# -- the engine: prepared groups in, results out ------------------------------------------------
 
 
 def _vid(name: str) -> str:
@@ -342,149 +256,32 @@ def _vid(name: str) -> str:
     return name if _IDENT.match(name) else f"\\{name} "
 
 
-def _decl(p: Port) -> str:
-    rng = f" [{p.width - 1}:0]" if p.width > 1 else ""
-    return f"{p.direction}{rng} {_vid(p.name)}"
+def _decl(direction: str, name: str, width: int) -> str:
+    rng = f" [{width - 1}:0]" if width > 1 else ""
+    return f"{direction}{rng} {_vid(name)}"
 
 
-def _wrapper(module: str, inst_of: str, ref_ports: list[Port], connect: Collection[str]) -> str:
+def _wrapper(module: str, inst_of: str, inputs, outputs, connect: Collection[str]) -> str:
     """A module with exactly the reference's ports around ``inst_of`` (only ``connect`` outputs
     are driven; the others are X, never compared)."""
-    lines = [f"module {module}(", ",\n".join("  " + _decl(p) for p in ref_ports), ");"]
-    conns = []
-    for p in ref_ports:
-        if p.direction == "input" or p.name in connect:
-            conns.append(f".{_vid(p.name)}({_vid(p.name)})")
-        elif p.direction == "output":
-            lines.append(f"  assign {_vid(p.name)} = {{{p.width}{{1'bx}}}};")
+    decls = [_decl("input", n, w) for n, w in inputs] + [_decl("output", n, w) for n, w in outputs]
+    lines = [f"module {module}(", ",\n".join("  " + d for d in decls), ");"]
+    conns = [f".{_vid(n)}({_vid(n)})" for n, _w in inputs]
+    for n, w in outputs:
+        if n in connect:
+            conns.append(f".{_vid(n)}({_vid(n)})")
+        else:
+            lines.append(f"  assign {_vid(n)} = {{{w}{{1'bx}}}};")
     lines.append(f"  {_vid(inst_of)} vsf_u ({', '.join(conns)});")
     lines.append("endmodule")
     return "\n".join(lines) + "\n"
 
 
-def _renamed_files(design: Design, prefix: str) -> list[tuple[str, str]]:
-    names = set(design.modules)
-    return [(s.name, rename_modules(s.text, prefix, names)) for s in design.sources]
-
-
-def _prepare_group(ref: DesignInput, cands: list[DesignInput], only, opts: FormalOptions,
-                   strict: bool) -> _Group:
-    try:
-        rd = _load(ref, opts.top_ref, opts)
-        # Yosys reads the preprocessed text, as the candidates' (it runs sandboxed, without the
-        # reference's include directories)
-        rd = load(canonicalize(rd.sources, include_dirs=_include_dirs(rd, opts),
-                               defines=opts.defines, untrusted=False), top=rd.top)
-    except VerisliceError as exc:
-        if strict:
-            raise
-        return _Group(None, ref_error=f"reference {_label(ref)}: {exc.message}",
-                      cands=[_Cand(i, _label(c)) for i, c in enumerate(cands)])
-    bad = [p.name for p in rd.ports if p.direction not in ("input", "output")]
-    if bad:
-        msg = f"reference port(s) {', '.join(bad)}: only input and output ports can be compared"
-        if strict:
-            raise VerisliceError(msg)
-        return _Group(None, ref_error=msg, cands=[_Cand(i, _label(c)) for i, c in enumerate(cands)])
-    try:
-        reset = _reset_of(rd, opts)
-    except VerisliceError as exc:  # e.g. --reset names no input of the reference
-        if strict:
-            raise
-        return _Group(None, ref_error=exc.message,
-                      cands=[_Cand(i, _label(c)) for i, c in enumerate(cands)])
-    group = _Group(rd, reset=reset, include_dirs=_include_dirs(rd, opts),
-                   gold_files=_renamed_files(rd, _REF_PREFIX),
-                   gold_wrapper=_wrapper("vsf_gold", _REF_PREFIX + rd.top, rd.ports,
-                                         [p.name for p in rd.outputs]))
-    if only is not None and len(only) != len(cands):
-        raise VerisliceError("outputs: one entry per candidate expected")
-    for i, item in enumerate(cands):
-        group.cands.append(_prepare_cand(i, item, rd, None if only is None else only[i], opts))
-    return group
-
-
-def _screen_cand(item: DesignInput, rd: Design, opts: FormalOptions
-                 ) -> tuple[list[Source] | Design | None, CandidateResult | None]:
-    """The candidate as its canonical text, screened in the sandboxed front end (the same text
-    simulation compiles: a `` `ifdef SYNTHESIS`` cannot show Yosys other code), or its verdict."""
-    from .untrusted import screen_designs
-
-    if isinstance(item, Design):
-        srcs, top = list(item.sources), item.top
-    else:
-        srcs = [s if isinstance(s, Source) else Source.read(s) for s in _items(item)]
-        top = opts.top_gen
-    name = _label(item)
-    kw = dict(include_dirs=opts.include_dirs, max_memory_bits=None, defines=opts.defines)
-    [s] = screen_designs([srcs], top=top, **kw)
-    if s.verdict == "COMPILE_ERROR" and top is None and "several top modules" in s.message:
-        [s] = screen_designs([srcs], top=rd.top, **kw)
-    if s.verdict == "OK":
-        return [Source(s.text, srcs[0].name)], None
-    verdict = INTERFACE if s.verdict == "COMPILE_ERROR" and not s.message[:1].isspace() and \
-        ("top module" in s.message or "no module" in s.message) else s.verdict
-    return None, CandidateResult(verdict, s.message, name=name, top=s.top or "", method="formal")
-
-
-def _prepare_cand(i: int, item: DesignInput, rd: Design, only, opts: FormalOptions) -> _Cand:
-    c = _Cand(i, _label(item))
-    item, verdict = _screen_cand(item, rd, opts)
-    if verdict is not None:
-        c.result = verdict
-        return c
-    try:
-        cd = _load(item, opts.top_gen, opts, fallback_top=rd.top)
-    except DiagnosticError as exc:
-        c.result = CandidateResult(COMPILE_ERROR, exc.message, name=c.name, method="formal")
-        return c
-    except VerisliceError as exc:
-        c.result = CandidateResult(INTERFACE, exc.message, name=c.name, method="formal")
-        return c
-    c.top = cd.top
-    ports = {p.name: p for p in cd.ports}
-    problems = []
-    ref_names = {p.name for p in rd.ports}
-    for p in rd.inputs:
-        q = ports.get(p.name)
-        if q is None:
-            problems.append(f"input '{p.name}' is missing")
-        elif q.direction != "input":
-            problems.append(f"'{p.name}' is an {q.direction}, the reference has an input")
-        elif q.width != p.width:
-            problems.append(f"input '{p.name}' is {q.width} bits wide, the reference's {p.width}")
-    ref_outputs = {p.name for p in rd.outputs}
-    for q in cd.ports:
-        if q.name in ref_outputs and q.direction != "output":
-            problems.append(f"'{q.name}' is an {q.direction}, the reference has an output")
-        elif q.name not in ref_names and q.direction != "output":
-            problems.append(f"{q.direction} '{q.name}' is not in the reference")
-    if problems:
-        c.result = CandidateResult(INTERFACE, "; ".join(problems), name=c.name, top=c.top,
-                                   method="formal")
-        return c
-    wanted = [p for p in rd.outputs if only is None or p.name in set(only)]
-    for p in wanted:
-        q = ports.get(p.name)
-        if q is None or q.direction != "output":
-            c.fixed[p.name] = OutputResult(p.name, MISSING, width=p.width, method="formal",
-                                           message="the candidate has no such output")
-        elif q.width != p.width:
-            c.fixed[p.name] = OutputResult(
-                p.name, WIDTH, width=p.width, candidate_width=q.width, method="formal",
-                message=f"{q.width} bits wide, the reference's {p.width}: not compared")
-        else:
-            c.outputs.append(p.name)
-    c.design = cd
-    c.x_literals = _x_literals(cd)
-    prefix = f"vsc{i}_"
-    c.files = _renamed_files(cd, prefix)
-    c.wrapper = _wrapper("vsf_gate", prefix + cd.top, rd.ports, c.outputs)
-    c.include_dirs = _include_dirs(cd, opts)
-    return c
-
-
-# -- running the workers -------------------------------------------------------------------------
+def _reset_of(g: SimGroup) -> list[list[Any]]:
+    t = g.timing
+    if not t.reset:
+        return []
+    return [[t.reset, 0 if t.reset_active_low else 1]]
 
 
 @dataclass
@@ -494,7 +291,22 @@ class _Raw:
     info: dict[str, Any] | None = None
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     error: str = ""  # candidate-level (setup) failure
+    vacuous: bool = False
+    ambiguous: set[str] = field(default_factory=set)
+    unchecked: str = ""  # the vacuity/ambiguity checks did not finish: why
     seconds: float = 0.0
+
+
+@dataclass
+class _Unit:
+    """One candidate of one group, with the outputs still to prove."""
+
+    uid: int
+    gi: int
+    cand: SimCandidate
+    outputs: list[str]
+    joint: bool = True  # try one proof of all outputs first
+    defined: bool = False  # simulation saw the reference outputs defined (no ambiguity check)
 
 
 def _error_text(stdout: str, stderr: str, names: Mapping[str, str]) -> str:
@@ -527,52 +339,62 @@ def _read(path: Path) -> str:
         return ""
 
 
-@dataclass
-class _Unit:
-    """One candidate of one group, with the outputs still to prove."""
-
-    uid: int
-    gi: int
-    cand: _Cand
-    outputs: list[str]
-    joint: bool = True  # try one proof of all outputs first
-
-
 def _step_limit(opts: FormalOptions) -> float:
     """Wall-clock allowance of one proof: the solver's limit, plus building the SAT problem
     (which the solver limit does not cover and which dominates for wide sequential states)."""
     return opts.timeout * 1.5 + 2
 
 
-def _job(groups: list[_Group], units: list[_Unit], opts: FormalOptions) -> dict[str, Any]:
+def _job(groups: list[SimGroup], units: list[_Unit], opts: FormalOptions) -> dict[str, Any]:
     segments: list[dict[str, Any]] = []
     for u in units:  # consecutive candidates of one group share the reference's reading
         if not segments or segments[-1]["g"] != u.gi:
             g = groups[u.gi]
-            segments.append({"g": u.gi, "gold": g.gold_files, "gold_wrapper": g.gold_wrapper,
-                             "include_dirs": g.include_dirs, "reset": g.reset, "cands": []})
-        segments[-1]["cands"].append({"key": u.uid, "files": u.cand.files,
-                                      "include_dirs": u.cand.include_dirs,
-                                      "wrapper": u.cand.wrapper, "outputs": u.outputs,
-                                      "joint": u.joint})
+            segments.append({
+                "g": u.gi, "gold": [[g.ref_name, g.ref_text]],
+                "gold_wrapper": _wrapper("vsf_gold", g.ref_sim_top, _data_inputs(g), g.outputs,
+                                         [n for n, _w in g.outputs]),
+                "clock": g.timing.clock, "edges": g.timing.edges, "reset": _reset_of(g),
+                "cands": []})
+        g = groups[u.gi]
+        segments[-1]["cands"].append({
+            "key": u.uid, "files": [[u.cand.name, u.cand.text]],
+            "wrapper": _wrapper("vsf_gate", u.cand.sim_top, _data_inputs(g), g.outputs,
+                                list(u.cand.outputs)),
+            "outputs": u.outputs, "joint": u.joint, "ambiguity": not u.defined})
     return {
-        "groups": segments,
-        "defines": dict(opts.defines or {}), "depth": opts.depth, "timeout": opts.timeout,
+        "groups": segments, "depth": opts.depth, "timeout": opts.timeout,
         "setup_limit": _SETUP_SECONDS, "step_limit": _step_limit(opts),
         "init": opts.init, "reset_cycles": opts.reset_cycles,
+        "min_bounded": _min_bounded(opts),
     }
 
 
-def _file_names(groups: list[_Group], units: list[_Unit]) -> dict[str, str]:
+def _min_bounded(opts: FormalOptions) -> int:
+    return min(opts.depth, MIN_BOUNDED_CYCLES)
+
+
+def _data_inputs(g: SimGroup):
+    return list(g.inputs)
+
+
+def _file_names(groups: list[SimGroup], units: list[_Unit]) -> dict[str, str]:
     """The worker's file names -> the user's (for error messages)."""
     names = {}
     for u in units:
-        names.update({f"g{u.gi}_ref{i}.v": n for i, (n, _) in enumerate(groups[u.gi].gold_files)})
-        names.update({f"c{u.uid}_{j}.v": n for j, (n, _) in enumerate(u.cand.files)})
+        names[f"g{u.gi}_ref0.v"] = groups[u.gi].ref_name
+        names[f"c{u.uid}_0.v"] = u.cand.name
     return names
 
 
-def _run_units(groups: list[_Group], units: list[_Unit], opts: FormalOptions
+def _partial_depth(log: str, info: dict[str, Any] | None) -> int:
+    """Whole cycles from reset a killed proof had covered (its base case), from Yosys's log."""
+    found = _BASE.findall(log)
+    per_cycle = 2 if (info or {}).get("mode") == "seq2" else 1
+    return (int(found[-1]) if found else 0) // per_cycle
+
+
+def _run_units(groups: list[SimGroup], units: list[_Unit], opts: FormalOptions
                ) -> tuple[dict[int, _Raw], dict[int, str]]:
     """Prove every output of ``units`` in worker processes, one after the other; after a crash
     or time-out, blame the step that was running and start a new worker for the rest.
@@ -584,22 +406,24 @@ def _run_units(groups: list[_Group], units: list[_Unit], opts: FormalOptions
     while pending:
         before = [(u.uid, u.outputs, u.joint) for u in pending]
         limit = _SETUP_SECONDS + sum(
-            _SETUP_SECONDS / 4 + (len(u.outputs) + 1) * _step_limit(opts) for u in pending)
+            _SETUP_SECONDS / 4 + (len(u.outputs) + 2) * _step_limit(opts) for u in pending)
         with sandbox_dir("verislice-formal-") as tmp:
             (tmp / "job.json").write_text(json.dumps(_job(groups, pending, opts)),
                                           encoding="utf-8")
             run = run_limited([sys.executable, str(_WORKER), "job.json", "events.jsonl"], tmp,
                               timeout=limit, memory_mb=opts.memory_mb)
             lines = _read(tmp / "events.jsonl").splitlines()
-            step_log = "\n".join(_read(tmp / f) for f in ("step.log", "sat.log", "satx.log"))
+            sat_log = _read(tmp / "sat.log")
+            step_log = "\n".join(_read(tmp / f) for f in ("step.log", "satx.log")) + sat_log
         events = []
         for line in lines:
             try:
                 events.append(json.loads(line))
             except json.JSONDecodeError:
                 break  # a line cut short by a kill
+        killed = run.timed_out or run.returncode == -signal.SIGALRM
         why = (f"time limit reached ({_step_limit(opts):g} s per proof, {_SETUP_SECONDS:g} s "
-               "to read a design)" if run.timed_out or run.returncode == -signal.SIGALRM
+               "to read a design)" if killed
                else _error_text(step_log + "\n" + run.stdout, run.stderr, names)
                or (f"Yosys worker killed by signal {-run.returncode} (memory limit?)"
                    if (run.returncode or 0) < 0
@@ -614,11 +438,16 @@ def _run_units(groups: list[_Group], units: list[_Unit], opts: FormalOptions
             r = raw[k]
             if prev is not None and "t" in e and "t" in prev:
                 r.seconds += e["t"] - prev["t"]  # time of the step that this event ends
-            if e["ev"] == "info":
+            kind = e["ev"]
+            if kind == "info":
                 r.info = e
-            elif e["ev"] == "result":
+            elif kind == "result":
                 r.results[e["o"]] = e
-            elif e["ev"] == "done":
+            elif kind == "vacuous":
+                r.vacuous = True
+            elif kind == "ambiguous":
+                r.ambiguous.add(e["o"])
+            elif kind == "done":
                 done.add(k)
         if run.ok:
             break
@@ -632,12 +461,24 @@ def _run_units(groups: list[_Group], units: list[_Unit], opts: FormalOptions
             done.update(u.uid for u in pending if u.gi == last["g"])
         elif last["k"] not in done:
             k = last["k"]
+            r = raw[k]
+            depth = _partial_depth(sat_log, r.info) if killed else 0
             if last["ev"] == "prove":
-                raw[k].results[last["o"]] = {"status": "error", "message": why}
-            elif last["ev"] == "prove_all":  # retry output by output: some may not need
-                pending = [replace(u, joint=False) if u.uid == k else u for u in pending]
+                r.results[last["o"]] = ({"status": "timeout", "depth": depth, "killed": True}
+                                        if killed else {"status": "error", "message": why})
+            elif last["ev"] == "prove_all":
+                u = next(u for u in pending if u.uid == k)
+                if depth >= _min_bounded(opts):  # the base case covered them all
+                    for o in u.outputs:
+                        r.results.setdefault(o, {"status": "timeout", "depth": depth,
+                                                 "killed": True})
+                else:  # retry output by output: some may not need the time
+                    pending = [replace(x, joint=False) if x.uid == k else x for x in pending]
+            elif last["ev"] == "checks":
+                r.unchecked = why
+                done.add(k)
             else:  # setup / info
-                raw[k].error = why
+                r.error = why
                 done.add(k)
         nxt = []
         for u in pending:
@@ -657,25 +498,28 @@ def _run_units(groups: list[_Group], units: list[_Unit], opts: FormalOptions
 # -- results -----------------------------------------------------------------------------------
 
 
-def _counterexample(output: str, trace: list[dict[str, str]], rd: Design,
-                    clocks: list[list[Any]], resets: list[list[Any]]) -> Counterexample:
-    clock_names = {c[0] for c in clocks}
-    steps = []
-    for step in trace:
-        steps.append({p.name: step.get(f"in_{p.name}", "x" * p.width)
-                      for p in rd.inputs if p.name not in clock_names})
+def _counterexample(output: str, trace: list[dict[str, str]], g: SimGroup,
+                    info: dict[str, Any]) -> Counterexample:
+    clock = g.timing.clock
+    mode = info.get("mode")
+    per_cycle = 2 if mode == "seq2" else 1
     fail = next((i for i, s in enumerate(trace) if s.get(f"cmp_{output}") == "0"),
                 len(trace) - 1)
     fail = max(fail, 0)
-    steps = steps[: fail + 1]
+    cycles = []
+    for i in range(0, fail + 1, per_cycle):
+        step = trace[i] if i < len(trace) else {}
+        cycles.append({n: step.get(f"in_{n}", "x" * w) for n, w in g.inputs if n != clock})
+    cycle, phase = divmod(fail, per_cycle)
     at = trace[fail] if trace else {}
-    clock = clocks[0][0] if clocks else None
-    edge = "negedge" if clocks and int(clocks[0][1]) == 0 else "posedge"
+    edge = {"neg": "negedge", "both": "both"}.get(g.timing.edges, "posedge")
+    resets = info.get("resets") or []
     return Counterexample(
-        cycle=fail, inputs=steps[fail] if steps else {},
+        cycle=cycle, inputs=cycles[cycle] if cycles else {},
         expected=at.get(f"gold_{output}", ""), actual=at.get(f"gate_{output}", ""),
-        trace=tuple(steps), clock=clock, clock_edge=edge,
-        reset=tuple((str(n), int(v)) for n, v in resets))
+        trace=tuple(cycles), clock=clock if mode != "comb" else None,
+        clock_edge=edge, reset=tuple((str(n), int(v)) for n, v in resets),
+        after_edge=bool(phase))
 
 
 def _describe_reset(resets) -> str:
@@ -684,95 +528,138 @@ def _describe_reset(resets) -> str:
     return "reset " + ", ".join(f"{n}={v}" for n, v in resets) + " in the first cycle"
 
 
-def _output_result(name: str, rd: Design, raw: _Raw, opts: FormalOptions) -> OutputResult:
-    width = next(p.width for p in rd.outputs if p.name == name)
+def _output_result(name: str, width: int, g: SimGroup, raw: _Raw, opts: FormalOptions
+                   ) -> OutputResult:
     res = raw.results.get(name)
     info = raw.info or {}
+
+    def unknown(message: str) -> OutputResult:
+        return OutputResult(name, UNKNOWN, width=width, candidate_width=width, method="formal",
+                            message=message)
+
     if raw.error and res is None:
-        return OutputResult(name, UNKNOWN, width=width, method="formal", message=raw.error)
+        return unknown(raw.error)
     if info.get("unsupported"):
-        return OutputResult(name, UNKNOWN, width=width, method="formal",
-                            message=info["unsupported"])
+        return unknown(info["unsupported"])
+    tainted = (info.get("tainted") or {}).get(name)
+    if tainted:
+        return unknown(f"no proof: {tainted}")
     if res is None:
-        return OutputResult(name, UNKNOWN, width=width, method="formal",
-                            message="not proven (worker stopped)")
-    seq = bool(info.get("seq"))
+        return unknown("not proven (worker stopped)")
+    seq = info.get("mode") in ("seq", "seq2")
     status = res.get("status")
-    if status == "pass" and res.get("ref_x"):
-        where = f"in cycle {opts.depth} of every input sequence" if seq else "for every input"
-        return OutputResult(name, AMBIGUOUS, width=width, method="formal",
-                            message=f"the reference output is X {where}: nothing to compare")
+    depth = int(res.get("depth") or 0)
+    if status == "timeout" and depth >= _min_bounded(opts):
+        status = "pass"  # the base case covered `depth` cycles before the time limit
     if status == "pass":
-        if seq:
-            msg = (f"no difference within {opts.depth} cycles from "
-                   f"{'reset' if info.get('resets') else 'the initial state'} "
-                   f"({_describe_reset(info.get('resets'))})")
-            return OutputResult(name, BOUNDED, samples=opts.depth, width=width, method="formal",
-                                message=msg)
-        return OutputResult(name, PROVEN, width=width, method="formal",
+        if raw.vacuous:
+            return unknown("no difference found, but no run meets the proof's assumptions "
+                           "(a vacuous proof): not proven")
+        if raw.unchecked:
+            return unknown(f"no difference found, but the vacuity check did not finish "
+                           f"({raw.unchecked})")
+        if name in raw.ambiguous:
+            where = "in every cycle checked" if seq else "for every input"
+            return OutputResult(name, AMBIGUOUS, width=width, candidate_width=width,
+                                method="formal",
+                                message=f"the reference output is X {where}: nothing to compare")
+    if status == "pass" and not seq:
+        return OutputResult(name, PROVEN, width=width, candidate_width=width, method="formal",
                             message="equal for every input value")
+    if status == "pass":
+        start = "reset" if info.get("resets") else "the initial state"
+        how = res.get("how")
+        if how == "induction":
+            return OutputResult(name, PROVEN, width=width, candidate_width=width,
+                                method="formal",
+                                message=f"equal in every cycle from {start} "
+                                        f"({_describe_reset(info.get('resets'))}; induction)")
+        cycles = opts.depth if how == "bounded" else depth
+        msg = (f"no difference within {cycles} cycles from {start} "
+               f"({_describe_reset(info.get('resets'))})")
+        if how != "bounded":
+            msg += (f"; the time limit stopped the proof there (depth {opts.depth} asked; "
+                    f"raise the time limit for more)")
+        return OutputResult(name, BOUNDED, samples=cycles, width=width, candidate_width=width,
+                            method="formal", message=msg)
     if status == "fail":
-        cex = _counterexample(name, res.get("trace") or [], rd, info.get("clocks") or [],
-                              info.get("resets") or [])
+        cex = _counterexample(name, res.get("trace") or [], g, info)
+        where = ""
+        if seq:
+            where = (f"differs in cycle {cex.cycle}, "
+                     f"{'after' if cex.after_edge else 'before'} the active clock edge")
         return OutputResult(name, MISMATCH, mismatches=1, samples=cex.cycle + 1,
-                            first_failure=cex, width=width, method="formal",
-                            message=f"differs in cycle {cex.cycle}" if seq else "differs")
+                            first_failure=cex, width=width, candidate_width=width,
+                            method="formal", message=where or "differs")
     if status == "timeout":
-        return OutputResult(name, UNKNOWN, width=width, method="formal",
-                            message=f"solver time limit ({opts.timeout:g} s) reached")
+        got = f" after {depth} cycle{'s' if depth != 1 else ''} from reset" if depth else ""
+        return unknown(f"solver time limit ({opts.timeout:g} s) reached{got}"
+                       if not res.get("killed") else
+                       f"time limit reached ({_step_limit(opts):g} s per proof){got}")
     msg = res.get("message") or "the prover gave no answer"
     if isinstance(msg, list):
         msg = " ".join(msg) or "the prover gave no answer"
-    return OutputResult(name, UNKNOWN, width=width, method="formal", message=str(msg))
+    return unknown(str(msg))
 
 
-def _candidate_result(c: _Cand, rd: Design, raw: _Raw | None, ref_error: str,
-                      opts: FormalOptions) -> CandidateResult:
-    if c.result is not None:
-        return c.result
+def _candidate_result(c: SimCandidate, g: SimGroup, wanted: list[str], raw: _Raw | None,
+                      ref_error: str, opts: FormalOptions) -> CandidateResult:
     outs: dict[str, OutputResult] = {}
     raw = raw or _Raw()
     if ref_error:
         raw = _Raw(error=ref_error)
-    for p in rd.outputs:
-        if p.name in c.fixed:
-            outs[p.name] = c.fixed[p.name]
-        elif p.name in c.outputs:
-            o = _output_result(p.name, rd, raw, opts)
-            if (c.x_literals and o.verdict in (PROVEN, BOUNDED) and c.design is not None
-                    and _x_in_cone(c.design, p.name, c.x_literals)):
-                o = replace(o, verdict=UNKNOWN, message=_X_LITERAL_NOTE)
-            outs[p.name] = o
+    for name, width in g.outputs:
+        if name in c.notes:  # MISSING / WIDTH: exactly as the simulation reports them
+            verdict, cw = c.notes[name]
+            outs[name] = OutputResult(name, verdict, 0, 0, None, width, cw, method="formal")
+        elif name in wanted:
+            outs[name] = _output_result(name, width, g, raw, opts)
     message = raw.error or (raw.info or {}).get("unsupported") or ""
     return CandidateResult(OK, message, outs, name=c.name, top=c.top, method="formal",
                            seconds=raw.seconds)
 
 
-def _check_groups(items, opts: FormalOptions, progress, *, strict: bool):
-    if not _pyosys_available():
-        raise VerisliceError("formal checking needs Yosys from PyPI: "
-                             "pip install 'verislice-salv[formal]' (pyosys)")
-    groups = [_prepare_group(ref, cands, only, opts, strict) for ref, cands, only in items]
+def prove_groups(
+    groups: Sequence[SimGroup],
+    opts: FormalOptions,
+    *,
+    jobs: int = 1,
+    only: Mapping[tuple[int, int], Collection[str]] | None = None,
+    progress: Callable[[int], None] | None = None,
+    defined: bool = False,
+) -> dict[tuple[int, int], CandidateResult]:
+    """Prove the candidates of groups prepared by the equiv front end (canonical, screened and
+    renamed texts; outputs matched; MISSING/WIDTH noted). ``only[key]``: the outputs to prove
+    for candidate ``key`` (the others are absent from its result). Returns one result per
+    candidate key. A reference Yosys cannot read gives its candidates' outputs UNKNOWN.
+    ``defined``: simulation saw every asked output of the reference defined (``method="both"``
+    proves only MATCHes), so no proof needs to ask whether it ever is (AMBIGUOUS)."""
+    require_pyosys()
     units: list[_Unit] = []
+    wanted: dict[tuple[int, int], list[str]] = {}
+    gi_of: dict[tuple[int, int], int] = {}
     for gi, g in enumerate(groups):
-        if g.ref is None:
-            continue
         for c in g.cands:
-            if c.result is None and c.outputs:
-                units.append(_Unit(len(units), gi, c, list(c.outputs)))
+            ask = [n for n, _w in g.outputs if only is None or c.key not in only
+                   or n in only[c.key]]
+            wanted[c.key] = ask
+            gi_of[c.key] = gi
+            todo = [n for n in ask if n in c.outputs]
+            if todo:
+                units.append(_Unit(len(units), gi, c, todo, defined=defined))
     # Contiguous runs of units (a reference is read once per run), at most _CHUNK per worker
     # process so that progress shows and a crash costs little, `jobs` workers at a time.
-    size = max(1, min(_CHUNK, -(-len(units) // opts.jobs)))
+    size = max(1, min(_CHUNK, -(-len(units) // max(1, jobs))))
     chunks = [units[i:i + size] for i in range(0, len(units), size)]
 
     def work(chunk: list[_Unit]):
-        result = _run_units(groups, chunk, opts)
+        result = _run_units(list(groups), chunk, opts)
         if progress is not None:
             progress(len(chunk))
         return result
 
-    if opts.jobs > 1 and len(chunks) > 1:
-        with ThreadPoolExecutor(max_workers=opts.jobs) as pool:
+    if jobs > 1 and len(chunks) > 1:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
             done = list(pool.map(work, chunks))
     else:
         done = [work(c) for c in chunks]
@@ -782,13 +669,10 @@ def _check_groups(items, opts: FormalOptions, progress, *, strict: bool):
     for raw, errs in done:
         ref_errors.update(errs)
         for uid, r in raw.items():
-            raws[(by_uid[uid].gi, by_uid[uid].cand.index)] = r
-    out = []
+            raws[by_uid[uid].cand.key] = r
+    out: dict[tuple[int, int], CandidateResult] = {}
     for gi, g in enumerate(groups):
-        if g.ref is None:
-            out.append([CandidateResult(REFERENCE_ERROR, g.ref_error, name=c.name, method="formal")
-                        for c in g.cands])
-            continue
-        out.append([_candidate_result(c, g.ref, raws.get((gi, c.index)), ref_errors.get(gi, ""),
-                                      opts) for c in g.cands])
+        for c in g.cands:
+            out[c.key] = _candidate_result(c, g, wanted[c.key], raws.get(c.key),
+                                           ref_errors.get(gi, ""), opts)
     return out

@@ -156,6 +156,7 @@ _LABEL_EPILOG = f"""
 
   salv-train label samples.jsonl --out labeled.jsonl --jobs 2
   salv-train label samples.jsonl --out labeled.jsonl --cycles 4000 --engine vvp --json
+  salv-train label samples.jsonl --out labeled.jsonl --method both     # prove what simulation matched
 
 Rerunning the same command skips the prompts already in --out. Candidate categories: fully right
 (every output matches), partially right (some do), wrong (simulated, none match), broken (no code,
@@ -177,6 +178,7 @@ def label_command(
     timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds per simulation (default: automatic)."),
     batch_size: int = typer.Option(50, "--batch-size", help="Most candidates per simulation."),
     no_cones: bool = typer.Option(False, "--no-cones", help="Verdicts only, no cone spans."),
+    method: str = typer.Option("sim", "--method", help="sim: random simulation; formal: Yosys proofs of every output; both: simulate, then prove the outputs simulation calls MATCH (needs pyosys)."),
     restart: bool = _RESTART,
     json_out: bool = _JSON,
 ) -> None:
@@ -187,7 +189,7 @@ def label_command(
 
     def body() -> int:
         opts = EquivOptions(cycles=cycles, sequences=sequences, seed=seed, engine=engine,
-                            timeout=timeout, batch_size=batch_size)
+                            timeout=timeout, batch_size=batch_size, method=method)
         cfg = LabelConfig(jobs=max(1, jobs), prompts_per_call=prompts_per_call, equiv=opts,
                           cones=not no_cones)
         with _progress("label (candidates)") as update:

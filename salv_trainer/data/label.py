@@ -7,7 +7,9 @@ For each prompt row (``reference`` + ``responses``):
 2. the reference and all its candidates go to :func:`verislice.equiv.check_batch` as one group,
    several prompts' groups per call (``prompts_per_call``), so one simulation checks many
    candidates; every candidate gets its verdict (``OK``, ``COMPILE_ERROR``, ``INTERFACE``,
-   ``TIMEOUT``, ``REJECTED``) and, when simulated, a verdict per reference output;
+   ``TIMEOUT``, ``REJECTED``) and, when simulated, a verdict per reference output (with
+   ``method="both"`` the outputs simulation matched are then proven with Yosys: ``PROVEN``,
+   ``BOUNDED``, or ``MISMATCH`` where the prover finds a difference simulation missed);
 3. every candidate whose code parses gets, for each of its outputs, the backward cone
    (:func:`verislice.cone`) as character spans of the code, shifted by the code block's start into
    *response* coordinates (``response[s:e]`` is code of the cone).
@@ -50,16 +52,15 @@ class LabelConfig:
     prompts_per_call: int = 64
     """Prompt groups per :func:`verislice.equiv.check_batch` call: more packs more candidates into
     each simulation; it is also the unit written to the output (and redone after a crash)."""
-    equiv: EquivOptions = field(default_factory=lambda: EquivOptions(cycles=LABEL_CYCLES))
-    """How references and candidates are simulated (cycles, seed, engine, timeout, ...)."""
+    equiv: EquivOptions = field(default_factory=EquivOptions)
+    """How references and candidates are checked: ``method`` (``"sim"``, ``"formal"`` or
+    ``"both"``: simulate, then prove the outputs simulation calls MATCH), and for simulation
+    cycles, seed, engine, timeout, ... (``verislice.equiv.EquivOptions``; its defaults)."""
     cones: bool = True
     """Compute cone spans (turn off to get verdicts only)."""
-
-
-# Labels become training data, where a wrong MATCH is worse than a slower run: twice the
-# `verislice equiv` default finds the deep-state differences (FSMs that need a long history) that
-# 1000 cycles missed in tools/agreement_equiv.py, for about 2 ms more per candidate.
-LABEL_CYCLES = 2000
+    formal: Any = None
+    """The prover's options for ``method="formal"|"both"`` (``verislice._formal.FormalOptions``:
+    depth, solver time limit, ...); ``None``: its defaults."""
 
 
 @dataclass
@@ -118,6 +119,10 @@ def label_rows(
     """
     cfg = config or LabelConfig()
     require_sandbox()  # without one, refuse the run: never label everything REJECTED
+    if cfg.equiv.method != "sim":
+        from verislice._formal import require_pyosys
+
+        require_pyosys()  # likewise: no prover, no run (rather than every row failed)
     groups, where = [], []  # where[g] = (row index, [response indices])
     blocks_of = []
     for r, row in enumerate(rows):
@@ -179,7 +184,7 @@ def _check_groups(groups: list, cfg: LabelConfig, progress: Callable[[int, int],
     try:
         # A reference that cannot be simulated gives its candidates REFERENCE_ERROR, not a dead run.
         return check_batch(groups, jobs=cfg.jobs, options=cfg.equiv, reference_errors="report",
-                           progress=progress)
+                           progress=progress, formal=cfg.formal)
     except SandboxUnavailable:
         raise
     except Exception as exc:

@@ -57,9 +57,7 @@ def equiv(
     engine: str = typer.Option(_D.engine, help=_H["engine"]),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Simulations run in parallel (processes)."),
     max_memory_bits: int = typer.Option(_D.max_memory_bits, help=_H["max_memory_bits"]),
-    method: str = typer.Option("sim", help="sim: random simulation; formal: Yosys proofs "
-                               "(verislice._formal); both: simulate, then prove the outputs that "
-                               "matched."),
+    method: str = typer.Option("sim", help=_H["method"]),
     formal: bool = typer.Option(False, "--formal", help="Same as --method formal."),
     depth: int = typer.Option(20, help="Cycles checked from reset by formal proofs of "
                               "sequential designs."),
@@ -71,12 +69,13 @@ def equiv(
                                          "accepting the risk (same as VERISLICE_SANDBOX=none; "
                                          "see docs/security.md)."),
 ) -> None:
-    """Per-output equivalence of candidates with a reference (random simulation on Icarus).
+    """Per-output equivalence of candidates with a reference (random simulation on Icarus,
+    Yosys proofs, or both).
 
     Every output of the reference gets a verdict per candidate: MATCH, MISMATCH (with the first
     failing sample: cycle, inputs, expected, actual), MISSING, WIDTH or AMBIGUOUS (reference X on
-    every sample). A candidate that cannot be simulated gets COMPILE_ERROR, INTERFACE, TIMEOUT or
-    REJECTED instead.
+    every sample); with --method formal|both also PROVEN, BOUNDED or UNKNOWN. A candidate that
+    cannot be simulated gets COMPILE_ERROR, INTERFACE, TIMEOUT or REJECTED instead.
     """
     args = dict(locals())
     if args.pop("no_sandbox"):
@@ -96,18 +95,20 @@ def _equiv(a: dict) -> int:
         top_ref=a["top_ref"], top_gen=a["top_gen"], allow_file_io=a["allow_file_io"],
         timeout=a["timeout"], batch_size=a["batch_size"], engine=a["engine"],
         max_memory_bits=a["max_memory_bits"], include_dirs=tuple(str(i) for i in a["include"]),
-        defines=parse_defines(a["define"]) or None, keep_dir=a["keep_dir"])
+        defines=parse_defines(a["define"]) or None, keep_dir=a["keep_dir"], method=method)
+    formal = None
+    if method != "sim":
+        if importlib.util.find_spec("verislice._formal") is None:
+            raise VerisliceError("formal checking is not available in this installation")
+        from .._formal import FormalOptions
+
+        formal = FormalOptions(depth=a["depth"])
     ref = str(a["reference"])
     cands = [str(c) for c in a["candidates"]]
     for p in [ref, *cands]:
         if not Path(p).is_file():
             raise VerisliceError(f"{p}: no such file")
-    results = None
-    if method in ("sim", "both"):
-        results = _simulate(ref, cands, opts, a["jobs"], a["json_out"])
-    if method in ("formal", "both"):
-        results = _formal(ref, cands, opts, a["depth"], a["jobs"], results)
-    assert results is not None
+    results = _check(ref, cands, opts, formal, a["jobs"], a["json_out"])
     ok = all(r.ok for r in results)
     if a["json_out"]:
         print_json({"reference": ref, "method": method, "ok": ok,
@@ -119,64 +120,18 @@ def _equiv(a: dict) -> int:
     return EXIT_OK if ok else EXIT_DIFFERENT
 
 
-def _simulate(ref: str, cands: list[str], opts: EquivOptions, jobs: int, quiet: bool):
+def _check(ref: str, cands: list[str], opts: EquivOptions, formal, jobs: int, quiet: bool):
     from .. import equiv as api
 
     if not show_progress() or quiet or len(cands) < 2:
-        return api.check_batch([(ref, cands)], jobs=jobs, options=opts)[0]
+        return api.check_batch([(ref, cands)], jobs=jobs, options=opts, formal=formal)[0]
     from rich.progress import Progress
 
+    label = {"sim": "simulating", "formal": "proving", "both": "simulating, proving"}
     with Progress(console=err_console(), transient=True) as bar:
-        task = bar.add_task("simulating", total=len(cands))
-        return api.check_batch([(ref, cands)], jobs=jobs, options=opts,
+        task = bar.add_task(label[opts.method], total=len(cands))
+        return api.check_batch([(ref, cands)], jobs=jobs, options=opts, formal=formal,
                                progress=lambda d, t: bar.update(task, completed=d, total=t))[0]
-
-
-def _formal(ref: str, cands: list[str], opts: EquivOptions, depth: int, jobs: int, sim):
-    from .._errors import VerisliceError
-
-    if importlib.util.find_spec("verislice._formal") is None:
-        raise VerisliceError("formal checking is not available in this installation")
-    from .. import _formal
-
-    only = None
-    if sim is not None:  # prove only what simulation could not refute
-        only = [[n for n, o in r.outputs.items() if o.verdict == R.MATCH] if r.verdict == R.OK
-                else [] for r in sim]
-    kw = dict(depth=depth, top_ref=opts.top_ref, top_gen=opts.top_gen, jobs=jobs,
-              include_dirs=opts.include_dirs, defines=opts.defines)
-    if opts.reset:
-        kw["reset"] = opts.reset
-    if opts.reset_active_low is not None:
-        kw["reset_active_low"] = opts.reset_active_low
-    todo = [i for i in range(len(cands)) if only is None or only[i]]
-    proved = _formal.check_formal(ref, [cands[i] for i in todo],
-                                  outputs=None if only is None else [only[i] for i in todo], **kw)
-    if sim is None:
-        return proved
-    merged = list(sim)
-    for i, f in zip(todo, proved):
-        merged[i] = _merge(sim[i], f)
-    return merged
-
-
-def _merge(s, f):
-    """Simulation result refined by proofs: a proof's PROVEN/BOUNDED/MISMATCH wins; UNKNOWN keeps
-    the simulation's MATCH (with the prover's message)."""
-    from dataclasses import replace
-
-    if f.verdict != R.OK:
-        return replace(s, message=(s.message + "; " if s.message else "") +
-                       f"formal: {f.verdict}: {f.message}")
-    outs = dict(s.outputs)
-    for n, o in f.outputs.items():
-        if n not in outs:
-            continue
-        if o.verdict == R.UNKNOWN:
-            outs[n] = replace(outs[n], message=f"formal: unknown: {o.message}".strip())
-        else:
-            outs[n] = o
-    return replace(s, outputs=outs, method="both")
 
 
 _STYLE = {R.MATCH: "green", R.PROVEN: "green", R.BOUNDED: "green", R.MISMATCH: "red",

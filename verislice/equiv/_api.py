@@ -6,8 +6,8 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Union
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Union
 
 from .. import _worker
 from .._errors import VerisliceError
@@ -16,10 +16,13 @@ from .._jobs import RefInterface
 from .._sandbox import require_sandbox
 from ._batch import SimCandidate, SimGroup
 from ._options import EquivOptions
-from ._results import (COMPILE_ERROR, INTERFACE, REFERENCE_ERROR, REJECTED, TIMEOUT,
-                       CandidateResult)
+from ._results import (COMPILE_ERROR, INTERFACE, MATCH, MISMATCH, OK, REFERENCE_ERROR, REJECTED,
+                       TIMEOUT, CandidateResult)
 from ._runner import BatchOutcome, run_batch
 from ._stimulus import InputSpec, make_stimulus
+
+if TYPE_CHECKING:
+    from .._formal import FormalOptions
 
 __all__ = ["DesignInput", "check", "check_batch"]
 
@@ -67,15 +70,17 @@ def _frontend_failure(exc: _worker.WorkerFailed) -> str:
 
 
 def check(ref: DesignInput, cand: DesignInput, *, options: EquivOptions | None = None,
-          **kw) -> CandidateResult:
+          formal: FormalOptions | None = None, **kw) -> CandidateResult:
     """Compare one candidate with a reference, output by output.
 
     ``ref``/``cand``: a path, a :class:`~verislice.Source`, a list of them, or a loaded
     :class:`~verislice.Design`. Keyword arguments are :class:`EquivOptions` fields
-    (``cycles=2000, seed=7, clock="clk", ...``). Raises :class:`~verislice.VerisliceError` when
-    the reference is unusable; every candidate problem is a verdict in the result.
+    (``cycles=2000, seed=7, clock="clk", method="both", ...``); ``formal`` holds the prover's
+    own options (:class:`verislice._formal.FormalOptions`: ``depth``, ``timeout``, ...) for
+    ``method="formal"|"both"``. Raises :class:`~verislice.VerisliceError` when the reference is
+    unusable; every candidate problem is a verdict in the result.
     """
-    return check_batch([(ref, [cand])], options=options, **kw)[0][0]
+    return check_batch([(ref, [cand])], options=options, formal=formal, **kw)[0][0]
 
 
 @dataclass
@@ -152,6 +157,7 @@ def _mp_context():
 def check_batch(groups: Sequence[tuple[DesignInput, Sequence[DesignInput]]], *, jobs: int = 1,
                 options: EquivOptions | None = None, reference_errors: str = "raise",
                 progress: Callable[[int, int], None] | None = None,
+                formal: FormalOptions | None = None,
                 **kw) -> list[list[CandidateResult]]:
     """Check many ``(reference, [candidates])`` groups; results in input order.
 
@@ -160,12 +166,38 @@ def check_batch(groups: Sequence[tuple[DesignInput, Sequence[DesignInput]]], *, 
     raises :class:`~verislice.VerisliceError` for an unusable reference; ``"report"`` gives each
     of that group's candidates the verdict ``REFERENCE_ERROR`` instead. ``progress(done,
     total)`` is called as candidates finish.
+
+    ``method`` (an :class:`EquivOptions` field): ``"sim"`` simulates; ``"formal"`` proves every
+    output with Yosys instead (:mod:`verislice._formal`; ``formal`` holds its options, ``jobs``
+    workers); ``"both"`` simulates, then proves the outputs simulation called MATCH: a proof
+    overrides the MATCH (PROVEN/BOUNDED), and so does a difference the prover finds once its
+    counterexample is replayed in Icarus; an undecided proof keeps the MATCH (with the prover's
+    reason in the output's message). The front end (canonical text, screen, top, interface) is
+    the same for every method.
     """
+    return run_checks(groups, jobs=jobs, options=options, reference_errors=reference_errors,
+                      progress=progress, formal=formal, **kw)
+
+
+def run_checks(groups: Sequence[tuple[DesignInput, Sequence[DesignInput]]], *, jobs: int = 1,
+               options: EquivOptions | None = None, reference_errors: str = "raise",
+               progress: Callable[[int, int], None] | None = None,
+               formal: FormalOptions | None = None,
+               only: dict[tuple[int, int], set[str]] | None = None,
+               **kw) -> list[list[CandidateResult]]:
+    """:func:`check_batch`, and for ``method="formal"`` ``only[(group, candidate)]``: the outputs
+    to prove (the others are absent from that candidate's result)."""
     if reference_errors not in ("raise", "report"):
         raise ValueError("reference_errors must be 'raise' or 'report'")
     if jobs < 1:
         raise VerisliceError("--jobs must be at least 1")
     opts = EquivOptions.from_kwargs(options, **kw)
+    method = opts.method
+    if method != "sim":
+        from .._formal import FormalOptions as _FO, require_pyosys
+
+        require_pyosys()
+        formal = formal or _FO()
     require_sandbox()  # refuse up front, before any candidate is touched
     results: list[list[CandidateResult | None]] = [[None] * len(c) for _r, c in groups]
     items = [(gid, ref, list(cands)) for gid, (ref, cands) in enumerate(groups)]
@@ -194,8 +226,10 @@ def check_batch(groups: Sequence[tuple[DesignInput, Sequence[DesignInput]]], *, 
             raise VerisliceError(ref_error[min(ref_error)])
 
         # 2. simulations, many candidates (of several groups) each
-        batches = _pack(sim_groups, opts.batch_size)
+        batches = _pack(sim_groups, opts.batch_size) if method != "formal" else []
         done = total - sum(_n(b) for b in batches)
+        if method == "formal":
+            done -= _n(sim_groups)  # proved below
         if progress:
             progress(done, total)
         outcomes: list[BatchOutcome] = []
@@ -231,6 +265,14 @@ def check_batch(groups: Sequence[tuple[DesignInput, Sequence[DesignInput]]], *, 
             results[gid][j] = res
     if ref_error and reference_errors == "raise":
         raise VerisliceError(ref_error[min(ref_error)])
+    if method == "formal":
+        # 3. proofs instead of simulations, on the same front end's texts
+        proved = _prove(sim_groups, formal, jobs, only, progress, total, total - _n(sim_groups))
+        for (gid, j), res in proved.items():
+            results[gid][j] = res
+    elif method == "both":
+        # 3. proofs of what simulation matched; a difference the prover finds is replayed
+        _both(sim_groups, results, formal, jobs)
     for gid, msg in ref_error.items():
         for j, res in enumerate(results[gid]):
             if res is None or res.verdict not in (COMPILE_ERROR, INTERFACE, REJECTED):
@@ -241,7 +283,90 @@ def check_batch(groups: Sequence[tuple[DesignInput, Sequence[DesignInput]]], *, 
             if res is None:  # cannot happen; never hand back a hole
                 row[j] = CandidateResult(REFERENCE_ERROR, "internal error: no verdict",
                                          name=_label(groups[gid][1][j]))
+    if method != "sim":  # one method per run: every result says which
+        for row in results:
+            for j, res in enumerate(row):
+                if res is not None and res.method != method:
+                    row[j] = replace(res, method=method)
     return results  # type: ignore[return-value]
+
+
+def _prove(sim_groups: list[SimGroup], formal, jobs: int, only, progress, total: int,
+           done: int, defined: bool = False) -> dict[tuple[int, int], CandidateResult]:
+    """The formal engine on the prepared groups (their candidates passed the front end)."""
+    from .._formal import prove_groups
+
+    count = [done]
+
+    def tick(n: int) -> None:
+        count[0] += n
+        if progress:
+            progress(count[0], total)
+
+    if progress:
+        progress(done, total)
+    return prove_groups(sim_groups, formal, jobs=jobs, only=only, progress=tick,
+                        defined=defined)
+
+
+def _both(sim_groups: list[SimGroup], results: list[list[CandidateResult | None]], formal,
+          jobs: int) -> None:
+    """``method="both"``: prove the outputs simulation called MATCH and merge, in place."""
+    from .._formal_replay import replay_prepared
+
+    only: dict[tuple[int, int], set[str]] = {}
+    for g in sim_groups:
+        for c in g.cands:
+            res = results[c.key[0]][c.key[1]]
+            if res is not None and res.verdict == OK:
+                matched = {n for n, o in res.outputs.items() if o.verdict == MATCH}
+                if matched:
+                    only[c.key] = matched
+    todo = [g.with_cands([c for c in g.cands if c.key in only]) for g in sim_groups]
+    todo = [g for g in todo if g.cands]
+    if not todo:
+        return
+    proved = _prove(todo, formal, jobs, only, None, 0, 0, defined=True)
+    for g in todo:
+        for c in g.cands:
+            gid, j = c.key
+            results[gid][j] = _merge(results[gid][j], proved[c.key], g, c, replay_prepared)
+
+
+def _merge(s: CandidateResult, f: CandidateResult, g: SimGroup, c, replay) -> CandidateResult:
+    """Simulation result refined by proofs of its MATCH outputs: PROVEN/BOUNDED replace the
+    MATCH; a MISMATCH replaces it once Icarus reproduces the counterexample; anything else
+    (UNKNOWN, AMBIGUOUS, a counterexample Icarus does not reproduce) keeps the MATCH with the
+    prover's word in the message."""
+    from .._errors import VerisliceError as _VE
+
+    if f.verdict != OK:
+        return replace(s, message=(s.message + "; " if s.message else "") +
+                       f"formal: {f.verdict}: {f.message}")
+    outs = dict(s.outputs)
+    for n, o in f.outputs.items():
+        if n not in outs or outs[n].verdict != MATCH:
+            continue
+        sim_o = outs[n]
+        if o.correct:
+            outs[n] = replace(o, ref_x_samples=sim_o.ref_x_samples)
+            continue
+        if o.verdict == MISMATCH and o.first_failure is not None:
+            try:
+                r = replay(g, c, n, o.first_failure)
+            except _VE as exc:
+                note = f"formal: a difference the replay could not check ({exc.message})"
+            else:
+                if r.differs:
+                    outs[n] = replace(o, message=(o.message + "; " if o.message else "") +
+                                      "replayed in Icarus (simulation missed it)")
+                    continue
+                note = (f"formal: a counterexample Icarus does not reproduce (expected "
+                        f"{r.expected}, actual {r.actual}): kept the simulation's MATCH")
+        else:
+            note = f"formal: {o.verdict.lower()}: {o.message}".strip()
+        outs[n] = replace(sim_o, message=(sim_o.message + "; " if sim_o.message else "") + note)
+    return replace(s, outputs=outs, method="both")
 
 
 def _n(groups: list[SimGroup]) -> int:

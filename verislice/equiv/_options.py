@@ -9,6 +9,7 @@ from typing import Any
 __all__ = ["EquivOptions"]
 
 ENGINES = ("cocotb", "vvp")
+METHODS = ("sim", "formal", "both")
 
 
 def _opt(default: Any, help: str, **kw: Any) -> Any:
@@ -53,6 +54,8 @@ class EquivOptions:
     include_dirs: tuple[str, ...] = _opt((), "Include directories of every design (-I).")
     defines: Mapping[str, str | None] | None = _opt(None, "Macro definitions of every design (-D).")
     keep_dir: bool = _opt(False, "Keep the simulation directories (their paths go in messages).")
+    method: str = _opt("sim", "sim: random simulation; formal: Yosys proofs of every output; "
+                              "both: simulate, then prove the outputs simulation calls MATCH.")
 
     def __post_init__(self) -> None:
         from .._errors import VerisliceError
@@ -65,6 +68,8 @@ class EquivOptions:
             raise VerisliceError("--batch-size must be at least 1")
         if self.engine not in ENGINES:
             raise VerisliceError(f"--engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
+        if self.method not in METHODS:
+            raise VerisliceError(f"--method must be sim, formal or both, not {self.method!r}")
         object.__setattr__(self, "include_dirs", tuple(str(d) for d in self.include_dirs))
         if self.timeout is not None and self.timeout <= 0:
             raise VerisliceError("--timeout must be positive")
