@@ -13,20 +13,25 @@ run, on one core (jobs=1) unless stated:
   ``VERISLICE_SANDBOX=none``, at 1 and 20 candidates per simulation.
 
 CPU times are the whole machine's (from /proc/stat), so they include the sandboxed processes
-and the front-end workers; run it on an idle machine.
+and the front-end workers; run it on an idle machine, or pass ``--cpu cgroup`` (as root) to count
+exactly this process and everything it starts, whatever else runs on the machine.
 
 The paper reports 39.1 ms per sample (simulation only). Goals: <= 10 ms per candidate at >= 20
 per simulation, <= 20 ms for k=5 groups packed several per simulation.
 
     .venv/bin/python tools/bench_equiv.py            # 30 tasks (150 candidates)
     .venv/bin/python tools/bench_equiv.py --tasks 60 --jobs 1 2
+    .venv/bin/python tools/bench_equiv.py --tasks 20 --batches 20 50 --engines cocotb vvp \\
+        --sandbox bwrap --jobs 1 --no-baseline --repeat 5 --cpu cgroup   # engines, run by run
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -75,14 +80,56 @@ def _cpu() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
+class _CgroupCpu:
+    """CPU seconds of this process and everything it starts (sandboxes, workers, simulators),
+    from a cpu-accounting cgroup of its own that every child inherits: exact on a shared machine,
+    where /proc/stat also counts other people's work. Needs a writable cgroup hierarchy (root)."""
+
+    def __init__(self) -> None:
+        self.usage = None
+        for root, name, parse in (
+                (Path("/sys/fs/cgroup/cpuacct"), "cpuacct.usage", lambda t: int(t) / 1e9),
+                (Path("/sys/fs/cgroup/cpu,cpuacct"), "cpuacct.usage", lambda t: int(t) / 1e9),
+                (Path("/sys/fs/cgroup"), "cpu.stat",
+                 lambda t: int(t.split("usage_usec")[1].split()[0]) / 1e6)):
+            if not (root / name).exists() and not (root / "cgroup.procs").exists():
+                continue
+            cg = root / f"verislice-bench-{os.getpid()}"
+            try:
+                cg.mkdir(exist_ok=True)
+                (cg / "cgroup.procs").write_text(str(os.getpid()))
+                parse((cg / name).read_text())
+            except (OSError, ValueError, IndexError):
+                try:
+                    cg.rmdir()
+                except OSError:
+                    pass
+                continue
+            self.root, self.cg, self.usage = root, cg, (lambda: parse((cg / name).read_text()))
+            atexit.register(self.close)
+            return
+        raise OSError("no writable cpu-accounting cgroup (run as root, or use --cpu machine)")
+
+    def close(self) -> None:
+        try:
+            (self.root / "cgroup.procs").write_text(str(os.getpid()))
+            self.cg.rmdir()
+        except OSError:
+            pass
+
+
+_CPU_SOURCE = None  # a _CgroupCpu with --cpu cgroup
+
+
 def timed(fn) -> tuple[float, float]:
     """(wall seconds, CPU seconds of this process and its children): CPU time is what one core
     spends, and stays meaningful when other work shares the machine. The front-end workers are
     stopped inside the timed run, so their CPU time counts."""
-    t, c = time.perf_counter(), _cpu()
+    cpu = _CPU_SOURCE.usage if _CPU_SOURCE is not None else _cpu
+    t, c = time.perf_counter(), cpu()
     fn()
     _worker._close_all()
-    return time.perf_counter() - t, _cpu() - c
+    return time.perf_counter() - t, cpu() - c
 
 
 def sandboxed(mode: str, fn):
@@ -114,6 +161,10 @@ def testbench_baseline(work) -> float:
     return timed(lambda: [one(r, m.text) for r, ms in work for m in ms])
 
 
+def _spread(values: list[float]) -> str:
+    return f"{min(values):.1f}-{max(values):.1f}"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", type=int, default=30)
@@ -128,46 +179,85 @@ def main() -> int:
                     help="tasks used for the 1-per-simulation runs (slow)")
     ap.add_argument("--include-slow", action="store_true",
                     help="keep tasks whose own testbench runs for seconds")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="measure every setup N times, interleaved (so a change of the machine's "
+                         "load hits every setup alike); the table gives medians and the spread "
+                         "(min-max), and the engines are compared run by run")
+    ap.add_argument("--no-baseline", action="store_true",
+                    help="skip the benchmark's own testbench (1 per run, slow)")
+    ap.add_argument("--cpu", choices=["machine", "cgroup"], default="machine",
+                    help="CPU time source: the whole machine's (/proc/stat, needs an idle "
+                         "machine) or a cpu-accounting cgroup holding this process and all it "
+                         "starts (exact on a shared machine; needs root)")
     a = ap.parse_args()
+    global _CPU_SOURCE
+    if a.cpu == "cgroup":
+        try:
+            _CPU_SOURCE = _CgroupCpu()
+        except OSError as exc:
+            print(f"--cpu cgroup: {exc}", file=sys.stderr)
+            return 2
     if not (BENCH / "verilogeval").exists():
         print(f"benchmark data missing: {BENCH / 'verilogeval'}", file=sys.stderr)
         return 2
     work = workload(a.tasks, a.k, not a.include_slow)
     n = sum(len(ms) for _r, ms in work)
     print(f"workload: {len(work)} VerilogEval v2 tasks x k={a.k} mutants = {n} candidates, "
-          f"{a.cycles} cycles, cpu count {os.cpu_count()}")
-    equiv.check_batch(as_groups(work[:1]), engine="cocotb", cycles=10)  # warm imports
-    rows = []
+          f"{a.cycles} cycles, cpu count {os.cpu_count()}, load average at the start: "
+          f"{os.getloadavg()[0]:.1f}")
+    for engine in a.engines:  # warm imports
+        equiv.check_batch(as_groups(work[:1]), engine=engine, cycles=10)
+    setups = []  # (label, jobs, candidates, function)
     small = work[: a.single_tasks]
     n_small = sum(len(ms) for _r, ms in small)
-    t = testbench_baseline(small)
-    rows.append(("benchmark testbench, 1 per run (baseline)", 1, n_small, t))
+    if not a.no_baseline:
+        setups.append(("benchmark testbench, 1 per run (baseline)", 1, n_small,
+                       lambda: testbench_baseline(small)))
     for engine in a.engines:
         for b in a.batches:
             w, nn = (small, n_small) if b == 1 else (work, n)
             modes = a.sandbox if b in (1, 20) else a.sandbox[:1]
             for mode in modes:
-                run = sandboxed(mode, lambda: equiv.check_batch(
+                run = sandboxed(mode, lambda w=w, b=b, engine=engine: equiv.check_batch(
                     as_groups(w), batch_size=b, engine=engine, cycles=a.cycles))
-                t = timed(run)
                 label = f"verislice {engine}, {b} per simulation"
-                rows.append((label if mode == "bwrap" else f"{label}, no sandbox", 1, nn, t))
+                setups.append((label if mode == "bwrap" else f"{label}, no sandbox", 1, nn,
+                               lambda run=run: timed(run)))
     for j in a.jobs:
         if j == 1:
             continue
         for engine in a.engines:
-            t = timed(lambda: equiv.check_batch(as_groups(work), batch_size=20, engine=engine,
-                                                jobs=j, cycles=a.cycles))
-            rows.append((f"verislice {engine}, 20 per simulation", j, n, t))
+            setups.append((f"verislice {engine}, 20 per simulation", j, n,
+                           lambda engine=engine, j=j: timed(lambda: equiv.check_batch(
+                               as_groups(work), batch_size=20, engine=engine, jobs=j,
+                               cycles=a.cycles))))
+    times: dict[tuple[str, int], list[tuple[float, float]]] = {}
+    for _rep in range(max(1, a.repeat)):
+        for name, j, _nn, fn in setups:
+            times.setdefault((name, j), []).append(fn())
     print(f"load average at the end: {os.getloadavg()[0]:.1f} (wall times grow with it; CPU "
-          "times much less)")
+          "times much less)" + ("; CPU: this process's cgroup" if _CPU_SOURCE else
+                                "; CPU: the whole machine's"))
+    many = a.repeat > 1
     print(f"{'setup':58s} {'jobs':>4s} {'cands':>5s} {'wall s':>7s} {'wall ms/c':>9s} "
-          f"{'CPU ms/c':>9s} {'paper/CPU':>9s}")
-    for name, j, nn, (t, c) in rows:
-        ms, cms = 1000 * t / nn, 1000 * c / nn
-        print(f"{name:58s} {j:4d} {nn:5d} {t:7.2f} {ms:9.1f} {cms:9.1f} {PAPER_MS / cms:8.1f}x")
-    base = {(name, j): 1000 * t[0] / nn for name, j, nn, t in rows}
-    cpu = {(name, j): 1000 * t[1] / nn for name, j, nn, t in rows}
+          f"{'CPU ms/c':>9s} {'paper/CPU':>9s}"
+          + (f" {'wall spread':>12s} {'CPU spread':>12s}" if many else ""))
+    base: dict[tuple[str, int], float] = {}
+    cpu: dict[tuple[str, int], float] = {}
+    per: dict[tuple[str, int], list[tuple[float, float]]] = {}
+    for name, j, nn, _fn in setups:
+        runs = [(1000 * t / nn, 1000 * c / nn) for t, c in times[(name, j)]]
+        per[(name, j)] = runs
+        t = statistics.median(t for t, _c in times[(name, j)])
+        ms = statistics.median(w for w, _c in runs)
+        cms = statistics.median(c for _w, c in runs)
+        base[(name, j)], cpu[(name, j)] = ms, cms
+        line = (f"{name:58s} {j:4d} {nn:5d} {t:7.2f} {ms:9.1f} {cms:9.1f} "
+                f"{PAPER_MS / cms if cms > 0 else float('inf'):8.1f}x")
+        if many:
+            line += (f" {_spread([w for w, _c in runs]):>12s} "
+                     f"{_spread([c for _w, c in runs]):>12s}")
+        print(line)
     for engine in a.engines:
         for b in (1, 20):
             on = cpu.get((f"verislice {engine}, {b} per simulation", 1))
@@ -182,6 +272,19 @@ def main() -> int:
             if j != 1 and one and two:
                 print(f"jobs scaling ({engine}, 20 per simulation, wall time): {one / two:.2f}x "
                       f"with {j} jobs")
+    if len(a.engines) >= 2:  # the first engine against the second, repetition by repetition
+        e1, e2 = a.engines[:2]
+        for b in a.batches:
+            r1 = per.get((f"verislice {e1}, {b} per simulation", 1))
+            r2 = per.get((f"verislice {e2}, {b} per simulation", 1))
+            if not r1 or not r2:
+                continue
+            wall = [x[0] / y[0] for x, y in zip(r1, r2)]
+            cpus = [x[1] / y[1] for x, y in zip(r1, r2) if y[1] > 0]
+            print(f"{e1} / {e2}, {b} per simulation: wall {statistics.median(wall):.2f}x"
+                  + (f" (runs {min(wall):.2f}-{max(wall):.2f})" if many else "")
+                  + (f", CPU {statistics.median(cpus):.2f}x" if cpus else "")
+                  + (f" (runs {min(cpus):.2f}-{max(cpus):.2f})" if many and cpus else ""))
     return 0
 
 

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import secrets
@@ -293,28 +294,46 @@ def _clean(msg: str, owner: dict[str, object]) -> str:
 
 # -- simulate ----------------------------------------------------------------------------------
 
-def _cocotb_env(d: Path, sim_ns: int) -> dict[str, str]:
+@functools.lru_cache(maxsize=1)
+def _cocotb_paths() -> tuple[str, str, str, str]:
+    """(libpython, cocotb's PyGPI library, its VPI module for Icarus, its libs directory), found
+    once per process and without importing the ``cocotb`` package (which imports pytest)."""
+    import importlib.machinery
+
     import cocotb_tools.config as cfg
     import find_libpython
 
+    simulator = next((cfg.base_cocotb_dir / f"simulator{suffix}"
+                      for suffix in importlib.machinery.EXTENSION_SUFFIXES
+                      if (cfg.base_cocotb_dir / f"simulator{suffix}").is_file()), None)
+    if simulator is None:  # an unusual layout: ask cocotb itself
+        import cocotb.simulator
+
+        simulator = Path(cocotb.simulator.__file__)
+    return (find_libpython.find_libpython() or "", str(simulator.resolve()),
+            str(cfg.lib_entry("vpi", "icarus")), str(cfg.libs_dir))
+
+
+def _cocotb_env(d: Path, sim_ns: int) -> dict[str, str]:
+    """Environment of a cocotb simulation in ``d``: cocotb's PyGPI starts Python in ``vvp`` and
+    calls ``verislice_equiv_cocotb.start`` (``verislice/equiv/_cocotb``), which starts the
+    testbench's driver, waits for ``done`` (at most ``sim_ns`` simulated ns), checks the results
+    file's nonce and writes its verdict to ``cocotb.txt``."""
+    lib, simulator, _vpi, libs = _cocotb_paths()
     # only what cocotb needs: the sandbox starts from an empty environment, so nothing of the
     # caller's (tokens, credentials) reaches the simulation
-    lib = find_libpython.find_libpython() or ""
-    env = {
-        "GPI_USERS": ";".join([lib, cfg.pygpi_entry_point()]),
-        "PATH": "/usr/local/bin:/usr/bin:/bin" + os.pathsep + str(cfg.libs_dir),
+    return {
+        "GPI_USERS": ";".join([lib, f"{simulator},initialize"]),
+        "PATH": "/usr/local/bin:/usr/bin:/bin" + os.pathsep + libs,
         "PYTHONPATH": str(_COCOTB_DIR),
         "PYGPI_PYTHON_BIN": sys.executable,
-        "COCOTB_TOPLEVEL": TB_TOP,
-        "TOPLEVEL_LANG": "verilog",
-        "COCOTB_TEST_MODULES": _COCOTB_MODULE,
-        "COCOTB_RESULTS_FILE": str(d / "results.xml"),
-        # cocotb imports pytest for assertion rewriting unless told not to: ~0.15 s per start
-        "COCOTB_REWRITE_ASSERTION_FILES": "",
-        "COCOTB_ANSI_OUTPUT": "0",
+        "PYGPI_USERS": f"{_COCOTB_MODULE}:start",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "VERISLICE_COCOTB_SIMULATOR": simulator,
+        "VERISLICE_NONCE": (d / ".nonce").read_text(),
+        "VERISLICE_TOP": TB_TOP,
         "VERISLICE_SIM_NS": str(sim_ns),
     }
-    return env
 
 
 def _sim_command(groups: list[SimGroup], options: EquivOptions, d: Path,
@@ -325,9 +344,7 @@ def _sim_command(groups: list[SimGroup], options: EquivOptions, d: Path,
         # isolating a hang: parts of a batch that already ran cannot need 10x its time
         timeout = min(timeout, max(3.0, 10 * out.slowest_ok))
     if options.engine == "cocotb":
-        import cocotb_tools.config as cfg
-
-        argv = ["vvp", "-n", "-m", str(cfg.lib_entry("vpi", "icarus")), "sim.vvp", "-none"]
+        argv = ["vvp", "-n", "-m", _cocotb_paths()[2], "sim.vvp", "-none"]
         return argv, _cocotb_env(d, options.cycles * 10 + 100), timeout
     return ["vvp", "-n", "sim.vvp", "-none"], None, timeout
 
@@ -356,18 +373,31 @@ def _simulate(groups: list[SimGroup], options: EquivOptions, out: BatchOutcome, 
     out.simulations += 1
     res = d / "results.txt"
     text = res.read_text(errors="replace") if res.exists() else ""
-    if not r.timed_out and text.rstrip().endswith(f"END {nonce}"):
+    # cocotb's verdict on the run (it checked the same nonce); the vvp engine has none
+    status = _cocotb_status(d) if options.engine == "cocotb" else "PASS"
+    if not r.timed_out and text.rstrip().endswith(f"END {nonce}") and status == "PASS":
         out.slowest_ok = max(out.slowest_ok, r.seconds)
         return (layout, text), ""
-    return None, _failure(r, timeout)
+    return None, _failure(r, timeout, status)
 
 
-def _failure(r: RunResult, timeout: float) -> str:
+def _cocotb_status(d: Path) -> str:
+    """The first line of ``cocotb.txt`` (``PASS`` or ``FAIL <why>``), "" when there is none."""
+    path = d / "cocotb.txt"
+    if not path.is_file():
+        return ""
+    with path.open("rb") as fh:
+        return fh.read(1000).decode("utf-8", "replace").partition("\n")[0].strip()
+
+
+def _failure(r: RunResult, timeout: float, status: str = "") -> str:
     if r.timed_out:
         return f"timed out after {timeout:.1f} s"
     tail = [ln for ln in (r.stdout + "\n" + r.stderr).splitlines() if ln.strip()]
     keep = [ln.strip() for ln in tail if "$finish" in ln or "$stop" in ln or "rror" in ln
             or "FATAL" in ln or "alloc" in ln.lower()][-3:]
+    if status.startswith("FAIL "):
+        keep.append("cocotb: " + status[5:])
     code = r.returncode
     why = {-25: " (output file size limit: the candidate printed too much)",
            153: " (output file size limit: the candidate printed too much)",

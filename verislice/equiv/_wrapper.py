@@ -8,6 +8,12 @@ are compared once per vector. The X rule is applied bit by bit in ``vs_bad``: a 
 differs when some bit is 0/1 in the reference and anything else (other value, X, Z) in the
 candidate; reference X/Z bits are don't-care. Results go to ``results.txt`` (trusted code; the
 candidates may not use file tasks unless the user allows them).
+
+Both engines run this one testbench and its one driver (the ``initial`` block that steps through
+the preloaded stimulus with its own clocks). It starts when ``go`` is high and raises ``done``
+after the results file is written: with the vvp engine (``-DVERISLICE_STANDALONE``) ``go``
+starts high and the driver ends the run with ``$finish``; with cocotb, the cocotb entry
+(``verislice/equiv/_cocotb``) sets ``go``, waits for ``done`` and stops the run.
 """
 
 from __future__ import annotations
@@ -82,6 +88,14 @@ def build_testbench(groups: list[SimGroup], samples: int, nonce: str) -> tuple[s
     add(f"  reg [{bus_width - 1}:0] bus;")
     add("  reg clk_pos = 1'b0, clk_neg = 1'b1, clk_both = 1'b0;")
     add("  reg done = 1'b0;")
+    # the driver below starts when go is high: at once with the vvp engine; with cocotb, when the
+    # cocotb entry (verislice/equiv/_cocotb) sets it, before any process runs, so the driver
+    # starts at the same point of time 0 in both engines
+    add("`ifdef VERISLICE_STANDALONE")
+    add("  reg go = 1'b1;")
+    add("`else")
+    add("  reg go;")
+    add("`endif")
     add("  integer k, i, fd;")
     add("  reg vs_hit;")
     add(f"  integer cnt [0:{n_pairs - 1}];")
@@ -176,6 +190,7 @@ def build_testbench(groups: list[SimGroup], samples: int, nonce: str) -> tuple[s
         "fexp[i] = 0; fact[i] = 0; end")
     add(f"    for (i = 0; i < {n_refs}; i = i + 1) begin refx[i] = 0; refk[i] = 0; end")
     add('    $readmemh("stim.hex", stim);')
+    add("    wait (go === 1'b1);")
     add(f"    for (k = 0; k < {samples}; k = k + 1) begin")
     add("      bus = stim[k];")
     add("      #4 vs_sample(0);")

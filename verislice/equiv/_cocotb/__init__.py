@@ -1,2 +1,3 @@
-"""The cocotb test module run inside the simulator (imported by file location, not as a package
-member: see verislice.equiv._runner). This file makes it part of the installed package."""
+"""The cocotb entry point run inside the simulator (loaded by module name from this directory by
+cocotb's PyGPI, not imported as a package member: see verislice.equiv._runner). This file makes it
+part of the installed package."""
