@@ -229,11 +229,11 @@ class _Slicer:
         self.removals.append((_back(self.data, start, self.mod_start), _forward(self.data, end), b""))
 
     def remove_slot(self, start: int, end: int) -> None:
-        """Remove a statement the syntax needs (if/case branch, loop body): leave a ``;``."""
-        if self.data[end - 1:end] == b";":
-            self.removals.append((start, end - 1, b""))
-        else:
-            self.removals.append((start, end, b";"))
+        """Remove a statement the syntax needs (if/case branch, loop body): leave a ``;``.
+
+        The ``;`` is new text, never the statement's own: the spans (a DPO loss mask) then hold
+        no character of the removed statement."""
+        self.removals.append((start, end, b";"))
 
     def remove_list_elements(self, elems: list[tuple[int, int, bool, int | None]]) -> None:
         """Remove the unkept elements of a comma-separated list, commas included.
