@@ -447,24 +447,25 @@ def test_files_includes_defines_and_multi_file_designs(tmp_path):
 
 
 def test_a_proof_that_outgrows_its_time_limit_costs_only_its_output():
-    # 256 state bits kept inverted in the candidate: no register pairs with the reference, and
-    # the plain induction over 20 cycles of XORs outgrows one second. The worker is stopped,
-    # that output gets UNKNOWN, the other output is still proven.
-    ref = Source("module r(input clk, input load, input [255:0] data, output reg [255:0] q,\n"
-                 "         output p);\n"
-                 "  always @(posedge clk) if (load) q <= data; else q <= q[255:1] ^ {q[254:0], 1'b0};\n"
-                 "  assign p = ^data;\nendmodule\n", "rule90.v")
-    inv = Source("module r(input clk, input load, input [255:0] data, output [255:0] q,\n"
-                 "         output p);\n  reg [255:0] n;\n"
-                 "  always @(posedge clk) if (load) n <= ~data;\n"
-                 "    else n <= ~(~n[255:1] ^ {~n[254:0], 1'b0});\n"
-                 "  assign q = ~n;\n  assign p = ^data;\nendmodule\n", "rule90_inv.v")
-    [r] = check_formal(ref, [inv], timeout=1)
+    # A registered 32x32 product against the same product with its operands swapped: the
+    # solver cannot show the multipliers equal within one second (register pairs and induction
+    # alike), the worker is stopped, that output gets UNKNOWN; the other output is still proven.
+    ref = Source("module r(input clk, input [31:0] a, input [31:0] b, output reg [63:0] q,\n"
+                 "         output reg p);\n"
+                 "  always @(posedge clk) begin q <= a * b; p <= ^a; end\nendmodule\n", "mulr.v")
+    swapped = Source("module r(input clk, input [31:0] a, input [31:0] b, output reg [63:0] q,\n"
+                     "         output reg p);\n  wire [63:0] x = {32'd0, b}, y = {32'd0, a};\n"
+                     "  always @(posedge clk) begin q <= x * y; p <= ^a; end\nendmodule\n",
+                     "mulr2.v")
+    [r] = check_formal(ref, [swapped], timeout=1)
     assert verdicts(r) == {"q": UNKNOWN, "p": PROVEN}
     assert "time limit" in r.outputs["q"].message
-    # the same wide state, written the same way: registers paired, proven at once
-    [r] = check_formal(ref, [ref], timeout=1)
-    assert verdicts(r) == {"q": PROVEN, "p": PROVEN}
+    # a wide state written the same way: registers paired, proven at once
+    rule90 = Source("module r(input clk, input load, input [255:0] data, output reg [255:0] q);\n"
+                    "  always @(posedge clk) if (load) q <= data;\n"
+                    "    else q <= q[255:1] ^ {q[254:0], 1'b0};\nendmodule\n", "rule90.v")
+    [r] = check_formal(rule90, [rule90], timeout=1)
+    assert verdicts(r) == {"q": PROVEN}
 
 
 # -- sequential designs that plain induction cannot decide ---------------------------------------
@@ -618,3 +619,24 @@ def test_conflicting_drivers_and_loops_are_unknown(body, why):
     assert r.outputs["y"].verdict == UNKNOWN, r
     assert why in r.outputs["y"].message
     assert r.outputs["z"].verdict in (PROVEN, UNKNOWN)  # never a wrong "correct"
+
+
+def test_a_repeated_case_label_is_dead_as_in_verilog():
+    # Found by tools/agreement_formal.py (a `bugs_case` mutant): with the first label changed to
+    # repeat a later one, Verilog takes the first match; without `proc_rmdead` Yosys's ROM (and
+    # `proc_mux -ifx`) let the later item win, and `out` was PROVEN where it differs.
+    labels = ["8'h45", "8'h16", "8'h1e", "8'h26", "8'h25", "8'h2e", "8'h36", "8'h3d", "8'h3e",
+              "8'h46"]
+
+    def design(first: str, name: str) -> Source:
+        items = "\n".join(f"      {first if i == 0 else lab}: out = {i};"
+                          for i, lab in enumerate(labels))
+        return Source("module d(input [7:0] code, output reg [3:0] out, output reg valid);\n"
+                      "  always @(*) begin\n    out = 0;\n    valid = 1;\n    case (code)\n"
+                      f"{items}\n      default: valid = 0;\n    endcase\n  end\nendmodule\n", name)
+
+    ref, cand = design("8'h45", "dup_ref.v"), design("8'h46", "dup_gen.v")
+    [r] = check_formal(ref, [cand])
+    assert verdicts(r) == {"out": MISMATCH, "valid": MISMATCH}
+    cex = assert_real(ref, cand, r, "out")
+    assert cex.inputs == {"code": "01000110"} and (cex.expected, cex.actual) == ("1001", "0000")

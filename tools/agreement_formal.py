@@ -149,12 +149,12 @@ def run_bundle(bundle: str, args) -> dict:
                 v = o.verdict
                 if bad and v in CORRECT:
                     vs_tb[m]["missed"] += 1
-                    out["findings"].append({"case": f"{m}-missed", "task": task,
+                    out["findings"].append({"case": f"tb-missed:{m}", "task": task,
                                             "candidate": kind, "output": name, "verdict": v,
                                             "message": o.message})
                 elif not bad and v == "MISMATCH":
                     vs_tb[m]["extra"] += 1
-                    out["findings"].append({"case": f"{m}-extra", "task": task,
+                    out["findings"].append({"case": f"tb-extra:{m}", "task": task,
                                             "candidate": kind, "output": name,
                                             "message": o.message})
                 elif v in CORRECT or v == "MISMATCH":

@@ -329,6 +329,9 @@ def _error_text(stdout: str, stderr: str, names: Mapping[str, str]) -> str:
                 + (f" ({where.group(1)})" if where else ""))
     for tmp, real in names.items():
         text = re.sub(rf"\b{re.escape(tmp)}\b", real, text)
+    if re.search(r"Async reset \S+ yields non-constant value", text):
+        text += (" (an asynchronous reset branch that loads a value Yosys cannot model, e.g. "
+                 "`negedge rst` tested as `if (rst)`; simulation decides)")
     return text
 
 

@@ -130,12 +130,17 @@ def _bit(v) -> int:
 
 # -- netlist analysis ---------------------------------------------------------------------------
 
+_ALOAD_NOTE = (" through an asynchronous reset branch that loads a non-constant value (e.g. "
+               "`negedge rst` tested as `if (rst)`): Yosys makes it a level-sensitive load, "
+               "simulation runs it once per edge")
+
 
 def _module_info(m: dict, clock: str | None) -> dict:
     """Clocking, state, drivers and loops of one flattened wrapper module (Yosys JSON)."""
     inputs: dict[int, tuple[str, int, int]] = {}
     outputs: dict[str, list] = {}
     tied = False  # an input bit tied to a constant or to another input: it is driven inside
+    aload_signal = False  # an asynchronous load of a non-constant value
     for pname, p in m.get("ports", {}).items():
         if p["direction"] == "input":
             for i, b in enumerate(p["bits"]):
@@ -168,6 +173,9 @@ def _module_info(m: dict, clock: str | None) -> dict:
                 clock_as_data = True
         if ctype in _STATE:
             state += 1
+        if ctype in ("$aldff", "$aldffe") and any(isinstance(b, int)
+                                                  for b in conns.get("AD", [])):
+            aload_signal = True
         if ctype in _LATCHES:
             latches += 1
             continue
@@ -192,7 +200,7 @@ def _module_info(m: dict, clock: str | None) -> dict:
     tainted: dict[str, str] = {}
     if tied:
         return _info(clocks, resets, latches, global_ff, other_clk, state, clock_as_data,
-                     {name: "an input is driven inside the design (the proof would fix its value)"
+                     aload_signal, {name: "an input is driven inside the design (the proof would fix its value)"
                       for name in outputs})
     if multi or loops:
         for name, bits in outputs.items():
@@ -202,13 +210,15 @@ def _module_info(m: dict, clock: str | None) -> dict:
                                  "or takes the last write; the prover would pick one)")
             elif seen & loops:
                 tainted[name] = "its cone holds a combinational loop"
-    return _info(clocks, resets, latches, global_ff, other_clk, state, clock_as_data, tainted)
+    return _info(clocks, resets, latches, global_ff, other_clk, state, clock_as_data,
+                 aload_signal, tainted)
 
 
-def _info(clocks, resets, latches, global_ff, other_clk, state, clock_as_data, tainted) -> dict:
+def _info(clocks, resets, latches, global_ff, other_clk, state, clock_as_data, aload,
+          tainted) -> dict:
     return {"clocks": sorted(clocks), "resets": sorted(resets), "latches": latches,
             "global_ff": global_ff, "other_clk": other_clk, "state": state,
-            "clock_as_data": clock_as_data, "tainted": tainted}
+            "clock_as_data": clock_as_data, "aload": aload, "tainted": tainted}
 
 
 def _cone_bits(start, cells: dict, driven_by: dict[int, list[str]]) -> set[int]:
@@ -727,6 +737,9 @@ def _prove_spec(ys, design, s: _Setup, outputs: list[str]) -> dict | None:
                  if row.get(f"vsf_pg{k}") != row.get(f"vsf_pt{k}")}
         if not wrong:
             return None  # only outputs fail: no pair to blame
+        if 2 * len(wrong) > len(pairs):
+            s.pairs = []  # most pairs are wrong: the state differs, do not spend more rounds
+            return None
         bad = {(id(pairs[k][0]), id(pairs[k][1])) for k in wrong}
         s.pairs = [p for p in s.pairs if (id(p[0]), id(p[1])) not in bad]
     return None
@@ -819,12 +832,16 @@ def _checks(ys, design, s: _Setup, outputs: list[str], job: dict,
 
 def _proc(ys, design) -> None:
     """``proc`` with X kept as simulation keeps it: ``-ifx`` (X in case items and if conditions
-    as in Verilog; ``proc_rmdead`` is skipped then, as ``proc -ifx`` does), and an X constant
-    assigned in a branch of a latch-making block stays X. ``proc_dlatch`` would drop such a
+    as in Verilog), and an X constant assigned in a branch of a latch-making block stays X.
+    ``proc_rmdead`` runs although ``proc -ifx`` skips it: without it a case item that repeats an
+    earlier constant label is not dead for ``proc_mux -ifx`` and ``proc_rom``, and the later item
+    wins where Verilog takes the first (a `bugs_case` mutant was PROVEN so); the price is that a
+    ``default`` after every value of the selector is dropped, which matters only for an X
+    selector. ``proc_dlatch`` would drop such a
     branch as "don't care" (holding the old value where Icarus drives X), so the X constants of
     the multiplexers are hidden from it (``$anyseq`` placeholders, deleted right after: their
     nets become undriven, and undriven nets become X)."""
-    for cmd in ("proc_clean", "proc_prune", "proc_init", "proc_arst", "proc_rom",
+    for cmd in ("proc_clean", "proc_rmdead", "proc_prune", "proc_init", "proc_arst", "proc_rom",
                 "proc_mux -ifx", "setundef -anyseq t:$mux t:$pmux", "proc_dlatch", "proc_dff",
                 "proc_memwr", "proc_clean", "opt_expr -keepdc", "delete t:$anyseq"):
         _run(ys, design, cmd)
@@ -888,6 +905,8 @@ def _run_candidate(ys, design, ev: _Events, job: dict, group: dict, cand: dict) 
         # "Drivers conflicting with a constant", a loop): trust no proof of this candidate
         why = ("several drivers of one signal" if "conflicting" in check
                else "a combinational loop")
+        if why.endswith("loop") and any(info[m]["aload"] for m in (GOLD, GATE)):
+            why += _ALOAD_NOTE
         tainted = {o: f"the design has {why}" for o in cand["outputs"]}
     resets = [(str(n), int(v)) for n, v in group.get("reset") or []]
     clocks = sorted({tuple(c) for m in info.values() for c in m["clocks"]})
