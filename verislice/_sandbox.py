@@ -445,10 +445,11 @@ def _kill_group(pid: int) -> None:
 
 
 @contextmanager
-def sandbox_dir(prefix: str = "verislice-", keep: bool = False) -> Iterator[Path]:
-    """A fresh private temporary directory for one run; removed afterwards (also on Ctrl-C)
-    unless ``keep``."""
-    path = Path(tempfile.mkdtemp(prefix=prefix))
+def sandbox_dir(prefix: str = "verislice-", keep: bool = False,
+                parent: str | None = None) -> Iterator[Path]:
+    """A fresh private temporary directory for one run (inside ``parent`` if given); removed
+    afterwards (also on Ctrl-C) unless ``keep``."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
     try:
         yield path
     finally:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -205,6 +207,9 @@ def run_checks(groups: Sequence[tuple[DesignInput, Sequence[DesignInput]]], *, j
     pool = None
     if jobs > 1 and total > 1:
         pool = ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context())
+    # every simulation directory of this call lives in one place, removed as a whole at the end,
+    # even those of a worker killed mid-simulation on Ctrl-C
+    base = None if opts.keep_dir else tempfile.mkdtemp(prefix="verislice-batch-")
     try:
         # 1. front end (pyslang), screening, stimulus: per group, in the workers when possible
         #    (each thread drives its own sandboxed front-end worker process)
@@ -235,17 +240,17 @@ def run_checks(groups: Sequence[tuple[DesignInput, Sequence[DesignInput]]], *, j
         outcomes: list[BatchOutcome] = []
         if pool is None or len(batches) <= 1:
             for b in batches:
-                outcomes.append(run_batch(b, opts))
+                outcomes.append(run_batch(b, opts, base))
                 done += _n(b)
                 if progress:
                     progress(done, total)
         else:
-            futs = [pool.submit(run_batch, b, opts) for b in batches]
+            futs = [pool.submit(run_batch, b, opts, base) for b in batches]
             for f, b in zip(futs, batches):
                 try:
                     outcomes.append(f.result())
                 except Exception:  # a worker died (e.g. killed for memory): redo it here
-                    outcomes.append(run_batch(b, opts))
+                    outcomes.append(run_batch(b, opts, base))
                 done += _n(b)
                 if progress:
                     progress(done, total)
@@ -259,6 +264,8 @@ def run_checks(groups: Sequence[tuple[DesignInput, Sequence[DesignInput]]], *, j
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+        if base is not None:  # with the directories of simulations killed mid-run
+            shutil.rmtree(base, ignore_errors=True)
     for o in outcomes:
         ref_error.update(o.ref_errors)
         for (gid, j), res in o.results.items():

@@ -44,10 +44,22 @@ class BatchOutcome:
     compiles: int = 0
 
 
-def run_batch(groups: list[SimGroup], options: EquivOptions) -> BatchOutcome:
-    """Verdicts for every candidate of ``groups`` (never raises for bad candidates)."""
+_workdir: str | None = None  # where this process's simulation directories go (see run_batch)
+
+
+def run_batch(groups: list[SimGroup], options: EquivOptions,
+              workdir: str | None = None) -> BatchOutcome:
+    """Verdicts for every candidate of ``groups`` (never raises for bad candidates).
+
+    ``workdir``: the directory to make simulation directories in (the caller removes it as a
+    whole, even when it had to kill this process mid-simulation)."""
+    global _workdir
     out = BatchOutcome({}, {})
-    _run(groups, options, out, ref_checked=set())
+    previous, _workdir = _workdir, workdir
+    try:
+        _run(groups, options, out, ref_checked=set())
+    finally:
+        _workdir = previous
     return out
 
 
@@ -75,7 +87,8 @@ def _run(groups: list[SimGroup], options: EquivOptions, out: BatchOutcome,
     if not groups:
         return
     start = time.monotonic()
-    with sandbox_dir("verislice-equiv-", keep=options.keep_dir) as d:
+    with sandbox_dir("verislice-equiv-", keep=options.keep_dir,
+                     parent=None if options.keep_dir else _workdir) as d:
         groups = _compile(groups, options, out, d)
         if groups is None:  # split and handled recursively
             return
@@ -271,7 +284,7 @@ def _compile(groups: list[SimGroup], options: EquivOptions, out: BatchOutcome,
 def _alone_error(group: SimGroup, options: EquivOptions) -> str | None:
     """``None`` when ``group`` (a reference and at most one candidate) compiles in a testbench
     of its own, else the compiler's messages about it."""
-    with sandbox_dir("verislice-equiv-alone-") as d:
+    with sandbox_dir("verislice-equiv-alone-", parent=_workdir) as d:
         r, _layout, _nonce, owner = _try_compile([group], options, d, BatchOutcome({}, {}))
         if r.ok and (d / "sim.vvp").exists():
             return None
