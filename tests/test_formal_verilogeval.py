@@ -15,7 +15,7 @@ from verislice import Source, equiv
 
 pytest.importorskip("pyosys")
 
-from verislice._formal import FormalOptions, check_formal_batch  # noqa: E402
+from verislice._formal import FormalOptions  # noqa: E402
 from verislice._formal_replay import replay  # noqa: E402
 from verislice.mutate import mutants  # noqa: E402
 
@@ -33,7 +33,8 @@ def sample():
         cands += [Source(m.text, f"{r['task_id']}_mut{i}.sv")
                   for i, m in enumerate(mutants(r["canonical_solution"], seed=1, limit=2))]
         groups.append((ref, cands))
-    formal = check_formal_batch(groups, options=FormalOptions(depth=20, timeout=5))
+    formal = equiv.check_batch(groups, method="formal", reference_errors="report",
+                               formal=FormalOptions(depth=20, timeout=5))
     return rows, groups, formal
 
 
@@ -45,10 +46,10 @@ def test_canonical_solutions_are_never_refuted(sample):
         for name, o in canonical.outputs.items():
             verdicts[o.verdict] += 1
             assert o.verdict in ("PROVEN", "BOUNDED", "UNKNOWN"), (r["task_id"], name, o)
-    # Almost every output is decided (the rest reach the solver limit, e.g. 512-bit states).
+    # Almost every output is decided, most of them for ever (induction, register pairs).
     decided = verdicts["PROVEN"] + verdicts["BOUNDED"]
-    assert decided >= 0.85 * sum(verdicts.values()), verdicts
-    assert verdicts["PROVEN"] and verdicts["BOUNDED"]
+    assert decided >= 0.95 * sum(verdicts.values()), verdicts
+    assert verdicts["PROVEN"] >= 0.9 * sum(verdicts.values()), verdicts
 
 
 def test_every_counterexample_is_a_real_difference_in_icarus(sample):
@@ -83,3 +84,24 @@ def test_formal_and_simulation_agree_where_both_decide(sample):
                     assert so.first_failure.cycle >= 20, (cand.name, name, so.first_failure)
     assert pairs[("MATCH", "PROVEN")] + pairs[("MATCH", "BOUNDED")] > 0
     assert pairs[("MISMATCH", "MISMATCH")] > 0
+    # and UNKNOWN is rare (the target is 1% of outputs over the whole bundles)
+    assert pairs[("MATCH", "UNKNOWN")] + pairs[("MISMATCH", "UNKNOWN")] <= \
+        0.03 * sum(pairs.values()), pairs
+
+
+def test_method_both_never_calls_a_difference_simulation_found_right(sample):
+    _rows, groups, _formal = sample
+    sim = equiv.check_batch(groups, reference_errors="report", engine="vvp")
+    both = equiv.check_batch(groups, method="both", reference_errors="report", engine="vvp",
+                             formal=FormalOptions(depth=20, timeout=5))
+    for srs, brs in zip(sim, both):
+        for s, b in zip(srs, brs):
+            assert b.method == "both" and b.verdict == s.verdict
+            for name, so in s.outputs.items():
+                bo = b.outputs[name]
+                if so.verdict != "MATCH":
+                    assert bo == so, (b.name, name)  # simulation's verdict stands
+                else:
+                    assert bo.verdict in ("MATCH", "PROVEN", "BOUNDED", "MISMATCH"), bo
+                    if bo.verdict == "MISMATCH":  # only with a counterexample Icarus confirmed
+                        assert "replayed in Icarus" in bo.message

@@ -74,7 +74,10 @@ def testbench(inputs: Sequence[tuple[str, int]], output: str, width: int, cex: C
     rng = f"[{width - 1}:0] " if width > 1 else ""
     lines = ["`timescale 1ns/1ps", "module vsf_replay_tb;"]
     for name, w in inputs:
-        lines.append(f"  reg {f'[{w - 1}:0] ' if w > 1 else ''}{_vid(name)};")
+        # the clock starts at its idle level without an edge (a declaration initialiser makes
+        # no event in Icarus, an assignment at time 0 would: x -> 1 is a rising edge)
+        init = f" = 1'b{idle}" if name == clock else ""
+        lines.append(f"  reg {f'[{w - 1}:0] ' if w > 1 else ''}{_vid(name)}{init};")
     lines.append(f"  wire {rng}vsf_ref_o, vsf_gen_o;")
     conns = ", ".join(f".{_vid(n)}({_vid(n)})" for n, _w in inputs)
     sep = ", " if conns else ""
@@ -82,8 +85,6 @@ def testbench(inputs: Sequence[tuple[str, int]], output: str, width: int, cex: C
     lines.append(f"  {_vid(gen_top)} vsf_gen ({conns}{sep}.{_vid(output)}(vsf_gen_o));")
     show = ['    $display("VSF_REPLAY %b %b", vsf_ref_o, vsf_gen_o);', "    $finish;"]
     lines.append("  initial begin")
-    if clock:
-        lines.append(f"    {_vid(clock)} = 1'b{idle};")
     for i, step in enumerate(cex.trace):
         for name, w in inputs:
             if name == clock:
