@@ -408,6 +408,12 @@ def test_reference_output_always_x_is_ambiguous_not_proven():
                      "amb_s2.v")
     [r] = check_formal(seq_ref, [seq_gen], depth=6)
     assert verdicts(r) == {"q": AMBIGUOUS, "p": PROVEN}
+    # one defined bit is enough, as in simulation (VerilogEval's gatesv leaves bit 3 X)
+    part = Source("module g(input [3:0] i, output [3:0] both);\n"
+                  "  assign both[2:0] = i[2:0] & i[3:1];\n  assign both[3] = 1'bx;\nendmodule\n",
+                  "part_x.v")
+    [r] = check_formal(part, [part])
+    assert verdicts(r) == {"both": PROVEN}
 
 
 def test_a_reset_that_is_no_input_is_a_usage_error():

@@ -397,6 +397,7 @@ class _Setup:
         self.depth = int(job["depth"])
         self.pairs: list[tuple] | None = None  # register pairs (see _prove_spec)
         self.net: dict | None = None  # the proof's top module, Yosys JSON
+        self.widths: dict[str, int] = {}  # output -> width
 
     @property
     def steps(self) -> int:
@@ -825,9 +826,20 @@ def _checks(ys, design, s: _Setup, outputs: list[str], job: dict,
         return set(), True
     ambiguous = set()
     for o in outputs:
-        if not _sane(ys, design, s, [o], s.steps if s.mode != "comb" else 0, [o]):
+        if _all_x(ys, design, s, o):
             ambiguous.add(o)
     return ambiguous, False
+
+
+def _all_x(ys, design, s: _Setup, output: str) -> bool:
+    """Is every bit of the reference output X for every input (in every cycle up to the
+    depth)? Simulation's AMBIGUOUS: no sample with a single defined bit."""
+    width = int(s.widths.get(output, 1))
+    goal = f"-prove-x gold_{output} {width}'b{'x' * width}"
+    seq = f" -seq {s.steps}" if s.mode != "comb" else ""
+    text = _sat(ys, design, "satx.log", f"{s.constraints(s.steps if seq else 0)}{seq} {goal} "
+                                        f"{_cone(s.top, [f'gold_{output}'])}")
+    return "SUCCESS!" in text
 
 
 def _proc(ys, design) -> None:
@@ -938,6 +950,8 @@ def _run_candidate(ys, design, ev: _Events, job: dict, group: dict, cand: dict) 
     if mode != "comb":
         _run(ys, design, "dffunmap")  # enables and resets into D: the next value is D
     s = _Setup(job, mode, resets, clock, edges)
+    with open("netlist.json", encoding="utf-8") as fh:
+        s.widths = {n: len(p["bits"]) for n, p in json.load(fh)["modules"][GOLD]["ports"].items()}
     outputs = [o for o in cand["outputs"] if o not in tainted]
     passed: list[str] = []
     bounded: set[str] = set()  # stopped by the time limit after enough cycles
