@@ -19,7 +19,7 @@ from .._errors import VerisliceError
 from .._frontend import Design
 from ._options import EquivOptions
 
-__all__ = ["Timing", "constants_of", "detect_timing"]
+__all__ = ["Timing", "constants_of", "detect_timing", "hints_of", "state_of"]
 
 _RESET_NAME = re.compile(r"^(a?s?rst|a?s?reset|areset|arst|clr|clear|init)(_?n|_?b|_?l|_ni)?$",
                          re.IGNORECASE)
@@ -38,6 +38,15 @@ class Timing:
     controls: tuple[str, ...] = ()
     controls_low: tuple[str, ...] = ()  # controls whose active value is 0
     how: str = ""  # how clock and reset were found, for messages
+    state_bits: int = 0  # bits of the variables assigned in edge-triggered blocks (registers)
+    hidden_bits: int = 0  # state bits that are not output ports
+    counter_bits: int = 0  # bits of the registers (or parts) that count: q <= q + 1
+    # values the design compares its inputs with, placed where they are compared: each hint is
+    # ((input, lsb, width, value), ...), parts set together (`{hi, lo} == 16'hBEEF` sets both)
+    hints: tuple[tuple[tuple[str, int, int, int], ...], ...] = ()
+    # constants the design compares its counters with (`fall_counter >= 20`): how long a
+    # condition has to last
+    durations: tuple[int, ...] = ()
 
     @property
     def sequential(self) -> bool:
@@ -106,6 +115,16 @@ def _svint(v) -> int | None:
         return None
 
 
+def _terms(expr, depth: int = 0):
+    """The operands of a chain of ``&&``/``||`` (``if (ena && cnt != 9)`` tests ``ena``)."""
+    if depth < 16 and expr.kind == ast.ExpressionKind.BinaryOp and expr.op in (
+            ast.BinaryOperator.LogicalAnd, ast.BinaryOperator.LogicalOr):
+        yield from _terms(expr.left, depth + 1)
+        yield from _terms(expr.right, depth + 1)
+    else:
+        yield expr
+
+
 def _first_statement(stmt):
     while stmt is not None:
         k = stmt.kind
@@ -127,8 +146,7 @@ class _Walker:
         self.edges: dict[str, set[str]] = {}  # top input -> {"pos","neg"}
         self.async_resets: dict[str, bool] = {}  # name -> active_low
         self.sync_resets: dict[str, bool] = {}
-        self.controls: list[str] = []
-        self.controls_low: list[str] = []  # tested inverted: `if (!en_n)`
+        self.tested: dict[str, set[bool]] = {}  # 1-bit input -> polarities it is tested in
 
     def body(self, body, names: dict[str, str], depth: int = 0) -> None:
         if depth > 32:
@@ -201,14 +219,23 @@ class _Walker:
         def visit(node):
             if isinstance(node, ast.Statement) and node.kind == ast.StatementKind.Conditional:
                 for c in node.conditions:
-                    n, inv = _strip(c.expr)
-                    if n in names and self.inputs.get(names[n]) == 1 and names[n] not in self.controls:
-                        self.controls.append(names[n])
-                        if inv:
-                            self.controls_low.append(names[n])
+                    for term in _terms(c.expr):
+                        n, inv = _strip(term)
+                        if n in names and self.inputs.get(names[n]) == 1:
+                            self.tested.setdefault(names[n], set()).add(inv)
             return True
 
         stmt.visit(visit)
+
+    @property
+    def controls(self) -> list[str]:
+        """Inputs tested in one polarity only (an enable, a load, a valid); one tested both ways
+        (`if (c < 3 && taken) ... else if (c > 0 && !taken)`) is a direction, not a control."""
+        return [n for n, pol in self.tested.items() if len(pol) == 1]
+
+    @property
+    def controls_low(self) -> list[str]:
+        return [n for n, pol in self.tested.items() if pol == {True}]
 
 
 def detect_timing(design: Design, options: EquivOptions) -> Timing:
@@ -283,19 +310,401 @@ def detect_timing(design: Design, options: EquivOptions) -> Timing:
         is_async = options.reset_async
     controls = tuple(c for c in w.controls if c not in (clock, reset))
     controls_low = tuple(c for c in w.controls_low if c in controls)
-    return Timing(clock, edges, reset, low, is_async, controls, controls_low, ", ".join(how))
+    st = _state(design)
+    state_bits, hidden_bits, counter_bits = _sizes(design, st)
+    hints = tuple(h for h in hints_of(design) if not any(p[0] in (clock, reset) for p in h))
+    durations = tuple(sorted(_thresholds(design, {path for path, _part in st.counters})))
+    return Timing(clock, edges, reset, low, is_async, controls, controls_low, ", ".join(how),
+                  state_bits, hidden_bits, counter_bits, hints, durations)
+
+
+def _root(expr):
+    """The variable an lvalue (or an operand) names: ``q``, ``mem[i]``, ``r[3:0]``, ``s.f``."""
+    while expr is not None:
+        k = expr.kind
+        if k == ast.ExpressionKind.NamedValue:
+            return expr.symbol
+        if k in (ast.ExpressionKind.ElementSelect, ast.ExpressionKind.RangeSelect,
+                 ast.ExpressionKind.MemberAccess):
+            expr = expr.value
+        elif k == ast.ExpressionKind.Conversion:
+            expr = expr.operand
+        else:
+            return None
+    return None
+
+
+def _lvalues(expr):
+    """Every variable an assignment's left side writes (``{a, b} <= ...`` writes both)."""
+    if expr.kind == ast.ExpressionKind.Concatenation:
+        for op in expr.operands:
+            yield from _lvalues(op)
+        return
+    sym = _root(expr)
+    if sym is not None:
+        yield sym, expr
+
+
+def _bits(sym) -> int:
+    try:
+        t = sym.type
+        return int(t.bitstreamWidth or t.bitWidth or 0)
+    except (AttributeError, ValueError):
+        return 0
+
+
+_ADD_SUB = (ast.BinaryOperator.Add, ast.BinaryOperator.Subtract)
+
+
+class _State:
+    """Registers of a design (every instance, generate blocks included): variables assigned in
+    edge-triggered blocks, and the widest one that counts (``q <= q + 1``)."""
+
+    def __init__(self) -> None:
+        self.regs: dict[str, int] = {}  # hierarchical path -> bits
+        self.counters: dict[tuple[str, str], int] = {}  # (path, slice) -> bits
+
+    def body(self, body, depth: int = 0) -> None:
+        if depth > 32:
+            return
+        for m in body:
+            k = m.kind
+            if k == ast.SymbolKind.ProceduralBlock:
+                self.block(m)
+            elif k == ast.SymbolKind.Instance:
+                self.body(m.body, depth + 1)
+            elif k == ast.SymbolKind.GenerateBlock:
+                self.body(m, depth + 1)
+            elif k == ast.SymbolKind.GenerateBlockArray:
+                for blk in m:
+                    if blk.kind == ast.SymbolKind.GenerateBlock:
+                        self.body(blk, depth + 1)
+
+    def block(self, block) -> None:
+        stmt = block.body
+        if stmt.kind != ast.StatementKind.Timed:
+            return
+        t = stmt.timing
+        events = list(t.events) if t.kind == ast.TimingControlKind.EventList else [t]
+        if not any(ev.kind == ast.TimingControlKind.SignalEvent and
+                   ev.edge in (ast.EdgeKind.PosEdge, ast.EdgeKind.NegEdge, ast.EdgeKind.BothEdges)
+                   for ev in events):
+            return
+        loop_vars: set[str] = set()
+
+        def visit(node):
+            if isinstance(node, ast.Statement) and node.kind == ast.StatementKind.ForLoop:
+                for e in node.initializers:
+                    if e.kind == ast.ExpressionKind.Assignment:
+                        for sym, _e in _lvalues(e.left):
+                            loop_vars.add(sym.hierarchicalPath)
+                for v in node.loopVars:
+                    loop_vars.add(v.hierarchicalPath)
+            elif isinstance(node, ast.Expression) and node.kind == ast.ExpressionKind.Assignment:
+                for sym, lhs in _lvalues(node.left):
+                    path = sym.hierarchicalPath
+                    if sym.kind != ast.SymbolKind.Variable or path in loop_vars:
+                        continue
+                    self.regs.setdefault(path, _bits(sym))
+                    if self._counts(node.right, sym):
+                        part = _slice(lhs)
+                        # a part chosen by a variable (`q[i*4 +: 4]` in a loop): any of it
+                        self.counters[(path, part)] = _width(lhs) if part != "*" else \
+                            self.regs[path]
+            return True
+
+        stmt.stmt.visit(visit)
+        for path in loop_vars:
+            self.regs.pop(path, None)
+            for key in [key for key in self.counters if key[0] == path]:
+                del self.counters[key]
+
+    @staticmethod
+    def _counts(rhs, sym) -> bool:
+        """``rhs`` adds to or subtracts from ``sym`` itself (``q + 1``, ``mem[i] - 1``)."""
+        path = sym.hierarchicalPath
+        found = False
+
+        def visit(node):
+            nonlocal found
+            if found:
+                return False
+            if isinstance(node, ast.Expression) and node.kind == ast.ExpressionKind.BinaryOp \
+                    and node.op in _ADD_SUB:
+                for side in (node.left, node.right):
+                    s = _root(side)
+                    if s is not None and s.hierarchicalPath == path:
+                        found = True
+                        return False
+            return True
+
+        rhs.visit(visit)
+        return found
+
+
+def _slice(lhs) -> str:
+    """Which part of a register an lvalue writes: ``""`` (all of it, or an element of a
+    memory), or ``"[7:4]"`` for a constant part select (the digits of a BCD counter)."""
+    if lhs.kind == ast.ExpressionKind.RangeSelect:
+        lo, hi = _const_of(lhs.right), _const_of(lhs.left)
+        return "*" if lo is None or hi is None else f"[{hi}:{lo}]"
+    return ""
+
+
+def state_of(design: Design) -> tuple[int, int, int]:
+    """``(state bits, hidden bits, counter bits)`` of a design.
+
+    State bits: every variable assigned in an edge-triggered block (registers and memories of
+    every instance; loop variables excluded). Hidden bits: those of them that are not output
+    ports, the state a stimulus has to build without seeing it (a predictor's table, an FSM's
+    state register; not a shift register or a cellular automaton whose cells are the outputs).
+    Counter bits: every register, or part of one, that counts (is assigned from itself plus or
+    minus something: ``q <= q + 1``, ``ss[7:4] <= ss[7:4] + 1``; ``mem[i] <= mem[i] - 1``
+    counts as one element), added up: a chain of counters (seconds, minutes, hours) runs as long
+    as one counter of all their bits. Hidden and counter bits size the automatic cycle budget
+    (:func:`._options.auto_cycles`)."""
+    return _sizes(design, _state(design))
+
+
+def _state(design: Design) -> _State:
+    st = _State()
+    try:
+        st.body(design.body)
+    except (AttributeError, ValueError, RuntimeError):  # an AST shape we do not know: no hint
+        pass
+    return st
+
+
+def _sizes(design: Design, st: _State) -> tuple[int, int, int]:
+    outs = {f"{design.top}.{p.name}" for p in design.ports if p.direction == "output"}
+    hidden = sum(b for path, b in st.regs.items() if path not in outs)
+    return sum(st.regs.values()), hidden, sum(st.counters.values())
+
+
+def _thresholds(design: Design, counters: set[str], limit: int = 16) -> set[int]:
+    """Constants a design compares its counters with (``fall_counter >= 20``, ``n == 999``):
+    the number of cycles a condition must last for the count to get there."""
+    found: set[int] = set()
+    if not counters:
+        return found
+
+    def visit(node):
+        if len(found) >= limit:
+            return False
+        if isinstance(node, ast.Expression) and node.kind == ast.ExpressionKind.BinaryOp and \
+                (node.op in _EQUALITY or node.op in _RELATIONAL):
+            for a, b in ((node.left, node.right), (node.right, node.left)):
+                c = _const_of(b)
+                sym = _root(a) if c is not None else None
+                if sym is not None and sym.hierarchicalPath in counters and 2 <= c <= 4096:
+                    found.add(c)
+        return True
+
+    try:
+        design.body.visit(visit)
+    except (AttributeError, ValueError, RuntimeError):
+        pass
+    return found
+
+
+def _cv_int(cv) -> int | None:
+    """An integer ConstantValue as a Python int (None for reals, strings, X/Z bits)."""
+    try:
+        return _svint(cv.value) if cv is not None else None
+    except (AttributeError, ValueError, TypeError):
+        return None
 
 
 def constants_of(design: Design, limit: int = 256) -> set[int]:
-    """Integer literals of a design (case labels, compared values, parameters): stimulus hints."""
+    """Integer literals and parameter values of a design (case labels, compared values,
+    ``localparam IDLE = ...``, ``parameter W = 8``): stimulus hints."""
     found: set[int] = set()
 
     def visit(node):
+        if len(found) >= limit:
+            return False
         if isinstance(node, ast.Expression) and node.kind == ast.ExpressionKind.IntegerLiteral:
             v = _svint(node.value)
-            if v is not None and len(found) < limit:
+            if v is not None:
+                found.add(v)
+        elif getattr(node, "kind", None) == ast.SymbolKind.Parameter:
+            v = _cv_int(getattr(node, "value", None))
+            if v is not None and v >= 0:
                 found.add(v)
         return True
 
     design.body.visit(visit)
     return found
+
+
+_EQUALITY = (ast.BinaryOperator.Equality, ast.BinaryOperator.Inequality,
+             ast.BinaryOperator.CaseEquality, ast.BinaryOperator.CaseInequality)
+_RELATIONAL = (ast.BinaryOperator.LessThan, ast.BinaryOperator.LessThanEqual,
+               ast.BinaryOperator.GreaterThan, ast.BinaryOperator.GreaterThanEqual)
+
+
+def _const_of(expr) -> int | None:
+    """The value of a constant expression (a literal, a parameter, ``P + 1``), else None."""
+    if expr.kind == ast.ExpressionKind.NamedValue:
+        if expr.symbol.kind == ast.SymbolKind.Parameter:
+            return _cv_int(expr.symbol.value)
+        return None
+    try:
+        return _cv_int(expr.constant)
+    except AttributeError:
+        return None
+
+
+def _width(expr) -> int:
+    try:
+        return int(expr.type.bitWidth or 0)
+    except (AttributeError, ValueError):
+        return 0
+
+
+class _Hints:
+    """Where a design compares an input (or a slice, a concatenation of inputs, an input plus a
+    constant, a net driven by one of those) with a constant: the input values that make the
+    comparison true, and its neighbours for ``<``/``>``."""
+
+    def __init__(self, inputs: dict[str, int], nets: dict[str, object], limit: int):
+        self.inputs = inputs
+        self.nets = nets  # net path -> the expression driving it
+        self.limit = limit
+        self.found: dict[tuple, None] = {}
+
+    def add(self, expr, value: int, relational: bool) -> None:
+        for v in ((value - 1, value, value + 1) if relational else (value,)):
+            if len(self.found) >= self.limit:
+                return
+            parts = self.place(expr, v, 0)
+            if parts:
+                self.found.setdefault(tuple(parts), None)
+
+    def place(self, expr, value: int, depth: int) -> list[tuple[str, int, int, int]] | None:
+        if depth > 8:
+            return None
+        w = _width(expr)
+        if w <= 0:
+            return None
+        value &= (1 << w) - 1
+        k = expr.kind
+        if k == ast.ExpressionKind.Conversion:
+            inner = _width(expr.operand)
+            if inner <= 0 or (inner < w and value >> inner):
+                return None  # a value the narrower operand cannot hold
+            return self.place(expr.operand, value, depth + 1)
+        if k == ast.ExpressionKind.NamedValue:
+            sym = expr.symbol
+            if sym.name in self.inputs and sym.kind in (ast.SymbolKind.Net,
+                                                         ast.SymbolKind.Variable):
+                if self.inputs[sym.name] == w:
+                    return [(sym.name, 0, w, value)]
+                return None
+            drv = self.nets.get(sym.hierarchicalPath)
+            return self.place(drv, value, depth + 1) if drv is not None else None
+        if k == ast.ExpressionKind.RangeSelect or k == ast.ExpressionKind.ElementSelect:
+            base = expr.value
+            if base.kind != ast.ExpressionKind.NamedValue or base.symbol.name not in self.inputs:
+                return None
+            lo = _const_of(expr.right) if k == ast.ExpressionKind.RangeSelect else \
+                _const_of(expr.selector)
+            hi = _const_of(expr.left) if k == ast.ExpressionKind.RangeSelect else lo
+            if lo is None or hi is None:
+                return None
+            lsb = min(lo, hi)
+            try:  # [7:0] of a [15:8] vector is bits 0..7 of the input
+                rng = base.symbol.type.fixedRange
+                lsb -= min(rng.left, rng.right)
+            except AttributeError:
+                pass
+            if lsb < 0 or lsb + w > self.inputs[base.symbol.name]:
+                return None
+            return [(base.symbol.name, lsb, w, value)]
+        if k == ast.ExpressionKind.Concatenation:
+            parts: list[tuple[str, int, int, int]] = []
+            off = 0
+            for op in reversed(list(expr.operands)):
+                ow = _width(op)
+                c = _const_of(op)
+                if c is not None:  # a constant part must already hold its bits
+                    if (value >> off) & ((1 << ow) - 1) != c & ((1 << ow) - 1):
+                        return None
+                else:
+                    sub = self.place(op, (value >> off) & ((1 << ow) - 1), depth + 1)
+                    if sub is None:
+                        return None
+                    parts += sub
+                off += ow
+            return parts or None
+        if k == ast.ExpressionKind.BinaryOp and expr.op in (
+                ast.BinaryOperator.Add, ast.BinaryOperator.Subtract,
+                ast.BinaryOperator.BinaryXor):
+            a, b = expr.left, expr.right
+            ca, cb = _const_of(a), _const_of(b)
+            if expr.op == ast.BinaryOperator.Add:
+                if cb is not None:
+                    return self.place(a, value - cb, depth + 1)
+                if ca is not None:
+                    return self.place(b, value - ca, depth + 1)
+            elif expr.op == ast.BinaryOperator.Subtract:
+                if cb is not None:
+                    return self.place(a, value + cb, depth + 1)
+                if ca is not None:
+                    return self.place(b, ca - value, depth + 1)
+            else:
+                if cb is not None:
+                    return self.place(a, value ^ cb, depth + 1)
+                if ca is not None:
+                    return self.place(b, value ^ ca, depth + 1)
+            return None
+        if k == ast.ExpressionKind.UnaryOp and expr.op == ast.UnaryOperator.BitwiseNot:
+            return self.place(expr.operand, ~value, depth + 1)
+        return None
+
+
+Hint = tuple[tuple[str, int, int, int], ...]
+
+
+def hints_of(design: Design, limit: int = 64) -> list[Hint]:
+    """Input values a design compares with constants, placed where they are compared
+    (``{hi, lo} == 16'hBEEF``, ``bus[23:8] == K``, ``x + 3 == K``, ``case (sel) ...``)."""
+    inputs = {p.name: p.width for p in design.ports if p.direction == "input"}
+    nets: dict[str, object] = {}
+    for m in design.body:
+        try:
+            if m.kind == ast.SymbolKind.ContinuousAssign:
+                a = m.assignment
+                if a.kind == ast.ExpressionKind.Assignment and \
+                        a.left.kind == ast.ExpressionKind.NamedValue:
+                    nets[a.left.symbol.hierarchicalPath] = a.right
+            elif m.kind == ast.SymbolKind.Net and m.initializer is not None:
+                nets[m.hierarchicalPath] = m.initializer
+        except AttributeError:
+            continue
+    h = _Hints(inputs, nets, limit)
+
+    def visit(node):
+        if len(h.found) >= limit:
+            return False
+        if isinstance(node, ast.Expression) and node.kind == ast.ExpressionKind.BinaryOp:
+            rel = node.op in _RELATIONAL
+            if node.op in _EQUALITY or rel:
+                for a, b in ((node.left, node.right), (node.right, node.left)):
+                    c = _const_of(b)
+                    if c is not None and _const_of(a) is None:
+                        h.add(a, c, rel)
+        elif isinstance(node, ast.Statement) and node.kind == ast.StatementKind.Case:
+            if _const_of(node.expr) is None:
+                for item in node.items:
+                    for e in item.expressions:
+                        c = _const_of(e)
+                        if c is not None:
+                            h.add(node.expr, c, False)
+        return True
+
+    try:
+        design.body.visit(visit)
+    except (AttributeError, ValueError, RuntimeError):
+        pass
+    return list(h.found)
