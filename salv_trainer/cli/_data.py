@@ -170,9 +170,9 @@ def label_command(
     out: Path = typer.Option(..., "--out", "-o", help="Labeled file to write/extend (JSONL)."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Parallel simulations."),
     prompts_per_call: int = typer.Option(64, "--prompts-per-call", help="Prompts packed into one batched equivalence call (and written together)."),
-    # 2000 = data.label.LABEL_CYCLES (not imported here: it would slow every command's start-up)
-    cycles: int = typer.Option(2000, "--cycles", help="Samples per simulation (clock cycles or input vectors)."),
-    sequences: int = typer.Option(4, "--sequences", help="Independent stimulus sequences."),
+    # the defaults are verislice.equiv.EquivOptions' (one default for the CLI, the API and label)
+    cycles: Optional[int] = typer.Option(None, "--cycles", help="Samples per simulation (clock cycles or input vectors; default: automatic per reference, as `verislice equiv`).", show_default=False),
+    sequences: int = typer.Option(6, "--sequences", help="Independent stimulus sequences (as `verislice equiv`)."),
     seed: int = typer.Option(0, "--seed", help="Stimulus seed."),
     engine: str = typer.Option("cocotb", "--engine", help="cocotb, or vvp (same testbench, faster start)."),
     timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds per simulation (default: automatic)."),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -40,7 +41,7 @@ def equiv(
     candidates: list[Path] = typer.Argument(..., help="Candidate designs (one file each).",
                                             show_default=False),
     json_out: bool = JSON,
-    cycles: int = typer.Option(_D.cycles, help=_H["cycles"]),
+    cycles: Optional[int] = typer.Option(None, help=_H["cycles"], show_default=False),
     seed: int = typer.Option(_D.seed, help=_H["seed"]),
     sequences: int = typer.Option(_D.sequences, help=_H["sequences"]),
     clock: str = typer.Option(None, help=_H["clock"], show_default=False),

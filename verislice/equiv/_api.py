@@ -138,7 +138,8 @@ def _prepare_group(gid: int, ref, cands, opts: EquivOptions) -> _Prepared:
         return _Prepared(gid, None, verdicts)
     ref_prefix = f"vs{gid}r_"
     specs = [InputSpec(n, w) for n, w in unit.inputs]
-    stim = make_stimulus(specs, unit.timing, constants, samples=opts.cycles, seed=opts.seed,
+    stim = make_stimulus(specs, unit.timing, constants, samples=opts.cycles_for(unit.timing),
+                         seed=opts.seed,
                          sequences=opts.sequences, key=unit.key)
     group = SimGroup(gid, name, unit.top, ref_prefix + unit.top, ref_prefix, unit.text,
                      unit.inputs, unit.outputs, unit.timing, stim, tuple(sims), ())
@@ -381,11 +382,15 @@ def _n(groups: list[SimGroup]) -> int:
 
 
 def _pack(groups: list[SimGroup], size: int) -> list[list[SimGroup]]:
-    """Fill simulations with up to ``size`` candidates, splitting big groups across them."""
+    """Fill simulations with up to ``size`` candidates, splitting big groups across them. One
+    simulation steps one stimulus length, so groups are packed by length (stable order)."""
     batches: list[list[SimGroup]] = []
     cur: list[SimGroup] = []
     room = size
-    for g in groups:
+    for g in sorted(groups, key=lambda g: g.stimulus.samples):
+        if cur and cur[-1].stimulus.samples != g.stimulus.samples:
+            batches.append(cur)
+            cur, room = [], size
         cands = list(g.cands)
         while cands:
             take, cands = cands[:room], cands[room:]

@@ -21,10 +21,10 @@ STATE_BITS_FREE = 32
 #: A counter of w bits (``q <= q + 1``) needs up to 2**w cycles to run through its range; the
 #: quiet sequences are made that long for w up to this many bits.
 COUNTER_BITS_MAX = 12
-#: The default of ``EquivOptions.cycles``. ``None`` (automatic, :func:`auto_cycles`) needs the
-#: batch API to size each reference's stimulus with :meth:`EquivOptions.cycles_for` and to run
-#: each simulation at its groups' length; until it does, every design gets 1000 cycles.
-DEFAULT_CYCLES: int | None = 1000
+#: The default of ``EquivOptions.cycles``: ``None``, automatic (:func:`auto_cycles`): the batch
+#: API sizes each reference's stimulus with :meth:`EquivOptions.cycles_for` and runs each
+#: simulation at its groups' length.
+DEFAULT_CYCLES: int | None = None
 
 
 def long_run(counter_bits: int) -> int:

@@ -54,6 +54,11 @@ def run_batch(groups: list[SimGroup], options: EquivOptions,
     ``workdir``: the directory to make simulation directories in (the caller removes it as a
     whole, even when it had to kill this process mid-simulation)."""
     global _workdir
+    lengths = {g.stimulus.samples for g in groups}
+    if len(lengths) > 1:
+        raise ValueError(f"one simulation steps one stimulus length, not {sorted(lengths)}")
+    if lengths:  # the reference's own budget (automatic cycles) drives this simulation
+        options = options.with_(cycles=lengths.pop())
     out = BatchOutcome({}, {})
     previous, _workdir = _workdir, workdir
     try:
