@@ -16,10 +16,17 @@ For each prompt row (``reference`` + ``responses``):
 
 A candidate that fails anywhere gets its verdict and message; it never stops the run. Finished rows
 are appended to the output at once; a rerun skips the ids already there.
+
+Chunks of ``prompts_per_call`` rows are labelled by an executor (:mod:`salv_trainer._executor`):
+in this process (default), or as Ray tasks over a cluster (``--executor ray``); either way the
+labelled chunks come back in input order and this process writes them. ``shard`` labels only the
+rows of one shard (:mod:`salv_trainer._shard`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import itertools
 import os
 import threading
@@ -33,7 +40,9 @@ import verislice
 from verislice.equiv import COMPILE_ERROR, OK, EquivOptions
 from verislice.untrusted import SandboxUnavailable, output_cones, require_sandbox
 
+from .._executor import Executor, LocalExecutor
 from .._paths import refuse_overwrite
+from .._shard import Shard
 from .._text import verilog_safe
 from ..extract import extract_code
 from ._errors import DataError
@@ -61,6 +70,8 @@ class LabelConfig:
     formal: Any = None
     """The prover's options for ``method="formal"|"both"`` (``verislice._formal.FormalOptions``:
     depth, solver time limit, ...); ``None``: its defaults."""
+    shard: Shard | None = None
+    """Label only this shard's rows (``--shard I/N``; ``None``: all)."""
 
 
 @dataclass
@@ -240,45 +251,56 @@ def label(
     *,
     resume: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    executor: Executor | None = None,
 ) -> LabelReport:
-    """Label every row of ``samples`` not yet in ``out``; append the labeled rows to ``out``.
+    """Label every row of ``samples`` (of ``config.shard``) not yet in ``out``; append the labeled
+    rows to ``out``, in input order.
 
     ``progress(done, total)`` counts candidates. Returns the summary of this run's candidates.
     The file is streamed (read twice: once to check every row and count, once to label), so
-    memory does not grow with its size.
+    memory does not grow with its size. ``executor`` runs the chunks (default: this process;
+    a :class:`~salv_trainer._executor.RayExecutor` runs each chunk as a task taking
+    ``config.jobs`` CPUs).
     """
     cfg = config or LabelConfig()
+    ex = executor or LocalExecutor()
+    mine = cfg.shard.has if cfg.shard else (lambda _id: True)
     start = time.monotonic()
     refuse_overwrite({"the samples file": samples}, {"the output": out}, error=DataError)
     done = done_ids(out) if resume else set()
     # First pass: check every row before hours of simulation, count the work; keep only ids.
     seen: dict[str, int] = {}
-    todo_prompts = total = 0
+    prompts = todo_prompts = total = 0
     for lineno, row in read_jsonl(samples):
         _check_row(samples, lineno, row, seen)
-        if str(row["id"]) not in done:
-            todo_prompts += 1
-            total += len(row["responses"])
-    report = LabelReport(prompts=len(seen), skipped=len(seen) - todo_prompts)
+        if mine(row["id"]):
+            prompts += 1
+            if str(row["id"]) not in done:
+                todo_prompts += 1
+                total += len(row["responses"])
+    report = LabelReport(prompts=prompts, skipped=prompts - todo_prompts)
     if progress:
         progress(0, total)
     size = max(1, cfg.prompts_per_call)
 
-    def todo_rows() -> Iterator[dict[str, Any]]:
-        for _, row in read_jsonl(samples):
-            if str(row["id"]) not in done:
-                yield row
-
-    with JsonlWriter(out, resume=resume) as writer:
-        rows = todo_rows()
+    def chunks() -> Iterator[list[dict[str, Any]]]:
+        rows = (row for _, row in read_jsonl(samples) if mine(row["id"]) and str(row["id"]) not in done)
         while chunk := list(itertools.islice(rows, size)):
-            base = report.candidates
+            yield chunk
 
-            def step(n: int, _total: int, base: int = base) -> None:
-                if progress:
-                    progress(base + n, total)
+    def step(n: int, _total: int) -> None:
+        # candidates of the chunk being labelled, after those written (in this process only: a
+        # Ray task reports when its whole chunk is back)
+        if progress:
+            progress(report.candidates + n, total)
 
-            for row in label_rows(chunk, cfg, progress=step):
+    work = functools.partial(label_rows, config=cfg,
+                             progress=step if isinstance(ex, LocalExecutor) else None)
+    # closing(): a run ended early (an error, Ctrl-C) stops the chunks still queued or running
+    with JsonlWriter(out, resume=resume) as writer, \
+            contextlib.closing(ex.map(work, chunks(), cpus=cfg.jobs)) as results:
+        for labeled in results:
+            for row in labeled:
                 writer.write(row)
                 report.labeled += 1
                 for lab in row["labels"]:
