@@ -646,3 +646,20 @@ def test_a_repeated_case_label_is_dead_as_in_verilog():
     assert verdicts(r) == {"out": MISMATCH, "valid": MISMATCH}
     cex = assert_real(ref, cand, r, "out")
     assert cex.inputs == {"code": "01000110"} and (cex.expected, cex.actual) == ("1001", "0000")
+
+
+def test_an_asynchronous_load_yosys_cannot_model_is_refuted_only_when_icarus_agrees():
+    # `negedge rst_n` tested as `if (rst_n)` (the commonest async-reset mistake) loads `q + d`
+    # asynchronously: Yosys makes that a level-sensitive load, a loop through `q`. The prover
+    # retries such a candidate with its asynchronous edges ignored and keeps only a difference
+    # that Icarus reproduces on the real texts; a proof on that model would prove nothing.
+    ref = Source("module c(input clk, input rst_n, input [3:0] d, output reg [3:0] q);\n"
+                 "  always @(posedge clk or negedge rst_n)\n"
+                 "    if (!rst_n) q <= 4'd0; else q <= q + d;\nendmodule\n", "al_ref.v")
+    cand = Source("module c(input clk, input rst_n, input [3:0] d, output reg [3:0] q);\n"
+                  "  always @(posedge clk or negedge rst_n)\n"
+                  "    if (rst_n) q <= 4'd0; else q <= q + d;\nendmodule\n", "al_gen.v")
+    [r] = check_formal(ref, [cand])
+    assert verdicts(r) == {"q": MISMATCH}, r
+    assert "asynchronous edges of the candidate ignored, replayed in Icarus" in r.outputs["q"].message
+    assert_real(ref, cand, r, "q")

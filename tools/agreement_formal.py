@@ -190,6 +190,10 @@ def run_bundle(bundle: str, args) -> dict:
                     except VerisliceError as exc:
                         item["replay"] = {"error": exc.message}
                     out["findings"].append(item)
+                elif so.verdict == "MATCH" and fo.verdict == "AMBIGUOUS":
+                    out["findings"].append({
+                        "case": "formal-ambiguous", "task": task, "candidate": kind,
+                        "output": name, "formal_message": fo.message})
                 elif so.verdict == "MISMATCH" and fo.verdict in ("PROVEN", "BOUNDED"):
                     ff = so.first_failure
                     out["findings"].append({

@@ -294,6 +294,8 @@ class _Raw:
     vacuous: bool = False
     ambiguous: set[str] = field(default_factory=set)
     unchecked: str = ""  # the vacuity/ambiguity checks did not finish: why
+    retry: str = ""  # why the candidate goes again on the approximate model
+    approx: str = ""  # proven on the approximate model (see _drop_async_edges): why
     seconds: float = 0.0
 
 
@@ -306,6 +308,7 @@ class _Unit:
     cand: SimCandidate
     outputs: list[str]
     joint: bool = True  # try one proof of all outputs first
+    approx: bool = False  # the approximate model (asynchronous edges ignored)
     defined: bool = False  # simulation saw the reference outputs defined (no ambiguity check)
 
 
@@ -364,7 +367,8 @@ def _job(groups: list[SimGroup], units: list[_Unit], opts: FormalOptions) -> dic
             "key": u.uid, "files": [[u.cand.name, u.cand.text]],
             "wrapper": _wrapper("vsf_gate", u.cand.sim_top, _data_inputs(g), g.outputs,
                                 list(u.cand.outputs)),
-            "outputs": u.outputs, "joint": u.joint, "ambiguity": not u.defined})
+            "outputs": u.outputs, "joint": u.joint, "ambiguity": not u.defined,
+            "approx": u.approx})
     return {
         "groups": segments, "depth": opts.depth, "timeout": opts.timeout,
         "setup_limit": _SETUP_SECONDS, "step_limit": _step_limit(opts),
@@ -444,6 +448,7 @@ def _run_units(groups: list[SimGroup], units: list[_Unit], opts: FormalOptions
             kind = e["ev"]
             if kind == "info":
                 r.info = e
+                r.retry = e.get("approx_retry") or ""
             elif kind == "result":
                 r.results[e["o"]] = e
             elif kind == "vacuous":
@@ -452,8 +457,12 @@ def _run_units(groups: list[SimGroup], units: list[_Unit], opts: FormalOptions
                 r.ambiguous.add(e["o"])
             elif kind == "done":
                 done.add(k)
+        retries = _retries(pending, raw)
         if run.ok:
-            break
+            if not retries:
+                break
+            pending = retries
+            continue
         if last is None:  # the worker did not even start (no pyosys, no memory, ...)
             for u in pending:
                 raw[u.uid].error = f"the Yosys worker did not start: {why}"
@@ -483,19 +492,38 @@ def _run_units(groups: list[SimGroup], units: list[_Unit], opts: FormalOptions
             else:  # setup / info
                 r.error = why
                 done.add(k)
-        nxt = []
+        retries = _retries(pending, raw)
+        done.update(u.uid for u in retries)
+        nxt = list(retries)
         for u in pending:
             if u.uid in done:
                 continue
             left = [o for o in u.outputs if o not in raw[u.uid].results]
             if left or raw[u.uid].info is None:
                 nxt.append(replace(u, outputs=left))
-        if [(u.uid, u.outputs, u.joint) for u in nxt] == before:
+        if [(u.uid, u.outputs, u.joint) for u in nxt] == before and not retries:
             for u in nxt:  # no progress at all: give up on these rather than loop
                 raw[u.uid].error = why
             break
         pending = nxt
     return raw, ref_errors
+
+
+def _retries(pending: list[_Unit], raw: dict[int, _Raw]) -> list[_Unit]:
+    """Units to prove again on the approximate model: their worker asked for it (a loop through
+    an asynchronous load of the candidate), or Yosys could not read the candidate's
+    asynchronous reset ("yields non-constant value"). Once each."""
+    out = []
+    for u in pending:
+        r = raw[u.uid]
+        if u.approx:
+            continue
+        why = r.retry or (r.error if re.search(r"Async reset \S+ yields non-constant", r.error)
+                          else "")
+        if why:
+            raw[u.uid] = _Raw(approx=why, seconds=r.seconds)
+            out.append(replace(u, approx=True, joint=True))
+    return out
 
 
 # -- results -----------------------------------------------------------------------------------
@@ -617,9 +645,30 @@ def _candidate_result(c: SimCandidate, g: SimGroup, wanted: list[str], raw: _Raw
             outs[name] = OutputResult(name, verdict, 0, 0, None, width, cw, method="formal")
         elif name in wanted:
             outs[name] = _output_result(name, width, g, raw, opts)
+            if raw.approx:
+                outs[name] = _confirmed(outs[name], g, c, raw.approx)
     message = raw.error or (raw.info or {}).get("unsupported") or ""
     return CandidateResult(OK, message, outs, name=c.name, top=c.top, method="formal",
                            seconds=raw.seconds)
+
+
+def _confirmed(o: OutputResult, g: SimGroup, c: SimCandidate, why: str) -> OutputResult:
+    """An output proved on the approximate model: only a difference Icarus reproduces on the
+    real texts stands (a MISMATCH); anything else is UNKNOWN, for ``why``."""
+    if o.verdict == MISMATCH and o.first_failure is not None:
+        from ._formal_replay import replay_prepared
+
+        try:
+            r = replay_prepared(g, c, o.name, o.first_failure)
+        except VerisliceError:
+            r = None
+        if r is not None and r.differs:
+            return replace(o, message=o.message + "; found with the asynchronous edges of the "
+                                                  "candidate ignored, replayed in Icarus")
+    if o.verdict == UNKNOWN:
+        return o
+    return replace(o, verdict=UNKNOWN, mismatches=0, samples=0, first_failure=None,
+                   message=why)
 
 
 def prove_groups(
