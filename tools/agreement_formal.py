@@ -255,7 +255,8 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=0, help="first N tasks only")
     ap.add_argument("--depth", type=int, default=20)
     ap.add_argument("--timeout", type=float, default=10.0, help="solver limit per SAT call (s)")
-    ap.add_argument("--cycles", type=int, default=1000, help="simulation samples")
+    ap.add_argument("--cycles", type=int, default=None,
+                    help="simulation samples (default: automatic, as verislice equiv)")
     ap.add_argument("--methods", nargs="+", default=["sim", "formal", "both"],
                     choices=["sim", "formal", "both"])
     ap.add_argument("--jobs", type=int, default=1)

@@ -2,7 +2,7 @@
 """Labelling throughput of verislice.equiv: ms per candidate, by candidates per simulation.
 
 Workload: VerilogEval v2 references (those passing on Icarus 11) with k=5 single-token mutants
-of the canonical solution per problem (verislice.mutate), 1000 cycles each. Measured in the same
+of the canonical solution per problem (verislice.mutate), automatic cycles. Measured in the same
 run, on one core (jobs=1) unless stated:
 
 * baseline: each mutant run through the benchmark's own testbench (iverilog + vvp per candidate);
@@ -169,7 +169,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", type=int, default=30)
     ap.add_argument("--k", type=int, default=5)
-    ap.add_argument("--cycles", type=int, default=1000)
+    ap.add_argument("--cycles", type=int, default=None,
+                    help="samples per simulation (default: automatic, as verislice equiv)")
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 5, 20, 50])
     ap.add_argument("--engines", nargs="+", default=["cocotb", "vvp"])
     ap.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
@@ -203,7 +204,7 @@ def main() -> int:
     work = workload(a.tasks, a.k, not a.include_slow)
     n = sum(len(ms) for _r, ms in work)
     print(f"workload: {len(work)} VerilogEval v2 tasks x k={a.k} mutants = {n} candidates, "
-          f"{a.cycles} cycles, cpu count {os.cpu_count()}, load average at the start: "
+          f"{a.cycles or 'automatic'} cycles, cpu count {os.cpu_count()}, load average at the start: "
           f"{os.getloadavg()[0]:.1f}")
     for engine in a.engines:  # warm imports
         equiv.check_batch(as_groups(work[:1]), engine=engine, cycles=10)
