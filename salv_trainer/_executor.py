@@ -60,10 +60,12 @@ class Executor(Protocol):
         ...
 
     def map_with(self, setup: Callable[[], S], fn: Callable[[S, T], R], items: Iterable[T], *,
-                 replicas: int | None = None, cpus: int = 1, gpus: float = 0) -> Iterator[R]:
+                 replicas: int | None = None, cpus: int = 1,
+                 gpus: float | None = None) -> Iterator[R]:
         """``fn(state, item)`` for every item, ``state = setup()`` made once per replica (a model,
-        an inference engine). ``replicas`` (Ray only; default: as many as the cluster's GPUs
-        allow, else one) each take ``cpus`` CPUs and ``gpus`` GPUs."""
+        an inference engine). Ray only: ``replicas`` each take ``cpus`` CPUs and ``gpus`` GPUs
+        (default: 1 when the cluster has GPUs, else 0); default ``replicas``: as many as the
+        cluster's GPUs allow, else one."""
         ...
 
     def close(self) -> None:
@@ -89,7 +91,8 @@ class LocalExecutor:
             pool.shutdown(wait=False, cancel_futures=True)
 
     def map_with(self, setup: Callable[[], S], fn: Callable[[S, T], R], items: Iterable[T], *,
-                 replicas: int | None = None, cpus: int = 1, gpus: float = 0) -> Iterator[R]:
+                 replicas: int | None = None, cpus: int = 1,
+                 gpus: float | None = None) -> Iterator[R]:
         state = setup()
         for item in items:
             yield fn(state, item)
@@ -183,11 +186,16 @@ class RayExecutor:
     # -- actors ----------------------------------------------------------------------------
 
     def map_with(self, setup: Callable[[], S], fn: Callable[[S, T], R], items: Iterable[T], *,
-                 replicas: int | None = None, cpus: int = 1, gpus: float = 0) -> Iterator[R]:
+                 replicas: int | None = None, cpus: int = 1,
+                 gpus: float | None = None) -> Iterator[R]:
         ray = self._ray
+        total_gpus = ray.cluster_resources().get("GPU", 0)
+        if gpus is None:
+            gpus = 1 if total_gpus else 0
         if replicas is None:
-            total_gpus = ray.cluster_resources().get("GPU", 0)
             replicas = max(1, int(total_gpus // gpus)) if gpus else 1
+        if replicas < 1:
+            raise ExecutorError(f"--replicas must be at least 1, got {replicas}")
         actor = ray.remote(_Replica).options(num_cpus=cpus, num_gpus=gpus,
                                              max_restarts=self.max_retries,
                                              max_task_retries=self.max_retries)

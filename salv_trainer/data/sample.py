@@ -8,23 +8,33 @@ code inside it (:func:`salv_trainer.extract.extract_code`).
 Prompts are processed in chunks of ``chunk_size``; each finished row is appended to the output at
 once, so an interrupted run loses at most the chunk in progress, and a rerun skips the prompts
 already in the output. Each chunk is sampled with a seed derived from ``seed`` and the chunk's
-position, so a run is reproducible for a given prompts file and settings.
+position, so a run is reproducible for a given prompts file and settings (``shard`` included: a
+shard's chunks are made of its own rows).
+
+The chunks are sampled by an executor (:mod:`salv_trainer._executor`): in this process with one
+model (default), or by data-parallel replicas on a Ray cluster (``--executor ray``), each a Ray
+actor that builds its engine once (:func:`load_engine`) on its own GPUs and samples the chunks it
+is given (:func:`sample_chunk`); the chunks come back in input order and this process writes them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .._executor import Executor, LocalExecutor
 from .._paths import refuse_overwrite
+from .._shard import Shard
 from ..prompts import DEFAULT_SYSTEM, build_messages
 from ._errors import DataError
 from ._jsonl import JsonlWriter, done_ids, read_rows
 
-__all__ = ["SampleConfig", "SampleReport", "messages_of", "sample"]
+__all__ = ["SampleConfig", "SampleReport", "load_engine", "messages_of", "sample", "sample_chunk"]
 
 
 @dataclass
@@ -56,6 +66,13 @@ class SampleConfig:
     """System prompt of the shared template."""
     limit: int | None = None
     """Sample only the first ``limit`` prompts of the file."""
+    shard: Shard | None = None
+    """Sample only this shard's prompts (``--shard I/N``, after ``limit``; ``None``: all)."""
+    replicas: int | None = None
+    """``--executor ray``: data-parallel replicas, one engine each (default: as many as the
+    cluster's GPUs allow, else one)."""
+    gpus_per_replica: float | None = None
+    """``--executor ray``: GPUs each replica holds (default: 1 when the cluster has GPUs, else 0)."""
 
     def sampling_json(self) -> dict[str, Any]:
         return {"model": self.model, "k": self.k, "temperature": self.temperature, "top_p": self.top_p,
@@ -83,6 +100,32 @@ def messages_of(row: dict[str, Any], system: str = DEFAULT_SYSTEM) -> list[dict[
     return build_messages(prompt, module_header=row.get("module_header"), system=system)
 
 
+def load_engine(config: SampleConfig) -> tuple[Any, Any]:
+    """The ``(model, tokenizer)`` that :func:`sample_chunk` samples with, built once per process
+    (per replica under Ray): :func:`salv_trainer.generate.load_model` of ``config.model``."""
+    from ..generate import load_model
+
+    if not config.model:
+        raise DataError("no model given (--model PATH)")
+    return load_model(config.model, device=config.device, dtype=config.dtype)
+
+
+def sample_chunk(config: SampleConfig, engine: tuple[Any, Any],
+                 item: tuple[int, list[dict[str, Any]]]) -> list[list[str]]:
+    """``config.k`` responses for each prompt row of one chunk ``item = (position, rows)``; the
+    seed is ``config.seed + position``, so a chunk samples the same wherever it runs."""
+    from ..generate import generate
+
+    model, tokenizer = engine
+    chunk_no, chunk = item
+    return generate(
+        model, tokenizer, [messages_of(r, config.system) for r in chunk],
+        n=config.k, temperature=config.temperature, top_p=config.top_p,
+        max_new_tokens=config.max_new_tokens, seed=config.seed + chunk_no,
+        batch_size=config.batch_size, backend=config.backend,
+    )
+
+
 def sample(
     prompts: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -92,20 +135,27 @@ def sample(
     tokenizer: Any = None,
     resume: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    executor: Executor | None = None,
 ) -> SampleReport:
     """Sample ``config.k`` responses for every prompt of ``prompts`` not yet in ``out``.
 
-    ``model``/``tokenizer`` may be passed already loaded; otherwise ``config.model`` is loaded
-    with :func:`salv_trainer.generate.load_model`. ``progress(done, total)`` counts prompts.
-    Output rows are the prompt rows plus ``responses`` (k strings) and ``sampling`` (settings).
+    ``model``/``tokenizer`` may be passed already loaded (this process only); otherwise
+    :func:`load_engine` loads ``config.model``, once per process or Ray replica.
+    ``progress(done, total)`` counts prompts. Output rows are the prompt rows plus ``responses``
+    (k strings) and ``sampling`` (settings), in input order. ``executor``: where the chunks are
+    sampled (default: this process).
     """
-    from ..generate import generate, load_model
-
+    ex = executor or LocalExecutor()
+    if model is not None and not isinstance(ex, LocalExecutor):
+        raise DataError("a model object can only be used in this process: give config.model "
+                        "(a directory) for the replicas to load")
     start = time.monotonic()
     refuse_overwrite({"the prompts file": prompts}, {"the output": out}, error=DataError)
     rows = read_rows(prompts, fields=("id",))
     if config.limit is not None:
         rows = rows[: config.limit]
+    if config.shard is not None:
+        rows = [r for r in rows if config.shard.has(r["id"])]
     for row in rows:
         messages_of(row, config.system)  # fail early, before loading a model
     done = done_ids(out) if resume else set()
@@ -117,22 +167,17 @@ def sample(
     if not todo:
         report.seconds = time.monotonic() - start
         return report
-    if model is None:
-        if not config.model:
-            raise DataError("no model given (--model PATH)")
-        model, tokenizer = load_model(config.model, device=config.device, dtype=config.dtype)
+    if model is None and not config.model:
+        raise DataError("no model given (--model PATH)")
+    setup = (lambda: (model, tokenizer)) if model is not None else functools.partial(load_engine, config)
     size = max(1, config.chunk_size)
-    with JsonlWriter(out, resume=resume) as writer:
-        for chunk_no in range(0, len(rows), size):
-            chunk = [r for r in rows[chunk_no:chunk_no + size] if str(r["id"]) not in done]
-            if not chunk:
-                continue
-            outs = generate(
-                model, tokenizer, [messages_of(r, config.system) for r in chunk],
-                n=config.k, temperature=config.temperature, top_p=config.top_p,
-                max_new_tokens=config.max_new_tokens, seed=config.seed + chunk_no,
-                batch_size=config.batch_size, backend=config.backend,
-            )
+    items = [(no, chunk) for no in range(0, len(rows), size)
+             if (chunk := [r for r in rows[no:no + size] if str(r["id"]) not in done])]
+    results = ex.map_with(setup, functools.partial(sample_chunk, config), items,
+                          replicas=config.replicas, gpus=config.gpus_per_replica)
+    # closing(): a run ended early (an error, Ctrl-C) lets the replicas and their GPUs go
+    with JsonlWriter(out, resume=resume) as writer, contextlib.closing(results):
+        for (_no, chunk), outs in zip(items, results):
             for row, responses in zip(chunk, outs):
                 writer.write({**row, "responses": list(responses), "sampling": config.sampling_json()})
                 report.sampled += 1
