@@ -64,6 +64,9 @@ class Slice:
         submodules: modules the kept instances need (kept whole when defined in ``file``).
         external_modules: of those, the ones defined in other files (not part of ``text``).
         warnings: black boxes and similar notes.
+        size: how much of ``file`` the slice keeps: ``bytes`` (inside the spans), ``lines``
+            (non-blank lines of ``text``), and the file's ``file_bytes`` and ``file_lines``
+            (non-blank).
     """
 
     text: str
@@ -78,6 +81,7 @@ class Slice:
     submodules: list[str] = field(default_factory=list)
     external_modules: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    size: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {
@@ -92,6 +96,7 @@ class Slice:
             "submodules": self.submodules,
             "external_modules": self.external_modules,
             "warnings": self.warnings,
+            "size": self.size,
             "text": self.text,
         }
 
@@ -133,9 +138,23 @@ def cone(
         design = as_design(source, top=top, include_dirs=include_dirs, defines=defines)
         graph = build_graph(design)
     requested = graph.check_signals(signals)
-    keep = graph.cone(requested)
+    keep = _cone_with_triggers(graph, requested)
     with deep_recursion():
         return _Slicer(graph, requested, keep, ports).run()
+
+
+def _cone_with_triggers(graph: SignalGraph, requested: list[str]) -> set[str]:
+    """The cone of ``requested``, grown so that every ``always @*`` block the slice keeps
+    whole (its cut-down version would never run) has what triggers it: everything it reads."""
+    keep = graph.cone(requested)
+    while True:
+        extra: set[str] = set()
+        for u in graph._units:
+            if u.untriggered(keep):
+                extra |= u.reads - keep
+        if not extra:
+            return keep
+        keep = graph.cone(list(requested) + sorted(keep - set(requested)) + sorted(extra))
 
 
 class _Slicer:
@@ -300,7 +319,7 @@ class _Slicer:
             u = units[0]
             if not (u.targets & self.keep):
                 self.remove_item(s, e)
-            elif u.tree is not None:
+            elif u.tree is not None and not u.untriggered(self.keep):
                 self.prune(u.tree)
         elif k == SX.ContinuousAssign:
             elems = []
@@ -526,6 +545,8 @@ class _Slicer:
         spans: list[tuple[int, int]] = []
         out: list[bytes] = []
         for rs, re_ in regions:
+            if out and out[-1] and not out[-1][-1:].isspace():
+                out.append(b"\n")  # `endmodule /* x */ module top`: a line break between regions
             pos = rs
             for s, e, rep in merged:
                 if e <= rs or s >= re_:
@@ -549,9 +570,11 @@ class _Slicer:
         order = {n: i for i, n in enumerate(self.g.graph.nodes)}
         sigs = list(self.requested) + sorted(
             (s for s in self.keep if s not in self.requested), key=lambda n: order.get(n, 0))
+        size = {"bytes": sum(e - s for s, e in spans), "lines": _nonblank_lines(text.encode()),
+                "file_bytes": len(data), "file_lines": _nonblank_lines(data)}
         return Slice(text, spans, char_spans, sigs, list(self.requested), dropped,
                      self.design.top, self.src.name, self.ports, submodules, external,
-                     list(self.g.warnings))
+                     list(self.g.warnings), size)
 
     def module_ranges(self) -> list[tuple[int, int]]:
         out = []
@@ -663,11 +686,17 @@ def _forward(data: bytes, end: int) -> int:
 
 
 def _eol(data: bytes, end: int) -> int:
-    if data[end:end + 2] == b"\r\n":
-        return end + 2
-    if data[end:end + 1] == b"\n":
-        return end + 1
-    return end
+    """End of a kept region: over the rest of its line when that is only spaces and a ``//``
+    comment (``endmodule // sub``), so the next region starts on a line of its own."""
+    m = _REST_OF_LINE.match(data, end)
+    return m.end() if m else end
+
+
+_REST_OF_LINE = re.compile(rb"[ \t]*(?://[^\r\n]*)?(?:\r?\n|\Z)")
+
+
+def _nonblank_lines(data: bytes) -> int:
+    return sum(1 for line in data.splitlines() if line.strip())
 
 
 def _merge(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:

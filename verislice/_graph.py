@@ -105,6 +105,17 @@ class _Unit:
     targets: set[str]
     tree: _SNode | None = None  # procedural blocks that can be sliced statement by statement
     module: str | None = None  # instantiated module name (instances)
+    # `always @*` blocks: every signal read, and the targets triggered by their own reads
+    reads: set[str] | None = None
+    triggered: set[str] = field(default_factory=set)
+
+    def untriggered(self, keep: set[str]) -> bool:
+        """Would this ``always @*`` block, cut down to the cone ``keep``, read nothing from
+        outside itself (an empty sensitivity list: it would never run)?"""
+        if self.reads is None or not (self.reads - self.targets):
+            return False
+        mine = self.targets & keep
+        return bool(mine) and not (mine & self.triggered)
 
 
 class _Atomic(Exception):
@@ -173,24 +184,35 @@ class SignalGraph:
             raise VerisliceError("no signal given")
         return out
 
-    def cone(self, signals: Iterable[str]) -> set[str]:
-        """Names of every signal that affects one of ``signals`` (themselves included)."""
+    def cone(self, signals: Iterable[str], depth: int | None = None) -> set[str]:
+        """Names of every signal that affects one of ``signals`` (themselves included); with
+        ``depth``, only those at most ``depth`` edges upstream of them."""
         sigs = self.check_signals(signals, allow_inputs=True)
         seen = set(sigs)
-        stack = list(sigs)
+        level = list(sigs)
         pred = self.graph.pred
-        while stack:
-            for u in pred[stack.pop()]:
-                if u not in seen:
-                    seen.add(u)
-                    stack.append(u)
+        n = 0
+        while level and (depth is None or n < depth):
+            nxt = []
+            for v in level:
+                for u in pred[v]:
+                    if u not in seen:
+                        seen.add(u)
+                        nxt.append(u)
+            level = nxt
+            n += 1
         return seen
 
-    def subgraph(self, signals: Iterable[str] | None = None) -> nx.DiGraph:
-        """The graph restricted to the cone of ``signals`` (the whole graph when None)."""
+    def subgraph(self, signals: Iterable[str] | None = None,
+                 depth: int | None = None) -> nx.DiGraph:
+        """The graph restricted to the cone of ``signals`` (the whole graph when None); with
+        ``depth``, to the signals at most ``depth`` edges upstream of them (of every output when
+        ``signals`` is None)."""
         if signals is None:
-            return self.graph
-        return self.graph.subgraph(self.cone(signals))
+            if depth is None:
+                return self.graph
+            signals = self.outputs or list(self.graph.nodes)
+        return self.graph.subgraph(self.cone(signals, depth))
 
     def drivers(self, signal: str) -> list[Statement]:
         """Statements that write ``signal`` (from its incoming edges and initializers)."""
@@ -199,9 +221,10 @@ class SignalGraph:
             seen[(st.file, st.start, st.end)] = st
         return sorted(seen.values(), key=lambda s: (s.file, s.start))
 
-    def to_json(self, signals: Iterable[str] | None = None) -> dict:
-        """Node-link JSON (networkx ``node_link_data`` layout, statements as dicts)."""
-        g = self.subgraph(signals)
+    def to_json(self, signals: Iterable[str] | None = None, depth: int | None = None) -> dict:
+        """Node-link JSON (networkx ``node_link_data`` layout, statements as dicts) of
+        :meth:`subgraph`."""
+        g = self.subgraph(signals, depth)
         nodes = []
         for n, a in g.nodes(data=True):
             nodes.append({"id": n, "kind": a["kind"], "width": a["width"], "line": a["line"],
@@ -318,7 +341,14 @@ class _Builder:
             return None
         path = sym.hierarchicalPath
         name = path[len(self.top_prefix):] if path.startswith(self.top_prefix) else path
-        if name in self.taken and self.taken[name] is not sym:
+        other = self.taken.get(name)
+        if other is not None and other is not sym:
+            if other.parentScope is sym.parentScope:
+                # One name declared twice in one scope: an ANSI port redeclared in the body
+                # (`output [3:0] c` then `reg [3:0] c;`). pyslang only warns; Icarus and Yosys
+                # merge the two declarations, so they are one signal here too.
+                self.names[sym] = name
+                return name
             name = f"{name}@{self._line(sym.location)}"
         self.taken[name] = sym
         self.names[sym] = name
@@ -662,8 +692,52 @@ class _Builder:
         for t, d, c, st in self._edges:
             self.drive(t, d, c, st)
             targets |= t
+        trig = self._triggers(pb, targets)
         if top:
             self.unit(kind, pb.syntax, targets, tree=tree)
+            if trig is not None and self.units and self.units[-1].tree is tree:
+                self.units[-1].reads, self.units[-1].triggered = trig
+
+    def _triggers(self, pb, targets: set[str]) -> tuple[set[str], set[str]] | None:
+        """For an ``always @*`` block: (every signal it reads, the targets whose own statements
+        read something from outside the block, directly or through other targets); None for
+        other blocks.
+
+        A target outside the second set (``y = 4'd5;``, ``w[i] = 1'b1;`` in a loop over a block
+        variable) takes its value when *another* read triggers the block: cut down to its own
+        statements the block would have an empty sensitivity list and never run in Icarus or
+        Verilator (the target stays X / 0). When no target read by a triggered one, such targets
+        depend (control) on everything the block reads, and the slicer keeps the block whole
+        when its cone holds no triggered target (see :func:`verislice._cone.cone`)."""
+        timing = getattr(pb.body, "timing", None)
+        if pb.body.kind != STK.Timed or timing is None or \
+                timing.kind != ast.TimingControlKind.ImplicitEvent:
+            return None
+        own: dict[str, set[str]] = {t: set() for t in targets}
+        reads: set[str] = set()
+        for t, d, c, _ in self._edges:
+            r = set(d) | set(c)
+            reads |= r
+            for x in t:
+                own[x] |= r
+        # a target reading another target of the block keeps that one's statements (it is in
+        # its cone): it is triggered by whatever triggers those, transitively
+        triggered = {t for t, r in own.items() if r - targets}
+        changed = True
+        while changed:
+            changed = False
+            for t, r in own.items():
+                if t not in triggered and r & triggered:
+                    triggered.add(t)
+                    changed = True
+        if reads - targets:
+            needed = set().union(*(own[t] for t in triggered)) if triggered else set()
+            orphans = set(targets) - triggered - needed
+            if orphans:
+                st = self.statement("always", pb.syntax.sourceRange)
+                for t in orphans:
+                    self.drive({t}, (), reads - {t}, st)
+        return reads, triggered
 
     def _in_top_file(self, s) -> bool:
         return file_range(self.sm, s.sourceRange, self.top_buffer) is not None

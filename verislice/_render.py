@@ -67,9 +67,7 @@ def _grow(g: SignalGraph, parent: Tree, n: str, path: list[str], edge: dict | No
     node = parent.add(text)
     expanded.add(n)
     path.append(n)
-    for u in preds:
-        if u == n:
-            continue
+    for u in preds:  # a signal that feeds itself (q <= q + a) lists itself, as "(cycle)"
         _grow(g, node, u, path, g.graph.edges[u, n], expanded, max_depth)
     path.pop()
 
@@ -78,9 +76,11 @@ def _esc(s: str) -> str:
     return s.replace("[", "\\[")
 
 
-def to_dot(g: SignalGraph, signals: Iterable[str] | None = None) -> str:
-    """Graphviz DOT text of the graph (or of the cone of ``signals``)."""
-    sub = g.subgraph(signals)
+def to_dot(g: SignalGraph, signals: Iterable[str] | None = None,
+           depth: int | None = None) -> str:
+    """Graphviz DOT text of the graph (or of the cone of ``signals``; ``depth``: see
+    :meth:`SignalGraph.subgraph`)."""
+    sub = g.subgraph(signals, depth)
     lines = [f"digraph {_q(g.top)} {{", "  rankdir=LR;", '  graph [fontname="Helvetica"];',
              '  node [fontname="Helvetica", fontsize=11, shape=box, style="rounded"];',
              '  edge [fontname="Helvetica", fontsize=9, color="#555555"];']
