@@ -7,6 +7,11 @@ No torch here. Public surface (everything else lives in private ``_modules``)::
     sl = verislice.cone("design.v", ["d"])             # backward cone of d as a compilable module
     g = verislice.build_graph(design)                  # signal dependency graph (networkx)
     from verislice import equiv                        # per-output randomized equivalence
+    verislice.rename_modules(text, "p_")               # p_alu for alu, instances too (syntax only)
+    verislice.module_names(text)                       # modules declared in a text (syntax only)
+
+Untrusted code (a model's answers) goes through :mod:`verislice.untrusted` (sandboxed front end,
+sandboxed tool runs); the ``verislice``-style command helpers are in :mod:`verislice.cli`.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._errors import Diagnostic, DiagnosticError, VerisliceError
-from ._frontend import Design, Port, Source, load
+from ._frontend import Design, Port, Source, load, module_names, rename_modules
 
 __version__ = "0.1.0"
 
@@ -29,6 +34,8 @@ __all__ = [
     "build_graph",
     "cone",
     "load",
+    "module_names",
+    "rename_modules",
 ]
 
 # Imported on first use so that `import verislice` stays fast for the parts that need only the

@@ -11,6 +11,8 @@ the caller's process. ::
     if s.verdict == "OK":
         compile_with_icarus(s.text)          # the canonical text: what the screen saw
     cones, error = output_cones(code)        # character spans of every output's cone
+    with sandbox_dir() as d:                 # any tool on untrusted text: bubblewrap + limits
+        r = run_limited(["iverilog", "-o", "a.vvp", "a.v"], d, timeout=30)
 
 A design is preprocessed once into a *canonical text* (macros expanded, `` `ifdef`` resolved,
 every directive removed, includes inlined only from the ``include_dirs``), and every tool must
@@ -27,9 +29,19 @@ from concurrent.futures import ThreadPoolExecutor
 from . import _worker
 from ._frontend import Port, Source
 from ._jobs import Screened
-from ._sandbox import SANDBOX_ENV, SandboxUnavailable, kill_all, require_sandbox
+from ._sandbox import (
+    DEFAULT_FILE_SIZE_MB,
+    SANDBOX_ENV,
+    RunResult,
+    SandboxUnavailable,
+    kill_all,
+    require_sandbox,
+    run_limited,
+    sandbox_dir,
+)
 
-__all__ = ["SANDBOX_ENV", "SandboxUnavailable", "kill_all", "Screened", "describe_design", "output_cones", "require_sandbox",
+__all__ = ["DEFAULT_FILE_SIZE_MB", "SANDBOX_ENV", "RunResult", "SandboxUnavailable", "kill_all", "Screened",
+           "describe_design", "output_cones", "require_sandbox", "run_limited", "sandbox_dir",
            "screen_designs", "FRONTEND_TIMEOUT"]
 
 #: Wall-clock limit of the front end of one design (seconds).

@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from verislice.cli._common import console, err_console, print_json, run_cli, show_progress
+from verislice.cli import console, err_console, print_json, run_cli, show_progress
 
 from ._app import app
 

@@ -97,7 +97,7 @@ def eval_command(
 ) -> None:
     """Score a model (or existing responses) by pass@k with each benchmark's own testbench."""
     from verislice import VerisliceError
-    from verislice.cli._common import terminate_as_interrupt
+    from verislice.cli import terminate_as_interrupt
 
     from ..eval import EvalConfig, load_benchmark, run_eval
 
@@ -176,7 +176,7 @@ def _protocol_command(name: str, *, model: Optional[str], data: Optional[str], o
     from pathlib import Path
 
     from verislice import VerisliceError
-    from verislice.cli._common import terminate_as_interrupt
+    from verislice.cli import terminate_as_interrupt
 
     from ..eval import PROTOCOLS, ProtocolConfig, run_protocol
 

@@ -102,7 +102,7 @@ def pipeline(
     from ..config import ConfigError
     from ..masks import MaskAlignmentError, SpanError
 
-    from verislice.cli._common import terminate_as_interrupt
+    from verislice.cli import terminate_as_interrupt
 
     try:
         with terminate_as_interrupt():  # SIGTERM/SIGHUP unwind like Ctrl-C: cleanup runs

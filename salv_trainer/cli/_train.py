@@ -55,7 +55,7 @@ def _run(fn: Callable[[], Any]) -> Any:
     from .._training import DataFormatError
     from ..masks import MaskAlignmentError, SpanError
 
-    from verislice.cli._common import terminate_as_interrupt
+    from verislice.cli import terminate_as_interrupt
 
     try:
         with terminate_as_interrupt():  # SIGTERM/SIGHUP unwind like Ctrl-C: cleanup runs

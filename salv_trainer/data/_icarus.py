@@ -17,8 +17,8 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from verislice._frontend import rename_modules
-from verislice._sandbox import run_limited, sandbox_dir
+from verislice import rename_modules
+from verislice.untrusted import run_limited, sandbox_dir
 
 __all__ = ["IVERILOG_ARGS", "compile_errors"]
 

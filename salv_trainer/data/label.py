@@ -68,7 +68,7 @@ class LabelConfig:
     cones: bool = True
     """Compute cone spans (turn off to get verdicts only)."""
     formal: Any = None
-    """The prover's options for ``method="formal"|"both"`` (``verislice._formal.FormalOptions``:
+    """The prover's options for ``method="formal"|"both"`` (``verislice.equiv.FormalOptions``:
     depth, solver time limit, ...); ``None``: its defaults."""
     shard: Shard | None = None
     """Label only this shard's rows (``--shard I/N``; ``None``: all)."""
@@ -131,7 +131,7 @@ def label_rows(
     cfg = config or LabelConfig()
     require_sandbox()  # without one, refuse the run: never label everything REJECTED
     if cfg.equiv.method != "sim":
-        from verislice._formal import require_pyosys
+        from verislice.equiv import require_pyosys
 
         require_pyosys()  # likewise: no prover, no run (rather than every row failed)
     groups, where = [], []  # where[g] = (row index, [response indices])

@@ -1,7 +1,7 @@
 """The three harness rules: how each benchmark's own testbench decides pass or fail.
 
 Each rule writes the files its benchmark's harness writes, runs the same Icarus commands (through
-:func:`verislice._sandbox.run_limited`: own temp dir, limits, process group killed on timeout)
+:func:`verislice.untrusted.run_limited`: own temp dir, limits, process group killed on timeout)
 and reads the log with the same rule:
 
 * ``verilogeval-v2`` (``scripts/sv-iv-analyze``): ``candidate.sv test.sv ref.sv`` compiled
@@ -58,8 +58,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from verislice import Source
-from verislice._sandbox import DEFAULT_FILE_SIZE_MB, RunResult, run_limited, sandbox_dir
-from verislice.untrusted import screen_designs
+from verislice.untrusted import DEFAULT_FILE_SIZE_MB, RunResult, run_limited, sandbox_dir, screen_designs
 
 from ..extract import extract_code
 from ._tasks import Task

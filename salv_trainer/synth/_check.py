@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import verislice
-from verislice._frontend import rename_modules
-from verislice._sandbox import run_limited, sandbox_dir
+from verislice import rename_modules
+from verislice.untrusted import run_limited, sandbox_dir
 
 from ._generate import Problem
 

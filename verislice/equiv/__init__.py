@@ -41,10 +41,14 @@ __all__ = [
     "AMBIGUOUS", "BOUNDED", "CANDIDATE_VERDICTS", "COMPILE_ERROR", "INTERFACE", "MATCH",
     "MISMATCH", "MISSING", "OK", "OUTPUT_VERDICTS", "PROVEN", "REFERENCE_ERROR", "REJECTED",
     "TIMEOUT", "UNKNOWN", "WIDTH",
-    "CandidateResult", "EquivOptions", "FirstFailure", "OutputResult", "check", "check_batch",
+    "CandidateResult", "EquivOptions", "FirstFailure", "FormalOptions", "OutputResult", "check",
+    "check_batch", "require_pyosys",
 ]
 
-_LAZY = {"check": "._api", "check_batch": "._api", "EquivOptions": "._options"}
+# FormalOptions: the prover's settings for method="formal"|"both" (check_batch(formal=...));
+# require_pyosys(): raise a VerisliceError naming the `formal` extra when Yosys is missing.
+_LAZY = {"check": "._api", "check_batch": "._api", "EquivOptions": "._options",
+         "FormalOptions": ".._formal", "require_pyosys": ".._formal"}
 
 
 def __getattr__(name: str) -> Any:
