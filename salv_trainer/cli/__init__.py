@@ -4,7 +4,7 @@ Also runnable as ``python -m salv_trainer.cli`` (and so ``accelerate launch -m s
 """
 
 from ._app import app
-from . import _data, _eval, _pipeline, _train  # noqa: F401  (each registers its commands on app)
+from . import _data, _eval, _pipeline, _scale, _train  # noqa: F401  (each registers its commands on app)
 
 __all__ = ["app", "main"]
 

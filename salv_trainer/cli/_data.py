@@ -14,6 +14,7 @@ from rich.table import Table
 
 from verislice.cli import console, err_console, print_json, run_cli, show_progress
 
+from . import _scale
 from ._app import app
 
 _JSON = typer.Option(False, "--json", help="Print the summary as JSON on stdout (for scripts).")
@@ -106,8 +107,11 @@ _SAMPLE_EPILOG = f"""
 
   salv-train sample --model out/sft --prompts train.jsonl -k 5 --temperature 1.0 --top-p 0.95 --out samples.jsonl
   salv-train sample --model out/sft --prompts train.jsonl -k 5 --backend vllm --out samples.jsonl
+  salv-train sample --model out/sft --prompts train.jsonl -k 5 --backend vllm --executor ray --ray-address auto --out samples.jsonl   # a replica per GPU
+  salv-train sample --model out/sft --prompts train.jsonl -k 5 --shard $SLURM_ARRAY_TASK_ID/8 --out samples.$SLURM_ARRAY_TASK_ID.jsonl
+  salv-train merge-shards samples.*.jsonl --expect train.jsonl --out samples.jsonl
 
-Rerunning the same command skips the prompts already in --out. {_DOCS}
+Rerunning the same command skips the prompts already in --out. {_DOCS} Scale: docs/scale.md.
 """
 
 
@@ -126,6 +130,11 @@ def sample_command(
     device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda when available)."),
     dtype: Optional[str] = typer.Option(None, "--dtype", help="float32, bfloat16 or float16 (default: the checkpoint's)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Sample only the first N prompts."),
+    executor: str = _scale.EXECUTOR,
+    ray_address: Optional[str] = _scale.RAY_ADDRESS,
+    replicas: Optional[int] = typer.Option(None, "--replicas", help="--executor ray: data-parallel replicas, one engine each (default: one per GPU of the cluster, else 1)."),
+    gpus_per_replica: Optional[float] = typer.Option(None, "--gpus-per-replica", help="--executor ray: GPUs each replica holds (default: 1 when the cluster has GPUs, else 0)."),
+    shard: Optional[str] = _scale.SHARD,
     restart: bool = _RESTART,
     json_out: bool = _JSON,
 ) -> None:
@@ -135,9 +144,11 @@ def sample_command(
     def body() -> int:
         cfg = SampleConfig(model=str(model), k=k, temperature=temperature, top_p=top_p,
                            max_new_tokens=max_new_tokens, seed=seed, batch_size=batch_size,
-                           backend=backend, device=device, dtype=dtype, limit=limit)
-        with _progress("sample (prompts)") as update:
-            report = sample(prompts, out, cfg, resume=not restart, progress=update)
+                           backend=backend, device=device, dtype=dtype, limit=limit,
+                           shard=_scale.shard(shard), replicas=replicas,
+                           gpus_per_replica=gpus_per_replica)
+        with _scale.executor(executor, ray_address) as ex, _progress("sample (prompts)") as update:
+            report = sample(prompts, out, cfg, resume=not restart, progress=update, executor=ex)
         if json_out:
             print_json(report.to_json())
         else:
@@ -157,6 +168,9 @@ _LABEL_EPILOG = f"""
   salv-train label samples.jsonl --out labeled.jsonl --jobs 2
   salv-train label samples.jsonl --out labeled.jsonl --cycles 4000 --engine vvp --json
   salv-train label samples.jsonl --out labeled.jsonl --method both     # prove what simulation matched
+  salv-train label samples.jsonl --out labeled.jsonl --executor ray --ray-address auto   # a Ray cluster
+  salv-train label samples.jsonl --out labeled.$I.jsonl --shard $I/8 --jobs 2           # Slurm array task I
+  salv-train merge-shards labeled.*.jsonl --expect samples.jsonl --out labeled.jsonl
 
 Rerunning the same command skips the prompts already in --out. Candidate categories: fully right
 (every output matches), partially right (some do), wrong (simulated, none match), broken (no code,
@@ -168,8 +182,8 @@ compile error, interface mismatch, timeout, rejected). {_DOCS}
 def label_command(
     samples: Path = typer.Argument(..., help="Samples file (JSONL: id, reference, responses).", show_default=False),
     out: Path = typer.Option(..., "--out", "-o", help="Labeled file to write/extend (JSONL)."),
-    jobs: int = typer.Option(1, "--jobs", "-j", help="Parallel simulations."),
-    prompts_per_call: int = typer.Option(64, "--prompts-per-call", help="Prompts packed into one batched equivalence call (and written together)."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Parallel simulations (with --executor ray: per Ray task, the CPUs each task takes)."),
+    prompts_per_call: int = typer.Option(64, "--prompts-per-call", help="Prompts packed into one batched equivalence call (and written together; with --executor ray: one Ray task)."),
     # the defaults are verislice.equiv.EquivOptions' (one default for the CLI, the API and label)
     cycles: Optional[int] = typer.Option(None, "--cycles", help="Samples per simulation (clock cycles or input vectors; default: automatic per reference, as `verislice equiv`).", show_default=False),
     sequences: int = typer.Option(6, "--sequences", help="Independent stimulus sequences (as `verislice equiv`)."),
@@ -179,6 +193,9 @@ def label_command(
     batch_size: int = typer.Option(50, "--batch-size", help="Most candidates per simulation."),
     no_cones: bool = typer.Option(False, "--no-cones", help="Verdicts only, no cone spans."),
     method: str = typer.Option("sim", "--method", help="sim: random simulation; formal: Yosys proofs of every output; both: simulate, then prove the outputs simulation calls MATCH (needs pyosys)."),
+    executor: str = _scale.EXECUTOR,
+    ray_address: Optional[str] = _scale.RAY_ADDRESS,
+    shard: Optional[str] = _scale.SHARD,
     restart: bool = _RESTART,
     json_out: bool = _JSON,
 ) -> None:
@@ -191,9 +208,9 @@ def label_command(
         opts = EquivOptions(cycles=cycles, sequences=sequences, seed=seed, engine=engine,
                             timeout=timeout, batch_size=batch_size, method=method)
         cfg = LabelConfig(jobs=max(1, jobs), prompts_per_call=prompts_per_call, equiv=opts,
-                          cones=not no_cones)
-        with _progress("label (candidates)") as update:
-            report = label(samples, out, cfg, resume=not restart, progress=update)
+                          cones=not no_cones, shard=_scale.shard(shard))
+        with _scale.executor(executor, ray_address) as ex, _progress("label (candidates)") as update:
+            report = label(samples, out, cfg, resume=not restart, progress=update, executor=ex)
         if json_out:
             print_json(report.to_json())
             return 0

@@ -38,6 +38,11 @@ _EPILOG = """
   # per-task results for scripts; rerunning the same command resumes from results.cache.jsonl
   salv-train eval --responses gens.jsonl --benchmark verilogeval-v2-spec --data DIR --json results.json
 
+  # score on a Ray cluster; or as shard I of 4 (e.g. a Slurm array), then join the shards
+  salv-train eval --responses gens.jsonl --benchmark verilogeval-v2-spec --data DIR --executor ray --ray-address auto
+  salv-train eval --responses gens.jsonl --benchmark verilogeval-v2-spec --data DIR --shard $I/4 --json results.$I.json
+  salv-train merge-shards results.*.json --out results.json
+
   # the paper's whole protocol for one model (Tables 1 and 2), resumable in --output-dir
   salv-train eval --protocol paper --model out/dpo --data ../shared/benchmarks \\
       --rtllm-v1 ~/RTLLM-1.1 --rtllm-v2 ~/RTLLM --output-dir eval-paper
@@ -74,6 +79,9 @@ def eval_command(
     batch_size: int = typer.Option(_default("batch_size"), "--batch-size", help=_help("batch_size")),
     backend: str = typer.Option(_default("backend"), "--backend", help=_help("backend")),
     jobs: int = typer.Option(_default("jobs"), "--jobs", "-j", help=_help("jobs")),
+    executor: str = typer.Option(_default("executor"), "--executor", help=_help("executor")),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help=_help("ray_address")),
+    shard: Optional[str] = typer.Option(None, "--shard", help=_help("shard")),
     timeout: Optional[float] = typer.Option(None, "--timeout", help=_help("timeout")),
     fail_fast: bool = typer.Option(True, "--fail-fast/--no-fail-fast", help=_help("fail_fast")),
     task: Optional[list[str]] = typer.Option(None, "--task", help=_help("task_ids")),
@@ -105,7 +113,8 @@ def eval_command(
         given = {"--benchmark": benchmark, "--responses": responses, "--canonical": canonical,
                  "--temperature": temperature is not None, "--task": task,
                  "--save-responses": save_responses, "--cache": cache, "--no-cache": no_cache,
-                 "--allow-missing": allow_missing}
+                 "--allow-missing": allow_missing, "--executor": executor != "local",
+                 "--ray-address": ray_address, "--shard": shard}
         clash = [name for name, v in given.items() if v]
         if clash:
             _fail(f"--protocol runs its own grid of benchmarks and temperatures: drop {', '.join(clash)}")
@@ -128,7 +137,8 @@ def eval_command(
         benchmark=benchmark, data=data, model=model, responses=responses, n=1 if n is None else n, k=ks,
         temperature=0.0 if temperature is None else temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed,
         batch_size=batch_size, backend=backend, jobs=jobs, timeout=timeout, fail_fast=fail_fast,
-        task_ids=tuple(task or ()), limit=limit,
+        task_ids=tuple(task or ()), limit=limit, executor=executor, ray_address=ray_address,
+        shard=shard,
         json_path=None if to_stdout else json_out,
         cache=cache, use_cache=not no_cache, save_responses=save_responses,
         allow_missing=allow_missing,

@@ -13,7 +13,9 @@ from typing import Any
 
 from verislice._sandbox import run_limited
 
+from .._executor import make_executor
 from .._paths import refuse_overwrite
+from .._shard import parse_shard
 from ..data._jsonl import JsonlWriter, read_jsonl
 from ._errors import EvalError
 from ._load import load_benchmark
@@ -47,7 +49,13 @@ class EvalConfig:
     seed: int = _f(0, "Sampling seed (chunk i of batch_size tasks uses seed + i).")
     batch_size: int = _f(8, "Sequences per generation batch.")
     backend: str = _f("transformers", "transformers, or vllm when installed.")
-    jobs: int = _f(2, "Simulations run in parallel.")
+    jobs: int = _f(2, "Simulations run in parallel (--executor local).")
+    executor: str = _f("local", "Where the simulations run: local (--jobs threads of this process) "
+                                "or ray (one Ray task per simulation; pip install -e '.\\[ray]').")
+    ray_address: str | None = _f(None, "--executor ray: address of a running Ray cluster (default: "
+                                       "$RAY_ADDRESS, else a local cluster for this run).")
+    shard: str | None = _f(None, "Evaluate only shard I of N (I/N, 0 <= I < N: tasks split by a hash "
+                                 "of their id); join the shards' --json files with salv-train merge-shards.")
     timeout: float | None = _f(None, "Seconds per compile and per run (default: the benchmark's "
                                      "own: 30 s VerilogEval, 8 s RTLLM).")
     fail_fast: bool = _f(True, "VerilogEval: stop a simulation at its first mismatch (same verdicts, "
@@ -221,14 +229,19 @@ def run_eval(
     if responses is None:
         config.check()
     check_paths(config)
+    shard = parse_shard(config.shard)
     if tasks is None:
         tasks = load_benchmark(config.benchmark, config.data, task_ids=config.task_ids or None,
                                limit=config.limit)
+    if shard is not None:
+        tasks = [t for t in tasks if shard.has(t.task_id)]
     settings: dict[str, Any] = {"data": config.data, "simulator": simulator_version(),
                                 "jobs": config.jobs, "timeout": config.timeout,
-                                "fail_fast": config.fail_fast}
+                                "fail_fast": config.fail_fast, "executor": config.executor}
+    if shard is not None:
+        settings["shard"] = str(shard)
     if responses is not None:
-        responses = {k: list(v) for k, v in responses.items()}
+        responses = {k: list(v) for k, v in responses.items() if shard is None or shard.has(k)}
         ns = [len(responses[t.task_id]) for t in tasks if t.task_id in responses]
         settings["n"] = min(ns) if ns else 0
     elif config.model:
@@ -238,7 +251,8 @@ def run_eval(
                          "seed": config.seed, "backend": config.backend,
                          "prompt": "v2 harness prompt where stored, else salv_trainer.prompts"})
     else:
-        responses = read_responses(config.responses)
+        responses = {k: v for k, v in read_responses(config.responses).items()
+                     if shard is None or shard.has(k)}
         ns = [len(responses[t.task_id]) for t in tasks if t.task_id in responses]
         settings.update({"responses": config.responses, "n": min(ns) if ns else 0})
         if ns and max(config.k) > min(ns):
@@ -247,10 +261,11 @@ def run_eval(
         if not config.allow_missing:
             check_coverage(tasks, responses, config.n, source=str(config.responses))
     settings.update(config.extra)
-    result = score_responses(tasks, responses, ks=config.k, jobs=config.jobs,
-                             timeout=config.timeout, fail_fast=config.fail_fast,
-                             cache=config.cache_path(), settings=settings,
-                             progress=on_simulate)
+    with make_executor(config.executor, address=config.ray_address) as executor:
+        result = score_responses(tasks, responses, ks=config.k, jobs=config.jobs,
+                                 timeout=config.timeout, fail_fast=config.fail_fast,
+                                 cache=config.cache_path(), settings=settings,
+                                 progress=on_simulate, executor=executor)
     if config.json_path:
         write_json(config.json_path, result)
     return result

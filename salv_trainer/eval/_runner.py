@@ -3,22 +3,27 @@
 Identical candidates of a task (common at low temperature) are simulated once. Every finished
 simulation is appended to the cache file at once, so an interrupted run loses nothing: running the
 same command again reuses every verdict already on disk.
+
+The simulations run through an executor (:mod:`salv_trainer._executor`): ``jobs`` threads of this
+process, each driving one sandboxed simulation (default), or one Ray task per simulation over a
+cluster; the verdicts come back in input order either way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from verislice.untrusted import kill_all
 
+from .._executor import Executor, LocalExecutor
 from ..data._jsonl import JsonlWriter
 from ._errors import EvalError
 from ._harness import HARNESS_VERSION, Job, SampleResult, plan, run_job, screen_jobs
@@ -166,6 +171,14 @@ class VerdictCache:
             self._writer = None
 
 
+def run_job_safely(job: Job) -> SampleResult:
+    """:func:`run_job`, with a bug of ours as a ``sim_error`` verdict: it must not lose the batch."""
+    try:
+        return run_job(job)
+    except Exception as exc:
+        return SampleResult("sim_error", message=f"internal error: {exc!r}")
+
+
 def score_responses(
     tasks: Sequence[Task],
     responses: Mapping[str, Sequence[str]],
@@ -177,6 +190,7 @@ def score_responses(
     cache: str | os.PathLike[str] | VerdictCache | None = None,
     settings: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
+    executor: Executor | None = None,
 ) -> EvalResult:
     """Judge every response of every task with the task's own testbench.
 
@@ -186,7 +200,8 @@ def score_responses(
     benchmark's own limit (seconds per compile and per run). ``fail_fast`` stops a VerilogEval
 simulation at its first mismatch (same verdicts; see :mod:`._harness`). ``cache`` (a path) makes the run
     resumable. ``progress(done, total)`` is called as simulations finish. A bad response never
-    raises: it gets a verdict.
+    raises: it gets a verdict. ``executor`` runs the simulations (default: ``jobs`` threads of
+    this process; a Ray executor: one task per simulation).
     """
     ks = tuple(sorted(set(int(k) for k in ks)))
     if not ks or ks[0] < 1:
@@ -233,27 +248,20 @@ simulation at its first mismatch (same verdicts; see :mod:`._harness`). ``cache`
     total = len(pending)
     if progress:
         progress(0, total)
-    pool = ThreadPoolExecutor(max_workers=jobs)
+    ex = executor or LocalExecutor()
     try:
-        futures = {pool.submit(run_job, job): key for key, job in pending.items()}
-        for i, fut in enumerate(as_completed(futures), 1):
-            key = futures[fut]
-            try:
-                result = fut.result()
-            except Exception as exc:  # a bug of ours must not lose the batch either
-                result = SampleResult("sim_error", message=f"internal error: {exc!r}")
-            done[key] = result
-            vc.put(key, result)
-            if progress:
-                progress(i, total)
+        with contextlib.closing(ex.map(run_job_safely, list(pending.values()), threads=jobs)) as results:
+            for i, (key, result) in enumerate(zip(list(pending), results), 1):
+                done[key] = result
+                vc.put(key, result)
+                if progress:
+                    progress(i, total)
     except BaseException:
-        # interrupted: drop the queue (finished verdicts are in the cache already) and end the
-        # simulations running on the pool's threads now, not at their time limit
-        pool.shutdown(wait=False, cancel_futures=True)
+        # interrupted: the queue is dropped (closing(); finished verdicts are in the cache
+        # already); end the simulations running on this process's threads now, not at their
+        # time limit
         kill_all()
         raise
-    else:
-        pool.shutdown()
     finally:
         if not isinstance(cache, VerdictCache):
             vc.close()
