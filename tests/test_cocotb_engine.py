@@ -46,6 +46,7 @@ def _full(results) -> list[list[dict]]:
         for r in row:
             d = r.to_json()
             d.pop("seconds", None)
+            d.pop("engine", None)  # names the engine, which differs by design
             out[-1].append(d)
     return out
 

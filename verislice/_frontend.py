@@ -13,6 +13,7 @@ from pathlib import Path
 import pyslang
 from pyslang import ast, syntax
 
+from . import _params
 from ._errors import Diagnostic, DiagnosticError, VerisliceError
 
 __all__ = ["Design", "Port", "Source", "load", "rename_modules", "module_names"]
@@ -117,10 +118,13 @@ def load(
     top: str | None = None,
     include_dirs: Sequence[str | os.PathLike[str]] = (),
     defines: Mapping[str, str | None] | None = None,
+    parameters: Mapping[str, str] | None = None,
 ) -> Design:
     """Parse and elaborate ``sources`` (paths or :class:`Source`) and choose the top module.
 
     The top is ``top`` when given; otherwise the one module that no other module instantiates.
+    ``parameters`` overrides parameters of the top module (``{"W": "8"}``; a name the top does
+    not have as a parameter is an error).
     Raises :class:`DiagnosticError` (``file:line:col: error: ...`` lines) when the design has errors
     and :class:`VerisliceError` when the top is missing or ambiguous.
     """
@@ -137,6 +141,8 @@ def load(
     copts = ast.CompilationOptions()
     if top:
         copts.topModules = {top}
+    if parameters:
+        copts.paramOverrides = _params.as_overrides(parameters)
     bag = pyslang.Bag([pp, copts])
     try:
         trees = [syntax.SyntaxTree.fromText(s.text, sm, s.name, s.name, bag) for s in srcs]
@@ -146,7 +152,9 @@ def load(
         modules = module_names_of_trees(trees)
         names = {t.root.sourceRange.start.buffer: s.name for t, s in zip(trees, srcs)}
         engine = pyslang.DiagnosticEngine(sm)
-        return _elaborate(srcs, trees, comp, modules, top, sm, engine, names)
+        design = _elaborate(srcs, trees, comp, modules, top, sm, engine, names)
+        _params.check_top(design, parameters)
+        return design
     except RuntimeError as exc:  # pyslang's own limits (e.g. nesting depth) surface as RuntimeError
         reason = str(exc) or "the parser gave up (nesting too deep or design too large)"
         raise VerisliceError(f"{srcs[0].name}: cannot parse: {reason}") from None

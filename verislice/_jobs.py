@@ -84,6 +84,19 @@ def _canonical_design(sources: Sequence[Source], top: str | None, include_dirs: 
     return canon, load(canon, top=top)
 
 
+def _with_parameters(canon: list[Source], design: Design, options: Any
+                     ) -> tuple[list[Source], Design]:
+    """The texts with the ``-P`` overrides written in as the top's parameter defaults (so every
+    tool compiles the same parameterisation), loaded again; unchanged without overrides."""
+    from ._params import rewrite
+
+    params = getattr(options, "parameters", None)
+    if not params:
+        return canon, design
+    canon = rewrite(canon, design, params)
+    return canon, load(canon, top=design.top)
+
+
 def _prune_unused(canon: list[Source], design: Design) -> tuple[list[Source], Design]:
     """Drop the modules (interfaces, programs) that the top's instance tree never uses, such as
     a testbench shipped with an answer: they are never simulated, so they are neither screened
@@ -184,6 +197,7 @@ def equiv_reference(sources: Sequence[Source], options: Any, prefix: str) -> Ref
     try:
         canon, d = _canonical_design(sources, options.top_ref, options.include_dirs,
                                      options.defines, False)
+        canon, d = _with_parameters(canon, d, options)
         timing = detect_timing(d, options)
     except VerisliceError as exc:
         return RefUnit("", "", (), (), None, error=exc.message)
@@ -266,6 +280,7 @@ def equiv_candidate(sources: Sequence[Source], ref: RefInterface, options: Any,
         canon = canonicalize(sources, include_dirs=options.include_dirs,
                              defines=options.defines, untrusted=True)
         d = _load_candidate(canon, ref, options.top_gen)
+        canon, d = _with_parameters(canon, d, options)
         canon, d = _prune_unused(canon, d)
     except Rejected as exc:
         return CandUnit(REJECTED, exc.message)

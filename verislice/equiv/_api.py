@@ -255,6 +255,7 @@ def run_checks(groups: Sequence[tuple[DesignInput, Sequence[DesignInput]]], *, j
                 done += _n(b)
                 if progress:
                     progress(done, total)
+        outcomes = _verilator_fallback(sim_groups, outcomes, opts, base)
     except BaseException:
         if pool is not None:  # interrupted: stop the simulations now, not when they end
             for proc in list(getattr(pool, "_processes", {}).values()):
@@ -297,6 +298,34 @@ def run_checks(groups: Sequence[tuple[DesignInput, Sequence[DesignInput]]], *, j
                 if res is not None and res.method != method:
                     row[j] = replace(res, method=method)
     return results  # type: ignore[return-value]
+
+
+def _verilator_fallback(sim_groups: list[SimGroup], outcomes: list[BatchOutcome],
+                        opts: EquivOptions, base: str | None) -> list[BatchOutcome]:
+    """Groups whose reference Icarus cannot compile (real SystemVerilog), simulated again with
+    the Verilator engine when it is installed; their Icarus outcomes are dropped (a candidate
+    compiled alone with such a reference fails too). Every simulated result names its engine."""
+    from . import _verilator
+
+    refused: set[int] = set()
+    for o in outcomes:
+        refused |= o.icarus_refused
+    retry = [g for g in sim_groups if g.gid in refused]
+    if retry and opts.engine != "verilator" and _verilator.find() is not None:
+        for o in outcomes:
+            for gid in refused:
+                o.ref_errors.pop(gid, None)
+            for key in [k for k in o.results if k[0] in refused]:
+                del o.results[key]
+        vopts = opts.with_(engine="verilator")
+        extra = [run_batch(b, vopts, base) for b in _pack(retry, opts.batch_size)]
+        for o in extra:
+            o.results.update({k: replace(r, engine="verilator") for k, r in o.results.items()})
+        outcomes = outcomes + extra
+    for o in outcomes:
+        o.results.update({k: replace(r, engine=opts.engine) for k, r in o.results.items()
+                          if not r.engine})
+    return outcomes
 
 
 def _prove(sim_groups: list[SimGroup], formal, jobs: int, only, progress, total: int,

@@ -9,7 +9,7 @@ from typing import Any
 
 __all__ = ["EquivOptions", "auto_cycles"]
 
-ENGINES = ("cocotb", "vvp")
+ENGINES = ("cocotb", "vvp", "verilator")
 METHODS = ("sim", "formal", "both")
 
 #: The automatic cycle budget (``cycles=None``): its floor (also the vectors of a combinational
@@ -96,13 +96,21 @@ class EquivOptions:
                                        "get at most 10x the slowest finished simulation).")
     batch_size: int = _opt(50, "Most candidates per simulation (several groups are packed into "
                                "one simulation up to this size).")
-    engine: str = _opt("cocotb", "Simulation driver: 'cocotb' (cocotb test on Icarus) or 'vvp' "
-                                 "(the same generated testbench run by vvp alone; faster start).")
+    engine: str = _opt("cocotb", "Simulation driver: 'cocotb' (cocotb test on Icarus), 'vvp' "
+                                 "(the same generated testbench run by vvp alone; faster start) "
+                                 "or 'verilator' (the same testbench built with Verilator 5: "
+                                 "SystemVerilog Icarus cannot read; 2-state). A reference "
+                                 "Icarus cannot compile is run with Verilator when it is "
+                                 "installed.")
     max_memory_bits: int = _opt(1 << 24, "Candidates whose variables hold more bits than this are "
                                          "rejected (huge memories).")
     memory_mb: int = _opt(2048, "Address-space limit of each compiler/simulator process (MiB).")
     include_dirs: tuple[str, ...] = _opt((), "Include directories of every design (-I).")
     defines: Mapping[str, str | None] | None = _opt(None, "Macro definitions of every design (-D).")
+    parameters: Mapping[str, str] | None = _opt(None, "Top-level parameter overrides of every "
+                                                      "design, NAME -> VALUE (-P NAME=VALUE): "
+                                                      "written into each design's text as the "
+                                                      "parameter's default.")
     keep_dir: bool = _opt(False, "Keep the simulation directories (their paths go in messages).")
     method: str = _opt("sim", "sim: random simulation; formal: Yosys proofs of every output; "
                               "both: simulate, then prove the outputs simulation calls MATCH.")

@@ -128,6 +128,7 @@ class CandidateResult:
     top: str = ""
     method: str = "sim"
     seconds: float = 0.0
+    engine: str = ""  # the simulator that judged it ("" when none ran): cocotb, vvp, verilator
 
     @property
     def ok(self) -> bool:
@@ -148,5 +149,6 @@ class CandidateResult:
             "message": self.message,
             "method": self.method,
             "seconds": round(self.seconds, 4),
+            "engine": self.engine,
             "outputs": {n: o.to_json() for n, o in self.outputs.items()},
         }

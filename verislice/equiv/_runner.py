@@ -4,7 +4,10 @@
   fails, the errors are attributed to files (and testbench lines to their candidate); those
   candidates get COMPILE_ERROR and the rest is compiled again. Errors nobody can be blamed for
   split the batch in halves.
-* Simulate: cocotb on Icarus (or vvp alone). A run that times out, ends early (``$finish``,
+* Verilator (``engine="verilator"``, :mod:`._verilator`) builds the same testbench into a C++
+  binary instead; blame is found the same way (its messages name files and lines too), a design
+  alone is checked with Verilator's front end only (no C++ build).
+* Simulate: cocotb on Icarus (or vvp alone, or the Verilator binary). A run that times out, ends early (``$finish``,
   ``$stop``) or crashes is split in halves until the one candidate responsible is alone; it gets
   TIMEOUT or REJECTED, the others their normal verdicts.
 """
@@ -15,13 +18,15 @@ import functools
 import os
 import re
 import secrets
+import shutil
 import shlex
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._sandbox import RunResult, run_limited, sandbox_dir
+from . import _verilator
 from ._batch import SimCandidate, SimGroup
 from ._options import EquivOptions
 from ._results import (AMBIGUOUS, COMPILE_ERROR, MATCH, MISMATCH, OK, REJECTED, TIMEOUT,
@@ -30,7 +35,8 @@ from ._wrapper import TB_TOP, Layout, build_testbench, stimulus_hex
 
 __all__ = ["BatchOutcome", "run_batch"]
 
-_LOC = re.compile(r"^(?P<file>[^:\s]+\.v):(?P<line>\d+):", re.MULTILINE)
+# iverilog: `file.v:12: ...`; Verilator: `%Error: file.v:12:5: ...` (`%Error-CODE: ...`)
+_LOC = re.compile(r"^(?:%Error[-\w]*: )?(?P<file>[^:\s]+\.v):(?P<line>\d+):", re.MULTILINE)
 _COCOTB_DIR = Path(__file__).with_name("_cocotb")
 _COCOTB_MODULE = "verislice_equiv_cocotb"
 
@@ -42,6 +48,9 @@ class BatchOutcome:
     simulations: int = 0
     slowest_ok: float = 0.0  # wall seconds of the slowest simulation that finished
     compiles: int = 0
+    # groups whose reference an Icarus engine cannot compile (the caller may retry them with
+    # Verilator)
+    icarus_refused: set[int] = field(default_factory=set)
 
 
 _workdir: str | None = None  # where this process's simulation directories go (see run_batch)
@@ -159,8 +168,36 @@ def _write(path: Path, text: str) -> None:
 _COMPILE_FAILED = 97  # exit code of the combined run when iverilog failed
 
 
+def _tool(options: EquivOptions) -> str:
+    return "Verilator" if options.engine == "verilator" else "iverilog"
+
+
+def _artifact(options: EquivOptions, d: Path) -> Path:
+    """What a successful compile leaves in ``d``."""
+    return d / (_verilator.BINARY if options.engine == "verilator" else "sim.vvp")
+
+
+def _compile_command(options: EquivOptions, files: list[str], lint: bool = False
+                     ) -> tuple[list[str], dict[str, str] | None, tuple[str, ...], float]:
+    """argv, environment, extra readable paths and time limit of compiling ``files`` (the
+    testbench first); ``lint``: Verilator's front end only."""
+    if options.engine != "verilator":
+        argv = ["iverilog", "-g2012", "-o", "sim.vvp", "-s", TB_TOP, "-f", "cmds.f"]
+        if options.engine == "vvp":
+            argv.append("-DVERISLICE_STANDALONE")  # read only by tb.v: the designs have no directives
+        return argv + files, None, (), 60 + 2 * len(files)
+    v = _verilator.require()
+    if lint:
+        return _verilator.lint_argv(v, files), v.env(), (), 60 + 2 * len(files)
+    runtime = _verilator.runtime_dir(v, options.memory_mb)
+    # C++ is the cost: allow minutes for big designs
+    script = _verilator.build_script(v, files, runtime, jobs=min(4, os.cpu_count() or 1))
+    return ["sh", "-c", script], v.env(), (str(runtime),), 180 + 30 * len(files)
+
+
 def _try_compile(groups: list[SimGroup], options: EquivOptions, d: Path, out: BatchOutcome,
-                 simulate: bool = False) -> tuple[RunResult, Layout, str, dict[str, object]]:
+                 simulate: bool = False, lint: bool = False
+                 ) -> tuple[RunResult, Layout, str, dict[str, object]]:
     """One iverilog run of the testbench and ``groups`` in the (emptied) directory ``d``.
 
     With ``simulate``, the simulation runs right after a successful compile in the same sandbox
@@ -169,20 +206,18 @@ def _try_compile(groups: list[SimGroup], options: EquivOptions, d: Path, out: Ba
     for f in d.iterdir():
         if f.is_file():
             f.unlink()
+        elif f.name == "obj":  # a Verilator build
+            shutil.rmtree(f, ignore_errors=True)
     nonce = secrets.token_hex(8)
     tb, layout = build_testbench(groups, options.cycles, nonce)
     _write(d / "tb.v", tb)
     _write(d / "cmds.f", "+timescale+1ns/1ps\n")
     owner = _write_sources(groups, d)
-    argv = ["iverilog", "-g2012", "-o", "sim.vvp", "-s", TB_TOP, "-f", "cmds.f"]
-    if options.engine == "vvp":
-        argv.append("-DVERISLICE_STANDALONE")  # read only by tb.v: the designs have no directives
-    argv += ["tb.v", *owner]
-    timeout = 60 + 2 * len(owner)
+    argv, cenv, readable, timeout = _compile_command(options, ["tb.v", *owner], lint)
     out.compiles += 1
     if not simulate:
-        return run_limited(argv, d, timeout=timeout, memory_mb=options.memory_mb), layout, \
-            nonce, owner
+        return run_limited(argv, d, timeout=timeout, env=cenv, memory_mb=options.memory_mb,
+                           readable=readable), layout, nonce, owner
     _write(d / "stim.hex", stimulus_hex(groups, layout, options.cycles))
     _write(d / ".nonce", nonce)
     sim_argv, env, sim_timeout = _sim_command(groups, options, d, out)
@@ -190,10 +225,12 @@ def _try_compile(groups: list[SimGroup], options: EquivOptions, d: Path, out: Ba
     # as in a run of its own
     script = (f"{shlex.join(argv)} >compile.log 2>&1 || exit {_COMPILE_FAILED}; "
               f"exec timeout -s KILL {sim_timeout:.3f} {shlex.join(sim_argv)} >sim.log 2>&1")
+    if cenv is not None:
+        env = {**cenv, **(env or {})}
     r = run_limited(["sh", "-c", script], d, timeout=timeout + sim_timeout + 5, env=env,
-                    memory_mb=options.memory_mb)
+                    memory_mb=options.memory_mb, readable=readable)
     log = (d / "compile.log").read_text(errors="replace") if (d / "compile.log").exists() else ""
-    compiled = r.returncode != _COMPILE_FAILED and (d / "sim.vvp").exists() and \
+    compiled = r.returncode != _COMPILE_FAILED and _artifact(options, d).exists() and \
         not (r.timed_out and not (d / "sim.log").exists())
     if not compiled:
         return RunResult(tuple(argv), None if r.timed_out else 1, "", log, r.timed_out,
@@ -219,7 +256,7 @@ def _compile(groups: list[SimGroup], options: EquivOptions, out: BatchOutcome,
     first = True
     while True:
         r, layout, nonce, owner = _try_compile(groups, options, d, out, simulate=first)
-        if r.ok and (d / "sim.vvp").exists():
+        if r.ok and _artifact(options, d).exists():
             if not first:
                 _write(d / "stim.hex", stimulus_hex(groups, layout, options.cycles))
                 _write(d / ".nonce", nonce)
@@ -230,7 +267,7 @@ def _compile(groups: list[SimGroup], options: EquivOptions, out: BatchOutcome,
         ref_suspects: set[int] = set()
         for line in text.splitlines():
             m = _LOC.match(line)
-            if not m or ": warning:" in line:  # a warning never blames anyone
+            if not m or ": warning:" in line or line.startswith("%Warning"):  # never blames
                 continue
             f, ln = m["file"], int(m["line"])
             who = layout.line_owner.get(ln) if f == "tb.v" else owner.get(f)
@@ -249,8 +286,10 @@ def _compile(groups: list[SimGroup], options: EquivOptions, out: BatchOutcome,
             error = _alone_error(by_gid[gid].with_cands([]), options)
             if error is not None:
                 out.ref_errors[gid] = (f"reference {by_gid[gid].ref_name} does not compile with "
-                                       f"iverilog:\n{error}")
+                                       f"{_tool(options)}:\n{error}")
                 ref_blamed.add(gid)
+                if options.engine != "verilator":
+                    out.icarus_refused.add(gid)
         for g in groups:
             for c in g.cands:
                 if c.key in suspects and g.gid not in ref_blamed:
@@ -278,7 +317,7 @@ def _compile(groups: list[SimGroup], options: EquivOptions, out: BatchOutcome,
             c = g.cands[0]
             verdict = TIMEOUT if r.timed_out else COMPILE_ERROR
             out.results[c.key] = CandidateResult(
-                verdict, _clean(f"iverilog: {text or detail}"[:4000], owner), name=c.name,
+                verdict, _clean(f"{_tool(options)}: {text or detail}"[:4000], owner), name=c.name,
                 top=c.top)
             return []
         for g in groups:
@@ -289,13 +328,17 @@ def _compile(groups: list[SimGroup], options: EquivOptions, out: BatchOutcome,
 def _alone_error(group: SimGroup, options: EquivOptions) -> str | None:
     """``None`` when ``group`` (a reference and at most one candidate) compiles in a testbench
     of its own, else the compiler's messages about it."""
+    lint = options.engine == "verilator"  # its front end finds what a design is to blame for
     with sandbox_dir("verislice-equiv-alone-", parent=_workdir) as d:
-        r, _layout, _nonce, owner = _try_compile([group], options, d, BatchOutcome({}, {}))
-        if r.ok and (d / "sim.vvp").exists():
+        r, _layout, _nonce, owner = _try_compile([group], options, d, BatchOutcome({}, {}),
+                                                 lint=lint)
+        if r.ok and (lint or _artifact(options, d).exists()):
             return None
-        lines = [ln for ln in (r.stderr + "\n" + r.stdout).splitlines() if ln.strip()]
+        lines = [ln for ln in (r.stderr + "\n" + r.stdout).splitlines()
+                 if ln.strip() and not ln.startswith(("%Warning", "- V e r i l a t i o n",
+                                                      "- Verilator:"))]
         if r.timed_out:
-            lines.append("iverilog timed out")
+            lines.append(f"{_tool(options)} timed out")
         return _clean("\n".join(lines[:20]), owner)
 
 
@@ -364,6 +407,8 @@ def _sim_command(groups: list[SimGroup], options: EquivOptions, d: Path,
     if options.engine == "cocotb":
         argv = ["vvp", "-n", "-m", _cocotb_paths()[2], "sim.vvp", "-none"]
         return argv, _cocotb_env(d, options.cycles * 10 + 100), timeout
+    if options.engine == "verilator":
+        return ["./" + _verilator.BINARY], None, timeout
     return ["vvp", "-n", "sim.vvp", "-none"], None, timeout
 
 
