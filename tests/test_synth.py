@@ -27,6 +27,10 @@ from salv_trainer.synth import (
 )
 from verislice._sandbox import run_limited, sandbox_dir
 
+# sha256 of the seed-0 train references of the independent family, as drawn before the shared
+# family existed (computed with that commit's code)
+INDEPENDENT_SEED0_SHA256 = "e7571bd5a79d05b862301de249b9f0cedb7b287416df48256dd3776b242087f7"
+
 
 # --------------------------------------------------------------------------- spec interpreter
 def _parse_inputs(spec: str) -> dict[str, int]:
@@ -85,15 +89,29 @@ _REG_RULES = [
 ]
 
 
+# An operand is a data input, or in the shared family an internal wire t<i> or register r<i>.
+_OPERAND = r"([abc]|[tr]\d)"
+_COMB_RULES = [(pat.replace("([abc])", _OPERAND), fn) for pat, fn in _COMB_RULES]
+
+
 def interpret(spec: str):
-    """Spec text -> (inputs {name: width}, outputs [(name, width, registered, fn)])."""
+    """Spec text -> (inputs {name: width}, signals [(name, width, registered, fn, is_output)]).
+
+    Signals come in spec order: the internal signals of the shared family (under "Internal
+    signals"), then the outputs. A combinational ``fn(values)`` reads inputs, registers' current
+    values and the internal wires listed above it."""
     inputs = _parse_inputs(spec)
+    widths = dict(inputs)
     outputs = []
+    is_output = False
     for line in spec.splitlines():
+        if line == "Outputs:":
+            is_output = True
         m = re.fullmatch(r"- (\w+) \((\d+) bits?\): (.*)\.", line)
         if not m:
             continue
         name, width, text = m.group(1), int(m.group(2)), m.group(3)
+        widths[name] = width
         mask = (1 << width) - 1
         if text.startswith(_REG_HEAD):
             rest = text[len(_REG_HEAD):]
@@ -101,21 +119,41 @@ def interpret(spec: str):
             assert len(hits) == 1, f"register line matches {len(hits)} rules: {line}"
             fn, mm = hits[0]
             outputs.append((name, width, True,
-                            lambda s, v, fn=fn, g=mm.groups(), k=mask: fn(s, v, g[0], g[1], k)))
+                            lambda s, v, fn=fn, g=mm.groups(), k=mask: fn(s, v, g[0], g[1], k), is_output))
             continue
         hits = [(pat, fn, mm) for pat, fn in _COMB_RULES if (mm := re.fullmatch(pat, text))]
         assert len(hits) == 1, f"line matches {len(hits)} rules: {line}"
         _, fn, mm = hits[0]
         x, y = mm.groups()
-        wx = (1 << inputs[x]) - 1
-        outputs.append((name, width, False, lambda v, fn=fn, x=x, y=y, k=mask, wx=wx: fn(v, x, y, k, wx)))
+        wx = (1 << widths[x]) - 1
+        outputs.append((name, width, False, lambda v, fn=fn, x=x, y=y, k=mask, wx=wx: fn(v, x, y, k, wx),
+                        is_output))
     return inputs, outputs
+
+
+class _Known(dict):
+    """Signal values; reading one still unknown (a register before the first reset) raises."""
+
+    def __getitem__(self, key):
+        value = super().__getitem__(key)
+        if value is None:
+            raise TypeError(f"{key} is unknown")
+        return value
+
+
+def _value(fn, *args):
+    """``fn(*args)``, or None while a register it reads is still unknown (before the first reset)."""
+    try:
+        return fn(*args)
+    except TypeError:
+        return None
 
 
 # --------------------------------------------------------------------------- Icarus comparison
 def _simulate_against_spec(problem, cycles: int = 48, seed: int = 0) -> list[str]:
     """Drive the reference with random stimuli; return the mismatches against the interpreter."""
-    inputs, outputs = interpret(problem.spec)
+    inputs, signals = interpret(problem.spec)
+    outputs = [sig for sig in signals if sig[4]]
     rng = random.Random(seed)
     vectors = []
     for i in range(cycles):
@@ -144,18 +182,21 @@ def _simulate_against_spec(problem, cycles: int = 48, seed: int = 0) -> list[str
         assert comp.ok, comp.stderr
         run = run_limited(["vvp", "-n", "sim"], tmp, timeout=30)
         assert run.ok, run.stderr
-    lines = [ln.split() for ln in run.stdout.splitlines() if re.fullmatch(r"[0-9xz ]+", ln)]
+    lines = [ln.split() for ln in run.stdout.splitlines() if re.fullmatch(r"[0-9xzXZ ]+", ln)]
     assert len(lines) == cycles, run.stdout
-    state = {n: None for n, _, reg, _ in outputs if reg}
+    state = {n: None for n, _, reg, _, _ in signals if reg}
     bad = []
     for i, (v, got) in enumerate(zip(vectors, lines)):
-        for (name, _w, reg, fn), text in zip(outputs, got):
-            want = state[name] if reg else fn(v)
+        env = _Known({**v, **state})
+        for name, _w, reg, fn, _ in signals:  # internal wires, in spec order
+            if not reg:
+                env[name] = _value(fn, env)
+        for (name, _w, reg, fn, _), text in zip(outputs, got):
+            want = dict.get(env, name)
             if want is not None and text != str(want):
                 bad.append(f"{problem.id} cycle {i} {name}: got {text}, spec says {want}")
-        for name, _w, reg, fn in outputs:  # rising edge
-            if reg:
-                state[name] = 0 if v["rst"] else fn(state[name], v)
+        state = {name: 0 if v["rst"] else _value(fn, state[name], env)  # rising edge, all at once
+                 for name, _w, reg, fn, _ in signals if reg}
     return bad
 
 
@@ -273,3 +314,102 @@ def test_swapped_operands_of_a_commutative_kind_are_the_same_problem():
 
     assert OutputFunc("y0", "and", 4, ("a", "b")).signature() == OutputFunc("y1", "and", 4, ("b", "a")).signature()
     assert OutputFunc("y0", "sub", 4, ("a", "b")).signature() != OutputFunc("y0", "sub", 4, ("b", "a")).signature()
+
+
+# --------------------------------------------------------------------------- the shared family
+@pytest.fixture(scope="module")
+def shared():
+    return generate(SynthConfig(seed=4, train=200, validation=20, test=40, family="shared"))
+
+
+def _body_lines(problem, signal: str) -> set[int]:
+    """Lines of the module body (header and endmodule left out) that ``signal``'s cone keeps."""
+    text = problem.reference
+    sl = verislice.cone(verislice.Source(text), signal)
+    first = text.count("\n", 0, text.index(");")) + 1
+    last = text.count("\n", 0, text.rindex("endmodule"))
+    lines = set()  # a line counts when a non-blank character of it is in the cone
+    for a, b in sl.char_spans:
+        lines |= {text.count("\n", 0, i) for i in range(a, b) if not text[i].isspace()}
+    return {n for n in lines if first <= n < last}
+
+
+def test_shared_references_compile_and_specs_with_internal_signals_determine_every_output(shared):
+    everything = [p for ps in shared.values() for p in ps]
+    assert check_references(everything) == []
+    problems = shared["train"][:80]
+    assert any(o.name == "r0" for p in problems for o in p.internals)
+    assert any(sum(o.registered for o in p.signals) >= 2 for p in problems)
+    bad = [msg for p in problems for msg in _simulate_against_spec(p)]
+    assert not bad, "\n".join(bad[:10])
+    # and the check still has teeth on this family
+    from types import SimpleNamespace
+
+    from verislice.mutate import mutants
+
+    fakes = [SimpleNamespace(id=p.id, spec=p.spec, reference=m.text)
+             for p in problems[:30] for m in mutants(p.reference, seed=2, limit=1)]
+
+    def caught(fake) -> bool:
+        try:
+            return bool(_simulate_against_spec(fake))
+        except AssertionError:  # the mutant's output is not even well-formed numbers
+            return True
+
+    assert sum(caught(f) for f in fakes) >= 0.8 * len(fakes)
+
+
+def test_shared_cones_overlap_and_independent_ones_do_not(shared, splits):
+    """In the shared family two outputs' cones share code (an internal signal's statement or the
+    common always block); in the independent family no two outputs' cones share a body line."""
+    for p in shared["test"]:
+        cones = {o.name: _body_lines(p, o.name) for o in p.outputs}
+        names = list(cones)
+        assert any(cones[a] & cones[b] for i, a in enumerate(names) for b in names[i + 1:]), p.reference
+        for o in p.internals:  # every internal signal is read by some output
+            line = next(n for n, ln in enumerate(p.reference.splitlines())
+                        if re.match(rf"\s*(assign )?{o.name} (=|<=) ", ln))
+            assert any(line in c for c in cones.values()), (o.name, p.reference)
+    for p in splits["test"][:30]:
+        cones = {o.name: _body_lines(p, o.name) for o in p.outputs}
+        names = list(cones)
+        assert not any(cones[a] & cones[b] for i, a in enumerate(names) for b in names[i + 1:])
+
+
+def test_a_register_update_in_the_shared_always_block_lies_outside_the_other_registers_cones(shared):
+    """An error in one register's line of the common block is wrong code a full mask trains on for
+    a pair contrasting another register, and that register's cone leaves out."""
+    checked = 0
+    for p in shared["train"]:
+        regs = [o for o in p.outputs if o.registered]
+        if len(regs) < 2:
+            continue
+        lines = p.reference.splitlines()
+        for o in regs:
+            own = next(n for n, ln in enumerate(lines) if ln.strip() == o.update_assignment())
+            others = [q for q in regs if q is not o]
+            assert own in _body_lines(p, o.name)
+            assert all(own not in _body_lines(p, q.name) for q in others)
+            checked += 1
+    assert checked >= 10
+
+
+def test_shared_rows_round_trip_and_the_family_is_validated(shared, tmp_path):
+    paths = write_splits(shared, tmp_path)
+    back = read_split(paths["test"])
+    assert [p.reference for p in back] == [p.reference for p in shared["test"]]
+    assert [p.internals for p in back] == [p.internals for p in shared["test"]]
+    row = json.loads(paths["test"].read_text().splitlines()[0])
+    assert row["internals"] and "Internal signals" in row["prompt"]
+    with pytest.raises(SynthError, match="synth.family must be one of independent, shared, got 'bogus'"):
+        generate(SynthConfig(family="bogus"))
+    sigs = {p.signature() for ps in shared.values() for p in ps}
+    assert len(sigs) == 260
+
+
+def test_the_independent_family_is_unchanged_by_the_shared_option():
+    """The default family draws exactly the problems it drew before the option existed."""
+    import hashlib
+
+    refs = "".join(p.reference for p in generate(SynthConfig(seed=0, train=50, validation=5, test=10))["train"])
+    assert hashlib.sha256(refs.encode()).hexdigest() == INDEPENDENT_SEED0_SHA256

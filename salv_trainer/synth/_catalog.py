@@ -150,20 +150,31 @@ class OutputFunc:
         """The spec line as a Verilog comment: ``// y0 (4 bits): the bitwise AND of a and b.``"""
         return "  // " + self.spec_line()[2:] + "\n"
 
+    def internal_declaration(self) -> str:
+        """Declaration of the signal inside the module body (an internal signal of the shared
+        family), e.g. ``  wire [3:0] t0;``."""
+        vec = f" [{self.out_width - 1}:0]" if self.out_width > 1 else ""
+        return f"  {'reg' if self.registered else 'wire'}{vec} {self.name};\n"
+
+    def reset_assignment(self) -> str:
+        """The register's reset statement, ``y2 <= 4'd0;``."""
+        zero = f"{self.out_width}'d0" if self.out_width > 1 else "1'b0"
+        return f"{self.name} <= {zero};"
+
+    def update_assignment(self) -> str:
+        """The register's next-state statement when not in reset (``if (en) ...`` with an enable)."""
+        update = f"{self.name} <= {self.entry.expr.format(**self._fields())};"
+        return f"if (en) {update}" if self.entry.enable else update
+
     def code(self, comment: bool = False) -> str:
         """The statement(s) driving the output, indented for the module body, with a newline;
         with ``comment``, preceded by :meth:`comment`."""
         head = self.comment() if comment else ""
-        expr = self.entry.expr.format(**self._fields())
         if not self.registered:
-            return f"{head}  assign {self.name} = {expr};\n"
-        zero = f"{self.out_width}'d0" if self.out_width > 1 else "1'b0"
-        update = f"{self.name} <= {expr};"
-        if self.entry.enable:
-            update = f"if (en) {update}"
+            return f"{head}  assign {self.name} = {self.entry.expr.format(**self._fields())};\n"
         return head + (
             "  always @(posedge clk) begin\n"
-            f"    if (rst) {self.name} <= {zero};\n"
-            f"    else {update}\n"
+            f"    if (rst) {self.reset_assignment()}\n"
+            f"    else {self.update_assignment()}\n"
             "  end\n"
         )
