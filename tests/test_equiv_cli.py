@@ -67,7 +67,7 @@ def test_usage_and_reference_errors_exit_2(tmp_path):
                    "always @(posedge c1) q1 <= d; always @(posedge c2) q2 <= d;\nendmodule\n")
     r = run(str(two), str(two))
     assert r.exit_code == 2 and "several clocks (c1, c2)" in r.output
-    r = run(REF, GEN, "--engine", "verilator")
+    r = run(REF, GEN, "--engine", "xcelium")
     assert r.exit_code == 2 and "--engine must be one of" in r.output
     r = run(REF, GEN, "--method", "magic")
     assert r.exit_code == 2 and "--method must be" in r.output

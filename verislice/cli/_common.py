@@ -36,11 +36,14 @@ __all__ = [
     "FILES",
     "INCLUDE",
     "JSON",
+    "PARAM",
     "TOP",
     "console",
     "err_console",
     "fail",
     "parse_defines",
+    "parse_parameters",
+    "read_file_list",
     "print_json",
     "run_cli",
     "split_signals",
@@ -58,6 +61,8 @@ TOP = typer.Option(None, "--top", "-t", help="Top module (default: the module no
 INCLUDE = typer.Option([], "--include", "-I", help="Include directory (repeatable).")
 DEFINE = typer.Option([], "--define", "-D", help="Macro definition NAME or NAME=VALUE (repeatable).")
 JSON = typer.Option(False, "--json", help="Machine-readable JSON on stdout.")
+PARAM = typer.Option([], "--parameter", "-P", help="Top-level parameter override NAME=VALUE "
+                     "(repeatable), e.g. -P DATA_WIDTH=16.")
 
 
 def _is_tty(stream) -> bool:
@@ -224,6 +229,62 @@ def parse_defines(items: Sequence[str]) -> dict[str, str | None]:
     return out
 
 
+def parse_parameters(items: Sequence[str]) -> dict[str, str]:
+    """``-P NAME=VALUE`` options -> the ``parameters`` mapping of :func:`verislice.load` and
+    ``EquivOptions`` (the value is checked where it is used)."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, eq, value = item.partition("=")
+        name, value = name.strip(), value.strip()
+        if not eq or not name or not value:
+            raise VerisliceError(f"-P {item}: expected NAME=VALUE")
+        out[name] = value
+    return out
+
+
+def read_file_list(path: Path) -> tuple[list[str], list[str]]:
+    """Source files and include directories of a ``.f`` file list: one path a line (relative
+    to the list's folder), ``-I DIR`` or ``+incdir+DIR`` lines, ``//`` and ``#`` comments;
+    ``-f OTHER.f`` nests. Anything else (``-D``, ``+define+``, tool options) is an error, so
+    nothing in a list is silently ignored."""
+    files: list[str] = []
+    incdirs: list[str] = []
+    _read_list(Path(path), files, incdirs, set())
+    return files, incdirs
+
+
+def _read_list(path: Path, files: list[str], incdirs: list[str], seen: set[Path]) -> None:
+    real = path.resolve()
+    if real in seen:
+        raise VerisliceError(f"{path}: the file list includes itself")
+    seen.add(real)
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        raise VerisliceError(f"{path}: cannot read: {exc.strerror}") from None
+    base = path.parent
+    for n, raw in enumerate(lines, 1):
+        line = raw.split("//", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        words = line.split()
+        for i, w in enumerate(words):
+            if w in ("-I", "-f") and i + 1 < len(words):
+                continue
+            prev = words[i - 1] if i else ""
+            if prev == "-I" or w.startswith("+incdir+"):
+                for d in ([w] if prev == "-I" else w[len("+incdir+"):].split("+")):
+                    if d:
+                        incdirs.append(str(base / d))
+            elif prev == "-f":
+                _read_list(base / w, files, incdirs, seen)
+            elif w.startswith(("-", "+")):
+                raise VerisliceError(f"{path}:{n}: unsupported file-list entry '{w}' (only "
+                                     "files, -I DIR, +incdir+DIR and -f LIST)")
+            else:
+                files.append(str(base / w))
+
+
 def split_signals(items: Sequence[str]) -> list[str]:
     """``-s a -s b,c`` -> ``["a", "b", "c"]`` (commas separate names too)."""
     out: list[str] = []
@@ -233,7 +294,8 @@ def split_signals(items: Sequence[str]) -> list[str]:
 
 
 def load_args(
-    files: Sequence[Path], top: str | None, include: Sequence[Path], define: Sequence[str]
+    files: Sequence[Path], top: str | None, include: Sequence[Path], define: Sequence[str],
+    parameter: Sequence[str] = (),
 ) -> Mapping[str, Any]:
     """Keyword arguments for :func:`verislice.load` from the shared options."""
     return {
@@ -241,4 +303,5 @@ def load_args(
         "top": top,
         "include_dirs": [str(d) for d in include],
         "defines": parse_defines(define) or None,
+        "parameters": parse_parameters(parameter) or None,
     }

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from ._app import app
-from ._common import (DEFINE, FILES, INCLUDE, TOP, console, err_console, load_args, print_json,
+from ._common import (DEFINE, FILES, INCLUDE, PARAM, TOP, console, err_console, load_args, print_json,
                       split_signals)
 from ._isolate import run_isolated
 
@@ -29,6 +29,7 @@ class Ports(str, Enum):
     "  verislice cone examples/kbd/gen.v --signal d\n\n"
     "  verislice cone design.v -s q -s r --top top\n\n"
     "  verislice cone a.v b.v -I inc -D WIDTH=8 -s y\n\n"
+    "  verislice cone fifo.v -P DEPTH=16 -s full     # top-level parameter override\n\n"
     "  verislice cone design.v -s d --format spans     # byte and character ranges\n\n"
     "  verislice cone design.v -s d --ports used -o d_only.v\n\n"
     "Exit codes: 0 ok, 2 error (unknown signal, parse error, unsupported construct).",
@@ -46,6 +47,7 @@ def cone(
     output: Path = typer.Option(None, "--output", "-o", help="Write the result to this file."),
     include: list[Path] = INCLUDE,
     define: list[str] = DEFINE,
+    parameter: list[str] = PARAM,
 ) -> None:
     """Print the backward cone of signals: the statements that drive them, as a module that
     compiles, with the original text of every kept statement."""
@@ -55,17 +57,17 @@ def cone(
     def front_end() -> None:
         import verislice
 
-        verislice.cone(verislice.load(**load_args(files, top, include, define)), signals,
+        verislice.cone(verislice.load(**load_args(files, top, include, define, parameter)), signals,
                        ports=ports.value)
 
     run_isolated(lambda: _cone(files, signals, top, ports.value, fmt_name, output, include,
-                               define), front_end, files)
+                               define, parameter), front_end, files)
 
 
-def _cone(files, signals, top, ports, fmt, output, include, define) -> int:
+def _cone(files, signals, top, ports, fmt, output, include, define, parameter=()) -> int:
     import verislice
 
-    design = verislice.load(**load_args(files, top, include, define))
+    design = verislice.load(**load_args(files, top, include, define, parameter))
     sl = verislice.cone(design, signals, ports=ports)
     err = err_console()
     for w in sl.warnings:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -13,8 +14,9 @@ from .._sandbox import SANDBOX_ENV
 from ..equiv import _results as R
 from ..equiv._options import EquivOptions
 from ._app import app
-from ._common import (DEFINE, EXIT_DIFFERENT, EXIT_OK, INCLUDE, JSON, console, err_console,
-                      parse_defines, print_json, run_cli, show_progress)
+from ._common import (DEFINE, EXIT_DIFFERENT, EXIT_OK, INCLUDE, JSON, PARAM, console, err_console,
+                      parse_defines, parse_parameters, print_json, read_file_list, run_cli,
+                      show_progress)
 
 _H = {f: EquivOptions.__dataclass_fields__[f].metadata["help"]
       for f in EquivOptions.__dataclass_fields__}
@@ -29,6 +31,10 @@ EPILOG = """[b]Examples[/b]
   verislice equiv ref.v gen.v --top-ref RefModule --top-gen TopModule
   verislice equiv ref.v gen1.v gen2.v gen3.v        # one reference, many candidates, one batched run
   verislice equiv ref.v gen.v --method both --depth 20   # simulation, then Yosys proofs of the MATCHes
+  verislice equiv alu.sv gen.sv -f pkgs.f           # packages (a file list) before each design
+  verislice equiv top.sv gen.sv --ref-files sub.sv --gen-files pkg.sv -I include
+  verislice equiv fifo.v gen.v -P DEPTH=16          # top-level parameter of every design
+  verislice equiv alu.sv gen.sv --engine verilator  # SystemVerilog (automatic if Icarus refuses it)
 
 Exit codes: 0 every output of every candidate matches, 1 a difference or a failed candidate,
 2 usage or reference error."""
@@ -38,7 +44,8 @@ Exit codes: 0 every output of every candidate matches, 1 a difference or a faile
 def equiv(
     reference: Path = typer.Argument(..., help="Reference design (Verilog/SystemVerilog).",
                                      show_default=False),
-    candidates: list[Path] = typer.Argument(..., help="Candidate designs (one file each).",
+    candidates: list[Path] = typer.Argument(..., help="Candidate designs (one file each; "
+                                                 "--gen-files adds files to every one).",
                                             show_default=False),
     json_out: bool = JSON,
     cycles: Optional[int] = typer.Option(None, help=_H["cycles"], show_default=False),
@@ -64,6 +71,19 @@ def equiv(
                               "sequential designs."),
     include: list[Path] = INCLUDE,
     define: list[str] = DEFINE,
+    parameter: list[str] = PARAM,
+    file_list: list[Path] = typer.Option([], "--file-list", "-f", show_default=False,
+                                         help="Files read before the reference and before every "
+                                              "candidate (packages first): a .f list (a path a "
+                                              "line, -I DIR, +incdir+DIR) or a source file. "
+                                              "Repeatable."),
+    ref_files: list[Path] = typer.Option([], "--ref-files", show_default=False,
+                                         help="More files of the reference, read before it "
+                                              "(packages, submodules; a .f list is expanded). "
+                                              "Repeatable."),
+    gen_files: list[Path] = typer.Option([], "--gen-files", show_default=False,
+                                         help="More files of every candidate, read before it "
+                                              "(a .f list is expanded). Repeatable."),
     keep_dir: bool = typer.Option(False, help=_H["keep_dir"]),
     no_sandbox: bool = typer.Option(False, "--no-sandbox",
                                     help="Run candidates without the bubblewrap sandbox, "
@@ -96,7 +116,8 @@ def _equiv(a: dict) -> int:
         top_ref=a["top_ref"], top_gen=a["top_gen"], allow_file_io=a["allow_file_io"],
         timeout=a["timeout"], batch_size=a["batch_size"], engine=a["engine"],
         max_memory_bits=a["max_memory_bits"], include_dirs=tuple(str(i) for i in a["include"]),
-        defines=parse_defines(a["define"]) or None, keep_dir=a["keep_dir"], method=method)
+        defines=parse_defines(a["define"]) or None, keep_dir=a["keep_dir"], method=method,
+        parameters=parse_parameters(a["parameter"]) or None)
     formal = None
     if method != "sim":
         if importlib.util.find_spec("verislice._formal") is None:
@@ -106,22 +127,47 @@ def _equiv(a: dict) -> int:
         formal = FormalOptions(depth=a["depth"])
     ref = str(a["reference"])
     cands = [str(c) for c in a["candidates"]]
-    for p in [ref, *cands]:
+    shared, incs = _expand(a["file_list"])
+    ref_more, ref_incs = _expand(a["ref_files"])
+    gen_more, gen_incs = _expand(a["gen_files"])
+    for p in [ref, *cands, *shared, *ref_more, *gen_more]:
         if not Path(p).is_file():
             raise VerisliceError(f"{p}: no such file")
-    results = _check(ref, cands, opts, formal, a["jobs"], a["json_out"])
+    if incs or ref_incs or gen_incs:
+        opts = opts.with_(include_dirs=(*opts.include_dirs, *incs, *ref_incs, *gen_incs))
+    # a design of several files: the shared files, its own extra files, then its own file
+    ref_design = [*shared, *ref_more, ref] if shared or ref_more else ref
+    cand_designs = [[*shared, *gen_more, c] if shared or gen_more else c for c in cands]
+    results = _check(ref_design, cand_designs, opts, formal, a["jobs"], a["json_out"])
+    results = [r if r.name == c else replace(r, name=c) for r, c in zip(results, cands)]
     ok = all(r.ok for r in results)
     if a["json_out"]:
         print_json({"reference": ref, "method": method, "ok": ok,
                     "options": {"cycles": opts.cycles, "seed": opts.seed,
-                                "sequences": opts.sequences, "engine": opts.engine},
+                                "sequences": opts.sequences, "engine": opts.engine,
+                                "parameters": dict(opts.parameters or {})},
                     "candidates": [r.to_json() for r in results]})
     else:
         _table(results)
     return EXIT_OK if ok else EXIT_DIFFERENT
 
 
-def _check(ref: str, cands: list[str], opts: EquivOptions, formal, jobs: int, quiet: bool):
+def _expand(items: list[Path]) -> tuple[list[str], list[str]]:
+    """Files and include directories of ``--file-list``/``--ref-files``/``--gen-files`` values
+    (``.f`` lists expanded, in order)."""
+    files: list[str] = []
+    incs: list[str] = []
+    for item in items:
+        if item.suffix == ".f":
+            more, dirs = read_file_list(item)
+            files += more
+            incs += dirs
+        else:
+            files.append(str(item))
+    return files, incs
+
+
+def _check(ref, cands: list, opts: EquivOptions, formal, jobs: int, quiet: bool):
     from .. import equiv as api
 
     if not show_progress() or quiet or len(cands) < 2:
@@ -170,6 +216,9 @@ def _table(results) -> None:
             t.add_row(name, f"[{_STYLE.get(o.verdict, '')}]{o.verdict}[/]",
                       f"{o.mismatches}/{o.samples}" if o.samples else "-", fail)
         con.print(t)
+        if r.engine == "verilator":
+            con.print("  simulated with Verilator (2-state: X and Z read as 0, no don't-care "
+                      "samples)", markup=False)
         if r.message:
             con.print(f"  {r.message}", markup=False)
     if len(results) > 1:

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from ._app import app
-from ._common import (DEFINE, FILES, INCLUDE, TOP, console, err_console, load_args,
+from ._common import (DEFINE, FILES, INCLUDE, PARAM, TOP, console, err_console, load_args,
                       split_signals)
 from ._isolate import run_isolated
 
@@ -41,23 +41,25 @@ def graph(
     output: Path = typer.Option(None, "--output", "-o", help="Write to this file (.svg/.png/.pdf: a picture)."),
     include: list[Path] = INCLUDE,
     define: list[str] = DEFINE,
+    parameter: list[str] = PARAM,
 ) -> None:
     """Show the signal dependency graph (data and control edges with their source lines)."""
     f = "json" if json_out else (fmt.value if fmt is not None else None)
     def front_end() -> None:
         import verislice
 
-        verislice.build_graph(verislice.load(**load_args(files, top, include, define)))
+        verislice.build_graph(verislice.load(**load_args(files, top, include, define, parameter)))
 
-    run_isolated(lambda: _graph(files, split_signals(signal), top, f, output, include, define),
+    run_isolated(lambda: _graph(files, split_signals(signal), top, f, output, include, define,
+                                parameter),
                  front_end, files)
 
 
-def _graph(files, signals, top, fmt, output, include, define) -> int:
+def _graph(files, signals, top, fmt, output, include, define, parameter=()) -> int:
     import verislice
     from .. import _render
 
-    design = verislice.load(**load_args(files, top, include, define))
+    design = verislice.load(**load_args(files, top, include, define, parameter))
     g = verislice.build_graph(design)
     sigs = g.check_signals(signals, allow_inputs=True) if signals else None
     err = err_console()
