@@ -11,6 +11,7 @@ from typing import Any
 
 from ._paths import refuse_overwrite
 from .config import ConfigError, _Common
+from .errors import SalvError
 from .data._jsonl import JsonlWriter
 from .data._jsonl import read_jsonl as _read_jsonl
 
@@ -18,7 +19,7 @@ __all__ = ["DataFormatError", "TrainResult", "check_output_dir", "read_jsonl", "
            "trainer_kwargs"]
 
 
-class DataFormatError(ValueError):
+class DataFormatError(SalvError, ValueError):
     """A training data file is malformed; the message starts with ``file:line:``."""
 
 

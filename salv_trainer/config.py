@@ -25,10 +25,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .errors import SalvError
+
 __all__ = ["ConfigError", "DPORunConfig", "SFTRunConfig", "load_config"]
 
 
-class ConfigError(ValueError):
+class ConfigError(SalvError, ValueError):
     """A configuration file or value is invalid (the message names the key)."""
 
 

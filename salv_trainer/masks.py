@@ -51,6 +51,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .errors import SalvError
+
 __all__ = [
     "MASK_MODES",
     "REASONS",
@@ -85,11 +87,11 @@ REASONS: tuple[str, ...] = (REWRITES, DROPS_CONE, IDS_DIFFER, CONE_IN_PROMPT)
 MARKER = "\ue000salv-response\ue001"
 
 
-class SpanError(ValueError):
+class SpanError(SalvError, ValueError):
     """A span is malformed or lies outside the text it points into."""
 
 
-class MaskAlignmentError(ValueError):
+class MaskAlignmentError(SalvError, ValueError):
     """A response's spans cannot be placed on the tokens TRL trains on; ``reason`` is one of
     :data:`REASONS`. The trainer drops such a row and counts it."""
 

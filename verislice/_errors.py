@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Diagnostic", "DiagnosticError", "VerisliceError"]
+__all__ = ["Diagnostic", "DiagnosticError", "SeveralTopModulesError", "VerisliceError"]
 
 
 class VerisliceError(Exception):
@@ -15,6 +15,16 @@ class VerisliceError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class SeveralTopModulesError(VerisliceError):
+    """More than one module could be the top and none was chosen: ``names`` are the candidates.
+    Callers that can decide (e.g. by the reference's port names) catch this one and retry with
+    ``top=``; every other VerisliceError is a real failure."""
+
+    def __init__(self, message: str, names: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.names = names
 
 
 @dataclass(frozen=True)

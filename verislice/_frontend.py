@@ -14,7 +14,7 @@ import pyslang
 from pyslang import ast, syntax
 
 from . import _params
-from ._errors import Diagnostic, DiagnosticError, VerisliceError
+from ._errors import Diagnostic, DiagnosticError, SeveralTopModulesError, VerisliceError
 
 __all__ = ["Design", "Port", "Source", "load", "rename_modules", "module_names"]
 
@@ -189,8 +189,9 @@ def _elaborate(srcs, trees, comp, modules, top, sm, engine, names) -> Design:
         raise VerisliceError("no module found" if not modules else
                              f"no top module: every module is instantiated ({', '.join(modules)})")
     if len(tops) > 1:
-        names = ", ".join(sorted(t.name for t in tops))
-        raise VerisliceError(f"several top modules ({names}): choose one with --top")
+        found = tuple(sorted(t.name for t in tops))
+        raise SeveralTopModulesError(f"several top modules ({', '.join(found)}): choose one with --top",
+                                     found)
     inst = tops[0]
     body = inst.body
     ports = [_port(p) for p in body.portList]

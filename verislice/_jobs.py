@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._canonical import Rejected, canonicalize, rename_globals, screen, unknown_modules
-from ._errors import DiagnosticError, VerisliceError
+from ._errors import DiagnosticError, SeveralTopModulesError, VerisliceError
 from ._frontend import Design, Port, Source, load, module_names
 
 __all__ = ["JOBS", "RefInterface", "RefUnit", "Screened", "CandUnit"]
@@ -236,14 +236,12 @@ def _load_candidate(canon: list[Source], ref: RefInterface, top_gen: str | None)
         return load(canon, top=top_gen)
     want = {n for n, _w in ref.inputs + ref.outputs}
     first: Design | None = None
-    error: VerisliceError | None = None
+    error: SeveralTopModulesError | None = None
     try:
         first = load(canon)
         if {p.name for p in first.ports} == want:
             return first
-    except VerisliceError as exc:
-        if "several top modules" not in exc.message:
-            raise
+    except SeveralTopModulesError as exc:  # any other failure is the candidate's verdict
         error = exc
     names = [n for s in canon for n in module_names(s.text)]
     names = sorted(set(names), key=lambda n: (n != ref.top, names.index(n)))
@@ -260,8 +258,9 @@ def _load_candidate(canon: list[Source], ref: RefInterface, top_gen: str | None)
     if matches and (len(matches) == 1 or matches[0].top == ref.top):
         return matches[0]
     if len(matches) > 1:
-        raise VerisliceError(f"several top modules with the reference's ports "
-                             f"({', '.join(m.top for m in matches)}): choose one with --top-gen")
+        found = tuple(m.top for m in matches)
+        raise SeveralTopModulesError(f"several top modules with the reference's ports "
+                                     f"({', '.join(found)}): choose one with --top-gen", found)
     if first is not None:
         return first  # its ports differ: an INTERFACE verdict says how
     assert error is not None

@@ -96,18 +96,13 @@ def pipeline(
                                 "output_dir (results.json); run nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print results.json on stdout instead of the table."),
 ) -> None:
-    from verislice import VerisliceError
-
-    from .._training import DataFormatError
-    from ..config import ConfigError
-    from ..masks import MaskAlignmentError, SpanError
-
+    from verislice import VerisliceError  # salv_trainer's SalvError included
     from verislice.cli import terminate_as_interrupt
 
     try:
         with terminate_as_interrupt():  # SIGTERM/SIGHUP unwind like Ctrl-C: cleanup runs
             results = _pipeline(config, output_dir, seeds, report)
-    except (ConfigError, DataFormatError, VerisliceError, MaskAlignmentError, SpanError) as exc:
+    except VerisliceError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:

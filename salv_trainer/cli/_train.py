@@ -51,16 +51,14 @@ def _fail(message: str) -> None:
 
 
 def _run(fn: Callable[[], Any]) -> Any:
-    from ..config import ConfigError
-    from .._training import DataFormatError
-    from ..masks import MaskAlignmentError, SpanError
-
     from verislice.cli import terminate_as_interrupt
+
+    from ..errors import SalvError
 
     try:
         with terminate_as_interrupt():  # SIGTERM/SIGHUP unwind like Ctrl-C: cleanup runs
             return fn()
-    except (ConfigError, DataFormatError, MaskAlignmentError, SpanError) as exc:
+    except SalvError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
         typer.echo("interrupted: resume with --resume latest", err=True)

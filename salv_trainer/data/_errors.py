@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from verislice import VerisliceError
+from ..errors import SalvError
 
 __all__ = ["DataError"]
 
 
-class DataError(VerisliceError):
+class DataError(SalvError):
     """Bad input to a data command (unreadable file, malformed JSONL row, missing field).
 
     The CLI prints ``message`` and exits with status 2. Never raised for a bad *candidate*: a

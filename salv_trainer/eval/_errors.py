@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from verislice import VerisliceError
+from ..errors import SalvError
 
 __all__ = ["EvalError"]
 
 
-class EvalError(VerisliceError):
+class EvalError(SalvError):
     """Bad input to the evaluator (missing data, unknown benchmark, malformed file).
 
     The CLI prints ``message`` and exits with status 2; never raised for a bad *response*, which
