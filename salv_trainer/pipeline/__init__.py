@@ -19,6 +19,7 @@ from ._config import DEFAULT_VARIANTS, PipelineConfig, TinyModelConfig, Variant,
 from ._report import render_table, summarize, write_chart
 from ._run import SFT, Reporter, run_pipeline, weights_digest
 from ._score import mean_ci, paired_delta, score_labeled, score_rows
+from ._stats import binom_two_sided, mcnemar, paired_bootstrap, seed_problem_ci
 
 __all__ = [
     "DEFAULT_VARIANTS",
@@ -26,14 +27,18 @@ __all__ = [
     "PipelineConfig",
     "Reporter",
     "TinyModelConfig",
+    "binom_two_sided",
     "Variant",
     "load_pipeline_config",
+    "mcnemar",
     "mean_ci",
+    "paired_bootstrap",
     "paired_delta",
     "render_table",
     "run_pipeline",
     "score_labeled",
     "score_rows",
+    "seed_problem_ci",
     "summarize",
     "weights_digest",
     "write_chart",
