@@ -125,7 +125,7 @@ def _in_order(handles: Iterable[Any], window: int, get: Callable[[Any], R],
             drop(handle)
 
 
-def _call(fn: Callable[[T], R], item: T) -> R:
+def salv_task(fn: Callable[[T], R], item: T) -> R:
     """The body of every Ray task: ``fn(item)`` in a worker process."""
     return fn(item)
 
@@ -177,7 +177,7 @@ class RayExecutor:
 
     def map(self, fn: Callable[[T], R], items: Iterable[T], *, cpus: int = 1,
             threads: int = 1) -> Iterator[R]:
-        remote = self._ray.remote(_call).options(num_cpus=cpus, max_retries=self.max_retries)
+        remote = self._ray.remote(salv_task).options(num_cpus=cpus, max_retries=self.max_retries)
         fn_ref = self._ray.put(fn)  # shipped once, not with every task
         window = 2 * max(1, int(self.cpus() // max(cpus, 1)))  # every CPU busy, one more queued
         handles = (remote.remote(fn_ref, item) for item in items)
