@@ -542,6 +542,14 @@ class _Slicer:
         for m in merged:
             m[1] = _close_conditionals(data, m[0], m[1])
             _check_conditionals(data, m[0], m[1], self.src.name)
+        # then the inactive `ifdef branches go, with the directives of their groups
+        pre, groups = _inactive_branches(self.tree, data)
+        rem = _merge_removals([tuple(m) for m in merged] + pre)
+        for group in groups:  # inner groups first: a group left with no code goes whole
+            if _group_empty(data, group, rem):
+                rem = _merge_removals(rem + [(*_whole_lines(data, gs, ge), b"")
+                                             for gs, ge, _ in group])
+        merged = [list(x) for x in rem]
         spans: list[tuple[int, int]] = []
         out: list[bytes] = []
         for rs, re_ in regions:
@@ -693,6 +701,106 @@ def _eol(data: bytes, end: int) -> int:
 
 
 _REST_OF_LINE = re.compile(rb"[ \t]*(?://[^\r\n]*)?(?:\r?\n|\Z)")
+
+
+def _merge_removals(removals: list[tuple[int, int, bytes]]) -> list[tuple[int, int, bytes]]:
+    """Sorted, non-overlapping removals; an inserted ``;`` inside a larger removal goes with it."""
+    out: list[list] = []
+    for s, e, rep in sorted(removals, key=lambda r: (r[0], -r[1])):
+        if out and s < out[-1][1]:
+            if e > out[-1][1]:
+                if out[-1][2]:  # a slot `;` overlapped by a wider removal: the wider one wins
+                    out[-1][2] = b""
+                out[-1][1] = e
+            continue
+        if out and s == out[-1][1] and not rep and not out[-1][2]:
+            out[-1][1] = e
+            continue
+        out.append([s, e, rep])
+    return [tuple(x) for x in out]
+
+
+_BRANCH = {SX.IfDefDirective, SX.IfNDefDirective, SX.ElsIfDirective, SX.ElseDirective,
+           SX.EndIfDirective}
+
+
+def _group_empty(data: bytes, group: list[tuple[int, int, bool]],
+                 removals: list[tuple[int, int, bytes]]) -> bool:
+    """Is every byte between the directives of ``group`` removed or blank?"""
+    for (_, e, _), (s2, _, _) in zip(group, group[1:]):
+        pos = e
+        for rs, re_, rep in removals:
+            if re_ <= pos or rs >= s2:
+                continue
+            if rs > pos and data[pos:rs].strip():
+                return False
+            if rep:
+                return False
+            pos = max(pos, re_)
+            if pos >= s2:
+                break
+        if pos < s2 and data[pos:s2].strip():
+            return False
+    return True
+
+
+def _inactive_branches(tree, data: bytes) -> tuple[list[tuple[int, int, bytes]], list]:
+    """Removals that drop the inactive branches of `` `ifdef`` groups of the file.
+
+    The defines in force when the design was loaded decide (``-D FORMAL`` makes `` `ifdef
+    FORMAL`` active). A group with an inactive branch keeps only its active branch's text: its
+    directive lines (`` `ifdef``, `` `elsif``, `` `else``, `` `endif``) go with the inactive text,
+    which pyslang holds as the disabled tokens of the directive before it. Groups whose every
+    branch is active-or-empty are left as written."""
+    buf = tree.root.sourceRange.start.buffer
+    events: list[tuple[int, int, object, bool]] = []
+
+    def visit(node):
+        if isinstance(node, parsing.Token):
+            for tr in node.trivia:
+                if tr.kind != parsing.TriviaKind.Directive:
+                    continue
+                d = tr.syntax()
+                if d is None or d.kind not in _BRANCH:
+                    continue
+                r = d.sourceRange
+                if r.start.buffer != buf:
+                    continue
+                disabled = bool(len(getattr(d, "disabledTokens", ()) or ()))
+                events.append((r.start.offset, r.end.offset, d.kind, disabled))
+        return True
+
+    tree.root.visit(visit)
+    events.sort(key=lambda x: x[0])
+    out: list[tuple[int, int, bytes]] = []
+    groups: list[list[tuple[int, int, bool]]] = []  # in closing order (inner first)
+    stack: list[list[tuple[int, int, bool]]] = []
+    for s, e, kind, disabled in events:
+        if kind in (SX.IfDefDirective, SX.IfNDefDirective):
+            stack.append([(s, e, disabled)])
+        elif not stack:
+            continue  # an `else/`endif of a group opened in another file
+        else:
+            stack[-1].append((s, e, disabled))
+            if kind == SX.EndIfDirective:
+                group = stack.pop()
+                if any(d for _, _, d in group):
+                    out += [(*_whole_lines(data, gs, ge), b"") for gs, ge, _ in group]
+                else:
+                    groups.append(group)
+    return out, groups
+
+
+def _whole_lines(data: bytes, start: int, end: int) -> tuple[int, int]:
+    """``start``..``end`` widened to whole lines when only spaces (and a ``//`` comment after)
+    share them."""
+    ls = data.rfind(b"\n", 0, start) + 1
+    if not data[ls:start].strip(b" \t"):
+        start = ls
+    m = _REST_OF_LINE.match(data, end)
+    if m:
+        end = m.end()
+    return start, end
 
 
 def _nonblank_lines(data: bytes) -> int:
