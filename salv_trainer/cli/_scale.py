@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from verislice.cli._common import console, err_console, print_json, run_cli
+from verislice.cli import console, err_console, print_json, run_cli
 
 from ._app import app
 
