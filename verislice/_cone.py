@@ -315,12 +315,14 @@ class _Slicer:
         if k in _PROCEDURAL:
             units = self.unit_at(it)
             if not units:
-                return  # not in this file's text (macro): keep as it is
-            u = units[0]
-            if not (u.targets & self.keep):
+                return  # not in this file's text (macro) or an unelaborated branch: keep it
+            if not self.live(units):
                 self.remove_item(s, e)
-            elif u.tree is not None and not u.untriggered(self.keep):
-                self.prune(u.tree)
+            elif all(u.tree is not None and not u.untriggered(self.keep) for u in units):
+                # one tree per elaboration (a generate loop): cut what none of them needs
+                trees = [u.tree for u in units]
+                if all(_same_shape(trees[0], t) for t in trees[1:]):
+                    self.prune(trees)
         elif k == SX.ContinuousAssign:
             elems = []
             for a in it.assignments:
@@ -366,6 +368,8 @@ class _Slicer:
         elif k in _GENERATE:
             if not self.live(self.units_in(s, e)):
                 self.remove_item(s, e)
+            else:
+                self.generate(it)
         elif k == SX.GenerateRegion:
             before = len(self.removals)
             members = list(it.members)
@@ -383,6 +387,34 @@ class _Slicer:
             name = str(k).rpartition(".")[2]
             raise VerisliceError(f"{self.where(it)}: cannot slice a {name} item of module "
                                  f"'{self.design.top}' (not supported)")
+
+    def generate(self, it) -> None:
+        """A generate construct that drives the cone: cut inside it, item by item. A branch or
+        loop body that is one item without ``begin``/``end`` is live (it is all the construct
+        holds), so it is never removed from under its ``if``/``for``."""
+        k = it.kind
+        if k == SX.GenerateBlock:
+            for m in it.members:
+                self.item(m)
+        elif k == SX.LoopGenerate:
+            self.item(it.block)
+        elif k == SX.IfGenerate:
+            if self.live(self.units_in(*self.rng(it.block))):
+                self.item(it.block)  # (an unelaborated `if` branch stays as written)
+            ec = it.elseClause
+            if ec is not None:
+                if self.live(self.units_in(*self.rng(ec.clause))):
+                    self.item(ec.clause)
+                else:
+                    self.remove_item(*self.rng(ec))
+        elif k == SX.CaseGenerate:
+            for ci in it.items:
+                if not hasattr(ci, "clause"):
+                    continue
+                if self.live(self.units_in(*self.rng(ci.clause))):
+                    self.item(ci.clause)
+                else:
+                    self.remove_item(*self.rng(ci))
 
     def _removed(self, rng: tuple[int, int]) -> bool:
         s, e = rng
@@ -410,15 +442,17 @@ class _Slicer:
 
     # -- procedural statements -------------------------------------------------------------------
 
-    def prune(self, node: _SNode) -> None:
-        """``node`` is kept: remove its children that drive nothing in the cone."""
-        for c in node.children:
-            if _needed(c, self.keep):
-                self.prune(c)
+    def prune(self, nodes: list[_SNode]) -> None:
+        """``nodes`` (one statement, elaborated once or once per generate iteration) is kept:
+        remove its children that drive nothing in the cone in any elaboration."""
+        for i, c in enumerate(nodes[0].children):
+            cs = [n.children[i] for n in nodes]
+            if any(_needed(x, self.keep) for x in cs):
+                self.prune(cs)
             elif c.role == "keep":
                 continue
             elif c.role == "timed":
-                self.prune(c)  # timing stays, its body may empty out
+                self.prune(cs)  # timing stays, its body may empty out
             elif c.slot:
                 self.remove_slot(c.start, c.end)
             else:
@@ -655,6 +689,11 @@ def _prefix_names(data: bytes, c: _Cand) -> set[bytes]:
     s, _ = c.item
     first = c.elems[0][0] if c.elems else c.item[1]
     return set(_IDENT.findall(data, s, first))
+
+
+def _same_shape(a: _SNode, b: _SNode) -> bool:
+    return (a.start, a.end, a.role, len(a.children)) == (b.start, b.end, b.role, len(b.children)) \
+        and all(_same_shape(x, y) for x, y in zip(a.children, b.children))
 
 
 def _needed(node: _SNode, keep: set[str]) -> bool:

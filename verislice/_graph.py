@@ -576,19 +576,11 @@ class _Builder:
                     "is not supported")
 
     def _generate(self, blocks, sym, top: bool) -> None:
-        before = len(self.units)
+        # The items of elaborated generate blocks are units like the module's own items (the
+        # slicer cuts inside generate constructs); the blocks of one loop share their syntax, so
+        # one item has a unit per iteration.
         for b in blocks:
             self.scope(b, top=top)
-        if top:
-            # The generate construct is sliced as one piece: kept whole when anything inside
-            # drives the cone.
-            targets: set[str] = set()
-            for u in self.units[before:]:
-                targets |= u.targets
-            del self.units[before:]
-            syn = sym.syntax
-            if syn is not None:
-                self.unit("generate", syn, targets)
 
     def unit(self, kind: str, syn, targets: set[str], tree: _SNode | None = None,
              module: str | None = None) -> None:
