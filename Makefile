@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q --upgrade pip
 	# the CPU build of torch first: an unpinned torch pulls a multi-GB CUDA build
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[train,dev,formal,plot,sv]'
+	$(PIP) install -q -e '.[train,dev,formal,plot,sv,ray]'
 	@touch $(STAMP)
 
 demo: setup
