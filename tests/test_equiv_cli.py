@@ -66,7 +66,7 @@ def test_usage_and_reference_errors_exit_2(tmp_path):
     two.write_text("module t(input c1, input c2, input d, output reg q1, output reg q2);\n"
                    "always @(posedge c1) q1 <= d; always @(posedge c2) q2 <= d;\nendmodule\n")
     r = run(str(two), str(two))
-    assert r.exit_code == 2 and "several clocks (c1, c2)" in r.output
+    assert r.exit_code == 0  # several clocks run free (each its own period and phase)
     r = run(REF, GEN, "--engine", "xcelium")
     assert r.exit_code == 2 and "--engine must be one of" in r.output
     r = run(REF, GEN, "--method", "magic")

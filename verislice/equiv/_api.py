@@ -22,6 +22,7 @@ from ._results import (COMPILE_ERROR, INTERFACE, MATCH, MISMATCH, OK, REFERENCE_
                        TIMEOUT, CandidateResult)
 from ._runner import BatchOutcome, run_batch
 from ._stimulus import InputSpec, make_stimulus
+from ._wrapper import clock_plan
 
 if TYPE_CHECKING:
     from .._formal import FormalOptions
@@ -111,6 +112,11 @@ def _prepare_group(gid: int, ref, cands, opts: EquivOptions) -> _Prepared:
         return _Prepared(gid, None, {}, f"reference {name}: {exc.message}")
     if unit.error:
         return _Prepared(gid, None, {}, f"reference {name}: {unit.error}")
+    if opts.method != "sim" and len(unit.timing.clocks) > 1:
+        names = ", ".join(c for c, _e in unit.timing.clocks)
+        return _Prepared(gid, None, {}, f"reference {name}: several clocks ({names}) are not "
+                         f"supported by --method {opts.method}; choose one with --clock (the "
+                         "others then get random values) or simulate (--method sim)")
     iface = RefInterface(unit.top, unit.inputs, unit.outputs)
     constants = set(unit.constants)
     sims, verdicts = [], {}
@@ -137,12 +143,14 @@ def _prepare_group(gid: int, ref, cands, opts: EquivOptions) -> _Prepared:
     if not sims:
         return _Prepared(gid, None, verdicts)
     ref_prefix = f"vs{gid}r_"
-    specs = [InputSpec(n, w) for n, w in unit.inputs]
+    # every clock is driven by the testbench; the stimulus is for the other inputs
+    specs = [InputSpec(n, w) for n, w in unit.inputs if n not in unit.timing.clock_names[1:]]
     stim = make_stimulus(specs, unit.timing, constants, samples=opts.cycles_for(unit.timing),
                          seed=opts.seed,
                          sequences=opts.sequences, key=unit.key)
     group = SimGroup(gid, name, unit.top, ref_prefix + unit.top, ref_prefix, unit.text,
-                     unit.inputs, unit.outputs, unit.timing, stim, tuple(sims), ())
+                     unit.inputs, unit.outputs, unit.timing, stim, tuple(sims), (),
+                     clock_plan(unit.timing, opts.seed, unit.key))
     return _Prepared(gid, group, verdicts)
 
 

@@ -41,6 +41,9 @@ class SimGroup:
     stimulus: Stimulus
     cands: tuple[SimCandidate, ...] = ()
     ref_macros: tuple[str, ...] = ()
+    # several clocks: (name, edges, half period in ps, first edge in ps) each, free-running
+    # (``_wrapper.clock_plan``); empty: the testbench's one clock, stepped with the stimulus
+    clocks: tuple[tuple[str, str, int, int], ...] = ()
 
     def with_cands(self, cands) -> SimGroup:
         from dataclasses import replace

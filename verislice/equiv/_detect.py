@@ -47,17 +47,26 @@ class Timing:
     # constants the design compares its counters with (`fall_counter >= 20`): how long a
     # condition has to last
     durations: tuple[int, ...] = ()
+    # every clock with its edges when the design has several (``clock`` is the first of them);
+    # empty for one clock or none
+    clocks: tuple[tuple[str, str], ...] = ()
 
     @property
     def sequential(self) -> bool:
         return self.clock is not None
 
+    @property
+    def clock_names(self) -> tuple[str, ...]:
+        """Every clock input (the testbench drives them; they get no stimulus)."""
+        return tuple(c for c, _e in self.clocks) or ((self.clock,) if self.clock else ())
+
     def describe(self) -> str:
         if not self.clock:
             parts = ["combinational (no clock)"]
         else:
-            edge = {"pos": "rising edge", "neg": "falling edge", "both": "both edges"}[self.edges]
-            parts = [f"clock {self.clock} ({edge})"]
+            name = {"pos": "rising edge", "neg": "falling edge", "both": "both edges"}
+            parts = [f"clock {c} ({name[e]})" for c, e in self.clocks or ((self.clock,
+                                                                            self.edges),)]
         if self.reset:
             parts.append(f"reset {self.reset} (active {'low' if self.reset_active_low else 'high'}, "
                          f"{'async' if self.reset_async else 'sync'})")
@@ -241,7 +250,9 @@ class _Walker:
 def detect_timing(design: Design, options: EquivOptions) -> Timing:
     """Clock, active edges, reset (polarity, sync/async) and control inputs of ``design``.
 
-    Raises :class:`VerisliceError` for several clocks, unknown override names or inout ports.
+    Several clocks (asynchronous FIFOs, synchronizers) are all listed in ``clocks``; the
+    simulation gives each its own period and phase. Raises :class:`VerisliceError` for unknown
+    override names or inout ports.
     """
     inputs = {p.name: p.width for p in design.ports if p.direction == "input"}
     inouts = [p.name for p in design.ports if p.direction not in ("input", "output")]
@@ -261,19 +272,22 @@ def detect_timing(design: Design, options: EquivOptions) -> Timing:
         edges_set = w.edges.get(clock, {"pos"}) if clock else set()
         how.append("clock given")
     else:
-        clocks = [c for c in w.edges if c not in w.async_resets]
-        if len(clocks) > 1:
-            raise VerisliceError(
-                f"reference {design.top}: several clocks ({', '.join(sorted(clocks))}) are not "
-                "supported; choose one with --clock (the others then get random values)")
+        clocks = sorted(c for c in w.edges if c not in w.async_resets)
         clock = clocks[0] if clocks else None
         edges_set = w.edges.get(clock, set()) if clock else set()
         if clock:
             how.append("clock from event controls")
     if clock is not None and inputs.get(clock) != 1:
         raise VerisliceError(f"clock {clock} must be a 1-bit input (it is {inputs.get(clock)} bits)")
-    edges = "" if not clock else ("both" if edges_set == {"pos", "neg"} else
-                                  "neg" if edges_set == {"neg"} else "pos")
+    edges = "" if not clock else _edge_kind(edges_set)
+    several: tuple[tuple[str, str], ...] = ()
+    if options.clock is None and len(clocks) > 1:
+        for c in clocks:
+            if inputs.get(c) != 1:
+                raise VerisliceError(f"clock {c} must be a 1-bit input (it is {inputs.get(c)} bits)")
+        several = tuple((c, _edge_kind(w.edges[c])) for c in clocks)
+        how.append(f"{len(clocks)} clocks")
+    all_clocks = {c for c, _e in several} | {clock}
 
     # -- reset
     reset, low, is_async = None, False, False
@@ -308,14 +322,19 @@ def detect_timing(design: Design, options: EquivOptions) -> Timing:
         low = options.reset_active_low
     if options.reset_async is not None:
         is_async = options.reset_async
-    controls = tuple(c for c in w.controls if c not in (clock, reset))
+    controls = tuple(c for c in w.controls if c not in all_clocks and c != reset)
     controls_low = tuple(c for c in w.controls_low if c in controls)
     st = _state(design)
     state_bits, hidden_bits, counter_bits = _sizes(design, st)
-    hints = tuple(h for h in hints_of(design) if not any(p[0] in (clock, reset) for p in h))
+    hints = tuple(h for h in hints_of(design) if not any(p[0] in all_clocks or p[0] == reset
+                                                         for p in h))
     durations = tuple(sorted(_thresholds(design, {path for path, _part in st.counters})))
     return Timing(clock, edges, reset, low, is_async, controls, controls_low, ", ".join(how),
-                  state_bits, hidden_bits, counter_bits, hints, durations)
+                  state_bits, hidden_bits, counter_bits, hints, durations, several)
+
+
+def _edge_kind(edges: set[str]) -> str:
+    return "both" if edges == {"pos", "neg"} else "neg" if edges == {"neg"} else "pos"
 
 
 def _root(expr):

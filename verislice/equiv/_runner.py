@@ -484,7 +484,8 @@ def _collect(groups: list[SimGroup], layout: Layout, text: str, out: BatchOutcom
     slot_of = {(s.key, s.output): p for p, s in enumerate(layout.pairs)}
     samples = None
     for g in groups:
-        data_widths = {n: w for n, w in g.inputs if n != g.timing.clock}
+        clocks = set(g.timing.clock_names)
+        data_widths = {n: w for n, w in g.inputs if n not in clocks}
         samples = g.stimulus.samples
         for c in g.cands:
             outputs: dict[str, OutputResult] = {}
@@ -503,7 +504,10 @@ def _collect(groups: list[SimGroup], layout: Layout, text: str, out: BatchOutcom
                     cycle, phase = divmod(first, 2)
                     ff = FirstFailure(cycle, g.stimulus.inputs_at(cycle, data_widths),
                                       exp[-width:], act[-width:])
-                    if seq:
+                    if g.clocks:  # free-running clocks: say when, not which edge
+                        msg = (f"first difference in step {cycle}, {9 if phase else 4} ns into "
+                               f"it (clocks {', '.join(c[0] for c in g.clocks)} run free)")
+                    elif seq:
                         msg = (f"first difference in cycle {cycle}, "
                                f"{'after' if phase else 'before'} the active clock edge")
                 if cnt:

@@ -9,7 +9,14 @@ differs when some bit is 0/1 in the reference and anything else (other value, X,
 candidate; reference X/Z bits are don't-care. Results go to ``results.txt`` (trusted code; the
 candidates may not use file tasks unless the user allows them).
 
-Both engines run this one testbench and its one driver (the ``initial`` block that steps through
+Designs with several clocks (asynchronous FIFOs, synchronizers) get free-running clocks
+instead, each with its own random period and phase (:func:`clock_plan`): half periods of 10-30
+ns, every edge at a half nanosecond (``x.5``), so no edge ever meets an input change (at whole
+multiples of 10 ns) or a sample (4 and 9 ns into each step): nothing races. Each half period is at
+least two samples long, so every value a clocked output takes between two edges of its clock is
+sampled, compared and counted like any other sample.
+
+Every engine runs this one testbench and its one driver (the ``initial`` block that steps through
 the preloaded stimulus with its own clocks). It starts when ``go`` is high and raises ``done``
 after the results file is written: with the vvp engine (``-DVERISLICE_STANDALONE``) ``go``
 starts high and the driver ends the run with ``$finish``; with cocotb, the cocotb entry
@@ -18,16 +25,42 @@ starts high and the driver ends the run with ``$finish``; with cocotb, the cocot
 
 from __future__ import annotations
 
+import hashlib
+import random
 import re
 from dataclasses import dataclass
 
 from ._batch import SimGroup
 
-__all__ = ["Layout", "PairSlot", "build_testbench", "stimulus_hex", "TB_TOP"]
+__all__ = ["Layout", "PairSlot", "build_testbench", "clock_plan", "stimulus_hex", "TB_TOP"]
 
 TB_TOP = "verislice_tb"
 _SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 _CLOCK_WIRE = {"pos": "clk_pos", "neg": "clk_neg", "both": "clk_both"}
+
+
+#: Half periods of the free-running clocks of a design with several clocks, in ns.
+HALF_PERIOD_NS = (10, 30)
+
+
+def clock_plan(timing, seed: int, key: str) -> tuple[tuple[str, str, int, int], ...]:
+    """(name, edges, half period in ps, first edge in ps) of every clock of a design with several
+    (``timing.clocks``), from the stimulus seed and the reference (``key``): the same for every
+    packing of the group. Empty for designs with one clock or none."""
+    if len(timing.clocks) < 2:
+        return ()
+    h = hashlib.blake2b(f"{seed}\0clocks\0{key}".encode(), digest_size=8).digest()
+    rng = random.Random(int.from_bytes(h, "little"))
+    plan = []
+    for name, edges in timing.clocks:
+        half = rng.randint(*HALF_PERIOD_NS)
+        first = rng.randint(1, 2 * half)
+        plan.append((name, edges, half * 1000, first * 1000 + 500))
+    return tuple(plan)
+
+
+def _clock_names(g: SimGroup) -> set[str]:
+    return {c[0] for c in g.clocks} | ({g.timing.clock} if g.timing.clock else set())
 
 
 def _ident(name: str) -> str:
@@ -60,8 +93,9 @@ def build_testbench(groups: list[SimGroup], samples: int, nonce: str) -> tuple[s
     slices: dict[tuple[int, str], tuple[int, int]] = {}
     off = 0
     for g in groups:
+        clocks = _clock_names(g)
         for name, width in g.inputs:
-            if name == g.timing.clock:
+            if name in clocks:
                 continue
             slices[(g.gid, name)] = (off, width)
             off += width
@@ -122,8 +156,11 @@ def build_testbench(groups: list[SimGroup], samples: int, nonce: str) -> tuple[s
         drives its own input port would otherwise force the shared clock or stimulus bus of
         every other design. A continuous assignment is a one-way driver."""
         conns = []
+        free = {c[0]: f"g{g.gid}_ck{i}" for i, c in enumerate(g.clocks)}
         for idx, (name, w) in enumerate(g.inputs):
-            if name == g.timing.clock:
+            if name in free:
+                src = free[name]
+            elif name == g.timing.clock:
                 src = _CLOCK_WIRE[g.timing.edges]
             else:
                 lo, w = slices[(g.gid, name)]
@@ -135,6 +172,12 @@ def build_testbench(groups: list[SimGroup], samples: int, nonce: str) -> tuple[s
 
     for g in groups:
         add(f"  // group {g.gid}: {g.timing.describe()}")
+        for i, (_name, edges, half, first) in enumerate(g.clocks):
+            # free-running from the driver's start (go), first edge at a half nanosecond
+            reg = f"g{g.gid}_ck{i}"
+            add(f"  reg {reg} = 1'b{1 if edges == 'neg' else 0};")
+            add(f"  initial begin wait (go === 1'b1); #({first / 1000:.3f}); "
+                f"forever begin {reg} = ~{reg}; #({half / 1000:.3f}); end end")
         conns_in = inputs_of(g, f"g{g.gid}_r")
         outs = []
         for i, (name, w) in enumerate(g.outputs):
@@ -221,8 +264,9 @@ def stimulus_hex(groups: list[SimGroup], layout: Layout, samples: int) -> str:
     digits = (layout.bus_width + 3) // 4
     bus = [0] * samples
     for g in groups:
+        clocks = _clock_names(g)
         for name, _w in g.inputs:
-            if name == g.timing.clock:
+            if name in clocks:
                 continue
             lo, _ = layout.slices[(g.gid, name)]
             col = g.stimulus.columns[name]
