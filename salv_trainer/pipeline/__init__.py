@@ -19,6 +19,7 @@ from ._config import DEFAULT_VARIANTS, PipelineConfig, TinyModelConfig, Variant,
 from ._report import render_table, summarize, write_chart
 from ._run import SFT, Reporter, run_pipeline, weights_digest
 from ._score import mean_ci, paired_delta, score_labeled, score_rows
+from ._teacher import load_scoring_model, pair_logps, signal_pairs, teacher_metrics
 from ._stats import binom_two_sided, mcnemar, paired_bootstrap, seed_problem_ci
 
 __all__ = [
@@ -30,8 +31,10 @@ __all__ = [
     "binom_two_sided",
     "Variant",
     "load_pipeline_config",
+    "load_scoring_model",
     "mcnemar",
     "mean_ci",
+    "pair_logps",
     "paired_bootstrap",
     "paired_delta",
     "render_table",
@@ -39,7 +42,9 @@ __all__ = [
     "score_labeled",
     "score_rows",
     "seed_problem_ci",
+    "signal_pairs",
     "summarize",
+    "teacher_metrics",
     "weights_digest",
     "write_chart",
 ]
