@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import collections
 import os
+import socket
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
@@ -161,6 +162,7 @@ class RayExecutor:
         self.max_retries = max_retries
         self._owned = False
         if not ray.is_initialized():
+            _probe(address)
             env = {k: os.environ[k] for k in _PASSED_ENV if k in os.environ}
             try:
                 ray.init(address=address, num_cpus=num_cpus if address is None else None,
@@ -247,6 +249,21 @@ class RayExecutor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _probe(address: str | None, timeout: float = 10.0) -> None:
+    """Refuse an address where nothing listens, at once: Ray itself retries for minutes."""
+    if not address or address == "auto":
+        return
+    hostport = address.split("://", 1)[-1]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        return  # a form Ray knows and we do not: let Ray judge it
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ExecutorError(f"cannot reach a Ray cluster at {address}: "
+                            f"{exc.strerror or type(exc).__name__}") from None
 
 
 def make_executor(kind: str = "local", *, address: str | None = None,
