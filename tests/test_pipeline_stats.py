@@ -96,3 +96,21 @@ def test_seed_problem_ci_of_one_model():
     assert r["mean"] == 0.5 and r["n_runs"] == 2 and r["n_problems"] == 2
     assert r["ci95"][0] == 0.0 and r["ci95"][1] == 1.0  # resampling 2 problems: all 0 or all 1 possible
     assert seed_problem_ci({}, n_boot=10)["mean"] is None
+
+
+def test_mask_overlap_by_hand():
+    from salv_trainer.pipeline import mask_overlap
+
+    # chosen right on x, wrong on y; rejected the reverse; both masks are x's cone
+    chosen, rejected = "hdr\nxx\nyW\nend\n", "hdr\nxW\nyy\nend\n"
+    cone = [[0, 4], [4, 7], [10, 14]]
+    pair = {"chosen": chosen, "rejected": rejected, "chosen_spans": cone, "rejected_spans": cone,
+            "kind": "partial"}
+    m = mask_overlap([pair])
+    # non-blank characters: 10 per side; cone 8 per side, of which "xx" / "xW" (2) on differing lines
+    assert m["pairs"] == 1
+    assert m["cone_on_diff"] == pytest.approx(4 / 16)
+    assert m["full_on_diff"] == pytest.approx(8 / 20)
+    assert m["chosen_diff_outside_cone"] == pytest.approx(2 / 4)  # "yW": wrong code only full trains on
+    assert m["cone_fraction"] == pytest.approx(16 / 20)
+    assert mask_overlap([pair], kinds=("complete",))["pairs"] == 0

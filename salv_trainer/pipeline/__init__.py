@@ -19,6 +19,7 @@ from ._config import DEFAULT_VARIANTS, PipelineConfig, TinyModelConfig, Variant,
 from ._report import render_table, summarize, write_chart
 from ._run import SFT, Reporter, run_pipeline, weights_digest
 from ._score import mean_ci, paired_delta, score_labeled, score_rows
+from ._overlap import mask_overlap
 from ._teacher import load_scoring_model, pair_logps, signal_pairs, teacher_metrics
 from ._stats import binom_two_sided, mcnemar, paired_bootstrap, seed_problem_ci
 
@@ -32,6 +33,7 @@ __all__ = [
     "Variant",
     "load_pipeline_config",
     "load_scoring_model",
+    "mask_overlap",
     "mcnemar",
     "mean_ci",
     "pair_logps",
