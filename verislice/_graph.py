@@ -529,7 +529,9 @@ class _Builder:
         for p in body.portList:
             self.node(p.internalSymbol)
         self.scope(body, top=True)
-        return SignalGraph(self.design, self.g, self.units, self.warnings)
+        # one warning per black box, not one per generate iteration that instantiates it
+        warnings = list(dict.fromkeys(self.warnings))
+        return SignalGraph(self.design, self.g, self.units, warnings)
 
     def scope(self, scope, top: bool) -> None:
         for m in scope:

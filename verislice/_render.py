@@ -32,9 +32,10 @@ def _label(g: SignalGraph, n: str) -> str:
     return f"{n}{w} ({a['kind']})"
 
 
-def tree(g: SignalGraph, roots: Iterable[str] | None = None, max_depth: int = 40) -> Tree:
+def tree(g: SignalGraph, roots: Iterable[str] | None = None, max_depth: int | None = None) -> Tree:
     """Backward dependency tree of ``roots`` (default: every output), ``max_depth`` levels deep
-    (deeper logic is elided with a note: use DOT or JSON for it)."""
+    (default 40; deeper logic is elided with a note: use DOT or JSON for it)."""
+    max_depth = 40 if max_depth is None else max_depth
     roots = list(roots) if roots is not None else g.outputs
     top = Tree(f"module {g.top}", guide_style="dim")
     expanded: set[str] = set()  # each signal's inputs are listed once (the tree stays O(edges))
@@ -123,6 +124,24 @@ def _q(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+# Graphviz's layout grows much faster than linearly: beyond this it takes minutes or more
+# (picorv32's whole graph timed out after 60 s), so a picture is refused before dot runs.
+MAX_DRAWN_EDGES = 800
+_TOO_BIG = ("use --depth N (the signals at most N edges upstream), --signal NAME (one cone), or "
+            "--format tree, dot or json")
+
+
+def check_drawable(g: SignalGraph, signals: Iterable[str] | None = None,
+                   depth: int | None = None) -> None:
+    """Raise :class:`VerisliceError` when the (sub)graph is too large for Graphviz to lay out
+    in reasonable time."""
+    sub = g.subgraph(signals, depth)
+    if sub.number_of_edges() > MAX_DRAWN_EDGES:
+        raise VerisliceError(
+            f"the graph has {sub.number_of_nodes()} signals and {sub.number_of_edges()} edges, "
+            f"too many to draw (at most {MAX_DRAWN_EDGES} edges): {_TOO_BIG}")
+
+
 def render_image(dot_text: str, out: str | os.PathLike[str], fmt: str | None = None,
                  timeout: float = 60) -> Path:
     """Render DOT text to ``out`` (SVG, PNG or PDF, from ``fmt`` or the suffix) with Graphviz."""
@@ -138,7 +157,10 @@ def render_image(dot_text: str, out: str | os.PathLike[str], fmt: str | None = N
         (d / "g.dot").write_text(dot_text)
         r = run_limited([dot, f"-T{fmt}", "g.dot", "-o", f"g.{fmt}"], d, timeout=timeout)
         if not r.ok:
-            why = "timed out" if r.timed_out else (r.stderr.strip() or f"exit {r.returncode}")
+            if r.timed_out:
+                raise VerisliceError(f"Graphviz dot did not finish the picture in {timeout:g} s: "
+                                     f"{_TOO_BIG}")
+            why = r.stderr.strip() or f"exit {r.returncode}"
             raise VerisliceError(f"Graphviz dot failed: {why}")
         try:
             out.parent.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,8 @@ class GraphFormat(str, Enum):
     "  verislice graph design.v --format dot | dot -Tsvg > g.svg\n\n"
     "  verislice graph design.v --format json -s d        # node-link JSON of d's cone\n\n"
     "  verislice graph design.v -s d -o cone.svg          # picture (svg/png from the suffix)\n\n"
-    "Exit codes: 0 ok, 2 error.",
+    "  verislice graph core.v -s pc --depth 3 -o pc.svg  # only 3 levels upstream of pc\n\n"
+    "Exit codes: 0 ok, 2 error (also: a picture too large to draw).",
 )
 def graph(
     files: list[Path] = FILES,
@@ -42,6 +43,9 @@ def graph(
     include: list[Path] = INCLUDE,
     define: list[str] = DEFINE,
     parameter: list[str] = PARAM,
+    depth: int = typer.Option(None, "--depth", min=1, help="Only signals at most N edges "
+                              "upstream of the outputs (or of --signal); tree: N levels.",
+                              show_default=False),
 ) -> None:
     """Show the signal dependency graph (data and control edges with their source lines)."""
     f = "json" if json_out else (fmt.value if fmt is not None else None)
@@ -51,11 +55,11 @@ def graph(
         verislice.build_graph(verislice.load(**load_args(files, top, include, define, parameter)))
 
     run_isolated(lambda: _graph(files, split_signals(signal), top, f, output, include, define,
-                                parameter),
+                                parameter, depth),
                  front_end, files)
 
 
-def _graph(files, signals, top, fmt, output, include, define, parameter=()) -> int:
+def _graph(files, signals, top, fmt, output, include, define, parameter=(), depth=None) -> int:
     import verislice
     from .. import _render
 
@@ -72,22 +76,23 @@ def _graph(files, signals, top, fmt, output, include, define, parameter=()) -> i
     if fmt in ("svg", "png", "pdf"):
         if output is None:
             raise verislice.VerisliceError(f"--format {fmt} writes a picture: give a file with -o")
-        _render.render_image(_render.to_dot(g, sigs), output, fmt)
+        _render.check_drawable(g, sigs, depth)
+        _render.render_image(_render.to_dot(g, sigs, depth), output, fmt)
         err.print(f"wrote {output}", style="dim", markup=False)
         return 0
     if fmt == "dot":
-        text = _render.to_dot(g, sigs)
+        text = _render.to_dot(g, sigs, depth)
     elif fmt == "json":
         import json
 
-        text = json.dumps(g.to_json(sigs), indent=2, ensure_ascii=False) + "\n"
+        text = json.dumps(g.to_json(sigs, depth), indent=2, ensure_ascii=False) + "\n"
     else:
         text = None
     if output is not None:
         if text is None:
             con = console()
             with con.capture() as cap:
-                con.print(_render.tree(g, sigs))
+                con.print(_render.tree(g, sigs, depth))
             text = cap.get()
         try:
             output.write_text(text, encoding="utf-8")
@@ -99,5 +104,5 @@ def _graph(files, signals, top, fmt, output, include, define, parameter=()) -> i
         con.file.write(text)
         con.file.flush()
         return 0
-    console().print(_render.tree(g, sigs))
+    console().print(_render.tree(g, sigs, depth))
     return 0
