@@ -87,8 +87,9 @@ def test_ray_labels_equal_local_labels_byte_for_byte(cluster, samples, local_lab
     assert verdicts.count("OK") >= 18  # the solutions and mutants were really simulated
 
 
-def _ray_tasks_of_this_process() -> list[int]:
-    """Pids of the Ray workers (descendants of this test process) running one of our tasks."""
+def _ray_tasks_of_this_process(title: str = "ray::salv_task") -> list[int]:
+    """Pids of the Ray workers (descendants of this test process) running one of our tasks (Ray
+    titles a worker with what it runs)."""
     me, found = os.getpid(), []
     parents: dict[int, int] = {}
     titles: dict[int, str] = {}
@@ -100,11 +101,11 @@ def _ray_tasks_of_this_process() -> list[int]:
             parents[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
             continue
-    for pid, title in titles.items():
+    for pid in titles:
         p = pid
         while p > 1 and p != me:
             p = parents.get(p, 1)
-        if p == me and title == "ray::salv_task":
+        if p == me and titles[pid] == title:
             found.append(pid)
     return found
 
@@ -159,16 +160,33 @@ def test_ray_eval_scoring_equals_local(cluster, benchmarks_dir, tmp_path):
     assert results["ray"]["executor"] == "ray"
 
 
-def test_ray_sample_replica_equals_local(cluster, tmp_path):
+def test_ray_sample_replica_equals_local_after_losing_it(cluster, tmp_path):
+    """One replica actor (the tiny model on CPU), killed mid-run: Ray restarts it (the engine is
+    loaded again) and retries its calls; the samples are those of this process, greedy."""
     from salv_trainer.tiny import make_tiny_model_dir
 
     model = make_tiny_model_dir(tmp_path / "tiny")
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text("".join(json.dumps({"id": f"p{i}", "prompt": f"Implement gate number {i}."}) + "\n"
-                               for i in range(4)))
-    cfg = SampleConfig(model=str(model), k=2, temperature=0.0, max_new_tokens=8, chunk_size=1)
+                               for i in range(6)))
+    cfg = SampleConfig(model=str(model), k=2, temperature=0.0, max_new_tokens=16, chunk_size=1)
     sample(prompts, tmp_path / "local.jsonl", cfg)
-    with RayExecutor() as ex:
-        report = sample(prompts, tmp_path / "ray.jsonl", cfg, executor=ex)
-    assert report.sampled == 4 and report.responses == 8
+    reports = []
+
+    def run() -> None:
+        with RayExecutor() as ex:
+            reports.append(sample(prompts, tmp_path / "ray.jsonl", cfg, executor=ex))
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    killed = None
+    while killed is None and worker.is_alive():
+        pids = _ray_tasks_of_this_process("ray::_Replica.run")
+        if pids:
+            killed = pids[0]
+            os.kill(killed, signal.SIGKILL)
+        time.sleep(0.05)
+    worker.join(300)
+    assert killed is not None, "the replica was never seen sampling"
+    assert reports and reports[0].sampled == 6 and reports[0].responses == 12
     assert (tmp_path / "ray.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
