@@ -179,6 +179,9 @@ class RayExecutor:
 
     def map(self, fn: Callable[[T], R], items: Iterable[T], *, cpus: int = 1,
             threads: int = 1) -> Iterator[R]:
+        if cpus > self.cpus():  # Ray would wait for ever for a node this large
+            raise ExecutorError(f"a task needs {cpus} CPU(s) (--jobs) and the Ray cluster has "
+                                f"{self.cpus():g}")
         remote = self._ray.remote(salv_task).options(num_cpus=cpus, max_retries=self.max_retries)
         fn_ref = self._ray.put(fn)  # shipped once, not with every task
         window = 2 * max(1, int(self.cpus() // max(cpus, 1)))  # every CPU busy, one more queued
@@ -198,6 +201,13 @@ class RayExecutor:
             replicas = max(1, int(total_gpus // gpus)) if gpus else 1
         if replicas < 1:
             raise ExecutorError(f"--replicas must be at least 1, got {replicas}")
+        # Ray would wait for ever for resources no node has: say so instead
+        if gpus > total_gpus:
+            raise ExecutorError(f"a replica needs {gpus:g} GPU(s) and the Ray cluster has "
+                                f"{total_gpus:g} (--gpus-per-replica)")
+        if cpus > self.cpus():
+            raise ExecutorError(f"a replica needs {cpus} CPU(s) and the Ray cluster has "
+                                f"{self.cpus():g}")
         actor = ray.remote(_Replica).options(num_cpus=cpus, num_gpus=gpus,
                                              max_restarts=self.max_retries,
                                              max_task_retries=self.max_retries)

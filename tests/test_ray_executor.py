@@ -190,3 +190,12 @@ def test_ray_sample_replica_equals_local_after_losing_it(cluster, tmp_path):
     assert killed is not None, "the replica was never seen sampling"
     assert reports and reports[0].sampled == 6 and reports[0].responses == 12
     assert (tmp_path / "ray.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
+
+
+def test_ray_errors_are_one_line(cluster, samples, tmp_path):
+    # a task larger than any node would wait for ever: refused at once
+    res = CliRunner().invoke(app, ["label", str(samples), "--out", str(tmp_path / "o.jsonl"),
+                                   "--executor", "ray", "--jobs", "4"])
+    assert res.exit_code == 2 and "a task needs 4 CPU(s) (--jobs) and the Ray cluster has 2" in res.stderr
+    with RayExecutor() as ex, pytest.raises(Exception, match="needs 1 GPU"):
+        list(ex.map_with(dict, lambda s, x: x, [1], gpus=1))
