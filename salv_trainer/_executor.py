@@ -86,7 +86,7 @@ class LocalExecutor:
             return
         pool = ThreadPoolExecutor(max_workers=threads)
         try:
-            yield from _in_order((pool.submit(fn, item) for item in items), 2 * threads,
+            yield from _in_order((pool.submit(fn, item) for item in items), _window(threads),
                                  lambda fut: fut.result(), lambda fut: fut.cancel())
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
@@ -124,6 +124,13 @@ def _in_order(handles: Iterable[Any], window: int, get: Callable[[Any], R],
     finally:
         for handle in pending:
             drop(handle)
+
+
+def _window(workers: int) -> int:
+    """Calls kept in flight for ``workers`` parallel workers. Results are handed back in order,
+    so a slow call at the head (a simulation running into its time limit) holds the others back:
+    a deep queue keeps every worker busy meanwhile (a waiting call costs a few bytes)."""
+    return max(64, 8 * max(1, workers))
 
 
 def salv_task(fn: Callable[[T], R], item: T) -> R:
@@ -184,7 +191,7 @@ class RayExecutor:
                                 f"{self.cpus():g}")
         remote = self._ray.remote(salv_task).options(num_cpus=cpus, max_retries=self.max_retries)
         fn_ref = self._ray.put(fn)  # shipped once, not with every task
-        window = 2 * max(1, int(self.cpus() // max(cpus, 1)))  # every CPU busy, one more queued
+        window = _window(int(self.cpus() // max(cpus, 1)))
         handles = (remote.remote(fn_ref, item) for item in items)
         yield from _in_order(handles, window, self._get, self._cancel)
 
