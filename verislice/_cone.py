@@ -577,7 +577,11 @@ class _Slicer:
             m[1] = _close_conditionals(data, m[0], m[1])
             _check_conditionals(data, m[0], m[1], self.src.name)
         # then the inactive `ifdef branches go, with the directives of their groups
-        pre, groups = _inactive_branches(self.tree, data)
+        # the same for every slice of one graph: computed once (a walk over every token)
+        memo = self.g.__dict__.setdefault("_conditional_groups", {})
+        if id(self.tree) not in memo:
+            memo[id(self.tree)] = _inactive_branches(self.tree, data)
+        pre, groups = memo[id(self.tree)]
         rem = _merge_removals([tuple(m) for m in merged] + pre)
         for group in groups:  # inner groups first: a group left with no code goes whole
             if _group_empty(data, group, rem):
@@ -791,6 +795,8 @@ def _inactive_branches(tree, data: bytes) -> tuple[list[tuple[int, int, bytes]],
     directive lines (`` `ifdef``, `` `elsif``, `` `else``, `` `endif``) go with the inactive text,
     which pyslang holds as the disabled tokens of the directive before it. Groups whose every
     branch is active-or-empty are left as written."""
+    if not _CONDITIONAL.search(data):
+        return [], []
     buf = tree.root.sourceRange.start.buffer
     events: list[tuple[int, int, object, bool]] = []
 
