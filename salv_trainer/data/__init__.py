@@ -21,6 +21,7 @@ from ._errors import DataError
 from ._jsonl import JsonlWriter, done_ids, read_jsonl, read_rows
 from ._verdicts import CATEGORIES, CORRECT_VERDICTS, NO_CODE, category, correct_outputs, is_fully_correct
 from .label import LabelConfig, LabelReport, cone_spans, label, label_rows
+from .merge import MergeReport, merge_shards
 from .pairs import KINDS, PairsConfig, PairsReport, make_pairs, merge_spans, pairs_for_row
 from .prepare import DROP_REASONS, PrepareConfig, PrepareReport, prepare
 from .sample import SampleConfig, SampleReport, sample
@@ -35,6 +36,7 @@ __all__ = [
     "KINDS",
     "LabelConfig",
     "LabelReport",
+    "MergeReport",
     "NO_CODE",
     "PairsConfig",
     "PairsReport",
@@ -50,6 +52,7 @@ __all__ = [
     "label",
     "label_rows",
     "make_pairs",
+    "merge_shards",
     "merge_spans",
     "pairs_for_row",
     "prepare",
