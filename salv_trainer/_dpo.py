@@ -39,6 +39,7 @@ from trl.trainer.dpo_trainer import DataCollatorForPreference
 
 from ._paths import refuse_overwrite
 from .config import ConfigError, DPORunConfig
+from ._distributed import check_launch, launch_kwargs, load_in_bf16
 from .masks import (
     MASK_MODES,
     MaskAlignmentError,
@@ -482,6 +483,7 @@ def build_dpo_config(cfg: DPORunConfig) -> DPOConfig:
     """TRL ``DPOConfig`` for our run config (paper defaults live in :class:`DPORunConfig`)."""
     return DPOConfig(
         **trainer_kwargs(cfg),
+        **launch_kwargs(),
         beta=cfg.beta,
         loss_type=[cfg.loss_type],
         precompute_ref_log_probs=cfg.precompute_ref_log_probs,
@@ -519,12 +521,13 @@ def train_dpo(cfg: DPORunConfig, *, callbacks: Sequence[Any] = ()) -> TrainResul
             f"{cfg.pairs}: no pairs of kind {cfg.kinds} to train on "
             f"({read_stats.rows_read} rows read, {read_stats.dropped_kind} of other kinds)"
         )
-    tokenizer, model = load_policy(cfg.model, bf16=cfg.bf16)
+    args = build_dpo_config(cfg)  # before the model: under ZeRO-3 each rank then loads only its shard
+    tokenizer, model = load_policy(cfg.model, bf16=load_in_bf16(cfg.bf16, full_finetune=False, args=args))
     dataset = pairs_to_dataset(rows, tokenizer, system=cfg.system_prompt or None)
     out = Path(cfg.output_dir)
     trainer = SignalAwareDPOTrainer(
         model=model,
-        args=build_dpo_config(cfg),
+        args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=build_lora_config(cfg),
@@ -533,6 +536,7 @@ def train_dpo(cfg: DPORunConfig, *, callbacks: Sequence[Any] = ()) -> TrainResul
     )
     stats = trainer.mask_stats["train"]
     stats.rows_read, stats.dropped_kind = read_stats.rows_read, read_stats.dropped_kind
+    check_launch(trainer)
     quiet_when_piped(trainer)
     trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(str(out))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import SFTRunConfig
+from ._distributed import check_launch, launch_kwargs, load_in_bf16
 from .prompts import DEFAULT_SYSTEM, build_messages, format_response, render_prompt
 from ._training import (
     DataFormatError,
@@ -82,16 +83,19 @@ def train_sft(cfg: SFTRunConfig, *, callbacks: Sequence[Any] = ()) -> TrainResul
     check_output_dir(cfg, cfg.data)
     resume = resolve_resume(cfg)
     rows = load_sft_rows(cfg.data)
-    tokenizer, model = load_policy(cfg.model, bf16=cfg.bf16)
+    # the arguments before the model: under ZeRO-3 each rank then loads only its shard
+    args = SFTConfig(**trainer_kwargs(cfg), **launch_kwargs(), completion_only_loss=True)
+    tokenizer, model = load_policy(cfg.model, bf16=load_in_bf16(cfg.bf16, full_finetune=True, args=args))
     dataset = sft_dataset(rows, tokenizer, system=cfg.system_prompt or None)
     out = Path(cfg.output_dir)
     trainer = SFTTrainer(
         model=model,
-        args=SFTConfig(**trainer_kwargs(cfg), completion_only_loss=True),
+        args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
         callbacks=[log_callback(out / "train_log.jsonl"), *callbacks],
     )
+    check_launch(trainer)
     quiet_when_piped(trainer)
     trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(str(out))
