@@ -107,7 +107,7 @@ def directed_check(shared: Sequence[Path], module: Path, top: str, mutant_texts:
     (work / "tb.sv").write_text("\n".join(tb) + "\n")
     runtime = _verilator.runtime_dir(v, 4096)
     script = (_verilator.build_script(v, ["tb.sv", *files], runtime) +
-              f" && ./{shlex.quote(_verilator.BINARY)}")
+              f" && ./{shlex.quote(_verilator.BINARY)} {' '.join(_verilator.RUN_ARGS)}")
     r = run_limited(["sh", "-c", script], work, timeout=timeout, env=v.env(), memory_mb=4096,
                     readable=[str(runtime), *{os.path.dirname(f) for f in files}])
     assert r.ok, (r.stdout + r.stderr)[-3000:]

@@ -97,6 +97,34 @@ def _with_parameters(canon: list[Source], design: Design, options: Any
     return canon, load(canon, top=design.top)
 
 
+def _keep_named(design: Design, used: set[str], units) -> None:
+    """Add to ``used`` every module instantiated in the text of a used one, transitively."""
+    from pyslang import syntax
+
+    decls = {}
+    for tree in design.trees:
+        root = tree.root
+        for m in (root.members if root.kind == syntax.SyntaxKind.CompilationUnit else [root]):
+            if m.kind in units:
+                decls[m.header.name.valueText] = m
+    todo = list(used)
+    while todo:
+        decl = decls.get(todo.pop())
+        if decl is None:
+            continue
+        named: set[str] = set()
+
+        def visit(node):
+            if node.kind == syntax.SyntaxKind.HierarchyInstantiation:
+                named.add(node.type.valueText)
+            return True
+
+        decl.visit(visit)
+        for n in named - used:
+            used.add(n)
+            todo.append(n)
+
+
 def _prune_unused(canon: list[Source], design: Design) -> tuple[list[Source], Design]:
     """Drop the modules (interfaces, programs) that the top's instance tree never uses, such as
     a testbench shipped with an answer: they are never simulated, so they are neither screened
@@ -113,6 +141,9 @@ def _prune_unused(canon: list[Source], design: Design) -> tuple[list[Source], De
     design.body.visit(visit)
     units = (syntax.SyntaxKind.ModuleDeclaration, syntax.SyntaxKind.InterfaceDeclaration,
              syntax.SyntaxKind.ProgramDeclaration)
+    # a kept module may name another in a generate branch its parameters turn off (`if (FPU)
+    # cv32e40p_apu_disp ...`): never elaborated, still in the text every tool reads, so it stays
+    _keep_named(design, used, units)
     out, changed = [], False
     for src, tree in zip(canon, design.trees):
         root = tree.root

@@ -22,7 +22,7 @@ from ._results import (COMPILE_ERROR, INTERFACE, MATCH, MISMATCH, OK, REFERENCE_
                        TIMEOUT, CandidateResult)
 from ._runner import BatchOutcome, run_batch
 from ._stimulus import InputSpec, make_stimulus
-from ._wrapper import clock_plan
+from ._clocks import clock_plan, hold_resets
 
 if TYPE_CHECKING:
     from .._formal import FormalOptions
@@ -148,9 +148,10 @@ def _prepare_group(gid: int, ref, cands, opts: EquivOptions) -> _Prepared:
     stim = make_stimulus(specs, unit.timing, constants, samples=opts.cycles_for(unit.timing),
                          seed=opts.seed,
                          sequences=opts.sequences, key=unit.key)
+    plan = clock_plan(unit.timing, opts.seed, unit.key)
+    stim = hold_resets(stim, unit.timing, plan)
     group = SimGroup(gid, name, unit.top, ref_prefix + unit.top, ref_prefix, unit.text,
-                     unit.inputs, unit.outputs, unit.timing, stim, tuple(sims), (),
-                     clock_plan(unit.timing, opts.seed, unit.key))
+                     unit.inputs, unit.outputs, unit.timing, stim, tuple(sims), (), plan)
     return _Prepared(gid, group, verdicts)
 
 

@@ -23,6 +23,8 @@ __all__ = ["Timing", "constants_of", "detect_timing", "hints_of", "state_of"]
 
 _RESET_NAME = re.compile(r"^(a?s?rst|a?s?reset|areset|arst|clr|clear|init)(_?n|_?b|_?l|_ni)?$",
                          re.IGNORECASE)
+# a reset of one clock domain: s_rst, m_rst_n, wr_reset (the full name rules are _RESET_NAME's)
+_DOMAIN_RESET = re.compile(r"(^|_)(a?s?rst|reset)(_?n|_ni|_b)?$", re.IGNORECASE)
 _ACTIVE_LOW_NAME = re.compile(r"(_n|_b|_l|_ni|[^e]n)$", re.IGNORECASE)
 
 
@@ -50,6 +52,9 @@ class Timing:
     # every clock with its edges when the design has several (``clock`` is the first of them);
     # empty for one clock or none
     clocks: tuple[tuple[str, str], ...] = ()
+    # with several clocks, the resets of the other domains: (name, active low) each; the
+    # stimulus asserts them with ``reset``
+    resets: tuple[tuple[str, bool], ...] = ()
 
     @property
     def sequential(self) -> bool:
@@ -322,7 +327,15 @@ def detect_timing(design: Design, options: EquivOptions) -> Timing:
         low = options.reset_active_low
     if options.reset_async is not None:
         is_async = options.reset_async
-    controls = tuple(c for c in w.controls if c not in all_clocks and c != reset)
+    others: tuple[tuple[str, bool], ...] = ()
+    if several and options.reset is None:  # a reset per clock domain (s_rst, m_rst)
+        others = tuple((n, low_n) for table in (w.async_resets, w.sync_resets)
+                       for n, low_n in table.items()
+                       if n not in all_clocks and n != reset and inputs.get(n) == 1
+                       and (table is w.async_resets or _DOMAIN_RESET.search(n)))
+        others = tuple(dict(others).items())
+    controls = tuple(c for c in w.controls if c not in all_clocks and c != reset
+                     and c not in dict(others))
     controls_low = tuple(c for c in w.controls_low if c in controls)
     st = _state(design)
     state_bits, hidden_bits, counter_bits = _sizes(design, st)
@@ -330,7 +343,7 @@ def detect_timing(design: Design, options: EquivOptions) -> Timing:
                                                          for p in h))
     durations = tuple(sorted(_thresholds(design, {path for path, _part in st.counters})))
     return Timing(clock, edges, reset, low, is_async, controls, controls_low, ", ".join(how),
-                  state_bits, hidden_bits, counter_bits, hints, durations, several)
+                  state_bits, hidden_bits, counter_bits, hints, durations, several, others)
 
 
 def _edge_kind(edges: set[str]) -> str:

@@ -408,7 +408,7 @@ def _sim_command(groups: list[SimGroup], options: EquivOptions, d: Path,
         argv = ["vvp", "-n", "-m", _cocotb_paths()[2], "sim.vvp", "-none"]
         return argv, _cocotb_env(d, options.cycles * 10 + 100), timeout
     if options.engine == "verilator":
-        return ["./" + _verilator.BINARY], None, timeout
+        return ["./" + _verilator.BINARY, *_verilator.RUN_ARGS], None, timeout
     return ["vvp", "-n", "sim.vvp", "-none"], None, timeout
 
 

@@ -38,12 +38,16 @@ from pathlib import Path
 
 from .._errors import VerisliceError
 
-__all__ = ["BINARY", "Verilator", "build_script", "find", "lint_argv", "require", "runtime_dir"]
+__all__ = ["BINARY", "RUN_ARGS", "Verilator", "build_script", "find", "lint_argv", "require", "runtime_dir"]
 
 #: The oldest Verilator whose ``--timing`` runs the testbench (cocotb 2.1 needs 5.036 too).
 MIN_VERSION = (5, 36)
 #: The simulation binary, relative to the simulation directory.
 BINARY = "obj/sim"
+#: Its run-time options, as Icarus behaves: assertions off (Icarus 11 skips concurrent ones; a
+#: design's own checks of its inputs, such as a FIFO's "no push when full", would otherwise stop
+#: the run on random stimulus) and ``$error`` printed without stopping the run.
+RUN_ARGS = ("+verilator+noassert", "+verilator+error+limit+1000000")
 #: The generated C++ needs C++20 (coroutines for ``--timing``).
 CXXFLAGS = "-std=c++20"
 #: Every build: the testbench's top, its standalone driver (``go`` high at once, ``$finish``

@@ -10,7 +10,7 @@ candidate; reference X/Z bits are don't-care. Results go to ``results.txt`` (tru
 candidates may not use file tasks unless the user allows them).
 
 Designs with several clocks (asynchronous FIFOs, synchronizers) get free-running clocks
-instead, each with its own random period and phase (:func:`clock_plan`): half periods of 10-30
+instead, each with its own random period and phase (:func:`._clocks.clock_plan`): half periods of 10-30
 ns, every edge at a half nanosecond (``x.5``), so no edge ever meets an input change (at whole
 multiples of 10 ns) or a sample (4 and 9 ns into each step): nothing races. Each half period is at
 least two samples long, so every value a clocked output takes between two edges of its clock is
@@ -25,38 +25,16 @@ starts high and the driver ends the run with ``$finish``; with cocotb, the cocot
 
 from __future__ import annotations
 
-import hashlib
-import random
 import re
 from dataclasses import dataclass
 
 from ._batch import SimGroup
 
-__all__ = ["Layout", "PairSlot", "build_testbench", "clock_plan", "stimulus_hex", "TB_TOP"]
+__all__ = ["Layout", "PairSlot", "build_testbench", "stimulus_hex", "TB_TOP"]
 
 TB_TOP = "verislice_tb"
 _SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 _CLOCK_WIRE = {"pos": "clk_pos", "neg": "clk_neg", "both": "clk_both"}
-
-
-#: Half periods of the free-running clocks of a design with several clocks, in ns.
-HALF_PERIOD_NS = (10, 30)
-
-
-def clock_plan(timing, seed: int, key: str) -> tuple[tuple[str, str, int, int], ...]:
-    """(name, edges, half period in ps, first edge in ps) of every clock of a design with several
-    (``timing.clocks``), from the stimulus seed and the reference (``key``): the same for every
-    packing of the group. Empty for designs with one clock or none."""
-    if len(timing.clocks) < 2:
-        return ()
-    h = hashlib.blake2b(f"{seed}\0clocks\0{key}".encode(), digest_size=8).digest()
-    rng = random.Random(int.from_bytes(h, "little"))
-    plan = []
-    for name, edges in timing.clocks:
-        half = rng.randint(*HALF_PERIOD_NS)
-        first = rng.randint(1, 2 * half)
-        plan.append((name, edges, half * 1000, first * 1000 + 500))
-    return tuple(plan)
 
 
 def _clock_names(g: SimGroup) -> set[str]:
