@@ -32,7 +32,7 @@ from pathlib import Path
 
 import verislice
 import verislice._graph
-from verislice._frontend import rename_modules
+from verislice._frontend import module_names, rename_modules
 
 REPO = Path(__file__).resolve().parents[1]
 RTL_CORPUS = Path(os.environ.get("SALV_RTL", REPO.parent / "shared" / "rtl" / "rtl_corpus.jsonl"))
@@ -112,7 +112,7 @@ def rtl_cases(root: Path, corpora: Sequence[str] = ("verilog-axis", "darkriscv",
             mods = sorted(rtl.glob("*.v"))
             files, lang, inc = mods, "verilog", [rtl]
         for f in mods:
-            for top in verislice.module_names(f.read_text(encoding="utf-8")):
+            for top in module_names(f.read_text(encoding="utf-8")):
                 if tops is not None and top not in tops.get(corpus, ()):
                     continue
                 out.append(Case(f"{corpus}/{top}", corpus, files, top, inc, lang))
@@ -132,7 +132,7 @@ def verilogeval_cases(rows: Iterable[tuple[str, dict]], root: Path) -> list[Case
         seen.add(text)
         f = d / f"ref{len(out)}.sv"
         f.write_text(text, encoding="utf-8")
-        top = "TopModule" if "TopModule" in verislice.module_names(text) else "top_module"
+        top = "TopModule" if "TopModule" in module_names(text) else "top_module"
         out.append(Case(f"{tag}/{row['task_id']}", "verilogeval", [f], top, rename=True))
     return out
 
@@ -179,10 +179,20 @@ def prepare(case: Case, internal: int, rng: random.Random) -> _Prepared | None:
             c.status, c.detail = "refused", exc.message
         else:
             c.slice_text = sl.text
-            c.share = sl.size["lines"] / max(1, sl.size["file_lines"])
+            c.share = _share(sl)
             c._slice = sl  # type: ignore[attr-defined]
         checks.append(c)
     return _Prepared(case, design, checks)
+
+
+def _share(sl) -> float:
+    """Non-blank lines of the slice / non-blank lines of the top's file."""
+    size = getattr(sl, "size", None)  # (computed here for slicers from before `size`)
+    if not size:
+        with open(sl.file, encoding="utf-8", errors="replace") as fh:
+            total = sum(1 for x in fh if x.strip())
+        size = {"lines": sum(1 for x in sl.text.splitlines() if x.strip()), "file_lines": total}
+    return size["lines"] / max(1, size["file_lines"])
 
 
 def _unpacked(p) -> bool:
@@ -315,7 +325,9 @@ def _compile_cmd(lang: str, files: list[str], inc: list[str], out: str) -> list[
         return [verilator_bin() or "verilator", "--binary", "--timing", "-Wno-fatal", "-Wno-lint",
                 "-Wno-style", "-Wno-MULTIDRIVEN", "-Wno-UNOPTFLAT", "--top-module", "slice_tb",
                 "--Mdir", out + ".d", "-o", "../" + os.path.basename(out), "--build-jobs", "2",
-                "-MAKEFLAGS", "OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0",
+                # one build per batch: a fast C++ compile matters more than a fast model
+                "-MAKEFLAGS", "OPT_FAST=-O0", "-MAKEFLAGS", "OPT_SLOW=-O0",
+                "-MAKEFLAGS", "OPT_GLOBAL=-O1",
                 *[f"-I{d}" for d in inc], *files]
     return ["iverilog", "-g2012", "-Wno-timescale", "-s", "slice_tb", "-o", out,
             *[f"-I{d}" for d in inc], *files]
@@ -434,8 +446,11 @@ def _first_error(log: str, name: str | None = None) -> str:
     return log.strip()[:300]
 
 
+BATCH = {"verilog": 40, "sv": 6}  # designs per testbench (one Verilator build each)
+
+
 def check_cases(cases: list[Case], internal: int = 3, seed: int = 1,
-                work: Path | None = None, batch: int = 40) -> list[Check]:
+                work: Path | None = None) -> list[Check]:
     """Slice and simulate ``cases``; every check ends ok, mismatch, refused, compile or nosim."""
     rng = random.Random(seed)
     own = work is None
@@ -450,6 +465,7 @@ def check_cases(cases: list[Case], internal: int = 3, seed: int = 1,
                 by_lang.setdefault(p.case.lang, []).append(p)
         n = 0
         for lang, ps in by_lang.items():
+            batch = BATCH[lang]
             for i in range(0, len(ps), batch):
                 chunk = ps[i:i + batch]
                 _originals_only(chunk, work / f"orig{n}", seed)

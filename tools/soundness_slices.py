@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -80,7 +81,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: data missing: {exc}", file=sys.stderr)
         return 1 if os.environ.get("CI") else 0
     t0 = time.perf_counter()
-    checks = sim.check_cases(cases, internal=args.internal, seed=args.seed, work=work / "sim")
+    try:
+        checks = sim.check_cases(cases, internal=args.internal, seed=args.seed,
+                                 work=work / "sim")
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
     elapsed = time.perf_counter() - t0
     per = sim.summary(checks)
     grouped = {}
