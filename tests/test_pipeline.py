@@ -1,13 +1,16 @@
 """The miniature replication end to end: the shortened CI config (examples/mini/ci.yaml) runs every
 stage for real (synthetic problems, tokenizer + tiny model from scratch, SFT, sampling, Icarus
-labels, pairs, four DPO variants, evaluation), then the artefacts are checked for existence and
-consistency: pairs are made of real samples, DPO adapters sit on the SFT checkpoint with the same
-step budget, and the scored models are the trained ones.
+labels, pairs, validation pairs, a learning-rate sweep, two DPO variants x two DPO seeds x equal
+steps and equal epochs, sampled and greedy evaluation, teacher-forced metrics, paired tests), then
+the artefacts are checked for existence and consistency: pairs are made of real samples, DPO
+adapters sit on the SFT checkpoint with the stated budgets and the sweep's choice, the scored
+models are the trained ones, and every number in results.json is recomputed from the files.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -18,8 +21,10 @@ from salv_trainer.pipeline import (
     SFT,
     Reporter,
     load_pipeline_config,
+    mcnemar,
     run_pipeline,
     score_rows,
+    teacher_metrics,
     weights_digest,
 )
 
@@ -53,6 +58,15 @@ def _jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def _trained(cfg) -> dict[str, tuple[str, object, str, int]]:
+    """Model key -> (run id, variant, budget, DPO seed) of every DPO run of seed 0."""
+    out = {}
+    for v, budget in cfg.runs():
+        for d in cfg.dpo_seeds:
+            out[f"{v.name}-d{d}"] = (f"0/d{d}", v, budget, d)
+    return out
+
+
 def test_every_artefact_exists_and_loads(run):
     from datasets import load_dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -71,12 +85,20 @@ def test_every_artefact_exists_and_loads(run):
             load_dataset("json", data_files=str(path), split="train")
     # The CI model is trained long enough that its samples make pairs: every variant trains.
     assert all(not m["skipped"] for m in results["models"].values()), results["data"]
-    for v in cfg.variants:
-        assert (sd / "dpo" / v.name / "adapter_config.json").is_file()
-    for name in [SFT, *(v.name for v in cfg.variants)]:
+    assert set(results["models"]) == {SFT, *(v.name for v, _ in cfg.runs())}
+    for key in _trained(cfg):
+        assert (sd / "dpo" / key / "adapter_config.json").is_file()
+    for name in [SFT, *_trained(cfg)]:
         result = json.loads((sd / "eval" / name / "result.json").read_text())
         assert result["problems"] == cfg.synth.test
         assert result["samples"] == cfg.synth.test * cfg.eval.k
+        greedy = json.loads((sd / "eval_greedy" / name / "result.json").read_text())
+        assert greedy["samples"] == cfg.synth.test and greedy["sampling"]["temperature"] == 0
+        assert (sd / "teacher" / f"{name}.json").is_file()
+    for name in ("samples", "labeled", "pairs"):
+        assert (sd / "validation" / f"{name}.json").is_file()
+    assert len(_jsonl(sd / "validation" / "samples.jsonl")) == cfg.synth.validation
+    assert (sd / "sweep" / "salv" / "choice.json").is_file() and not (sd / "sweep" / "dpo_partial").exists()
     assert json.loads((out / "results.json").read_text())["models"].keys() == results["models"].keys()
     png = (out / "results.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
@@ -99,47 +121,114 @@ def test_pairs_are_made_of_real_samples_and_follow_eq1(run):
             assert p[key] and all(0 <= s < e <= len(text) for s, e in p[key])
 
 
-def test_dpo_variants_start_from_the_sft_model_with_one_step_budget(run):
+def test_dpo_runs_start_from_the_sft_model_with_their_budget_seed_and_swept_lr(run):
     cfg, out, results = run
     sd = out / "seed0"
     sft = str((sd / "sft").resolve())
-    for v in cfg.variants:
-        record = json.loads((sd / "dpo" / v.name / "salv_run.json").read_text())
-        assert record["config"]["model"] == sft
-        assert record["config"]["mask"] == v.mask and record["config"]["kinds"] == v.kinds
-        assert record["steps"] == cfg.dpo.max_steps
-        adapter = json.loads((sd / "dpo" / v.name / "adapter_config.json").read_text())
+    choice = json.loads((sd / "sweep" / "salv" / "choice.json").read_text())
+    assert [(p["learning_rate"], p["beta"]) for p in choice["points"]] == cfg.sweep.grid
+    best = max(choice["points"], key=lambda p: (p["outputs_greedy"], p["reward_accuracy"]))
+    assert (choice["learning_rate"], choice["beta"]) == (best["learning_rate"], best["beta"])
+    assert results["data"]["0"]["sweep"]["salv"] == choice
+    for key, (rid, v, budget, d) in _trained(cfg).items():
+        record = json.loads((sd / "dpo" / key / "salv_run.json").read_text())
+        c = record["config"]
+        assert c["model"] == sft and c["seed"] == d
+        assert c["mask"] == v.mask and c["kinds"] == v.kinds
+        batch = c["per_device_batch_size"] * c["gradient_accumulation_steps"]
+        if budget == "steps":  # equal steps
+            assert record["steps"] == cfg.dpo.max_steps
+        else:  # equal epochs: as many steps as the variant's own pairs need
+            assert record["steps"] == math.ceil(cfg.dpo_epochs * math.ceil(record["rows"] / batch))
+        swept = v.name.removesuffix("-epochs") == "salv"
+        assert c["learning_rate"] == (choice["learning_rate"] if swept else cfg.dpo.learning_rate)
+        adapter = json.loads((sd / "dpo" / key / "adapter_config.json").read_text())
         assert adapter["base_model_name_or_path"] == sft
-    masks = {v.name: results["models"][v.name]["seeds"]["0"]["mask_fraction"] for v in cfg.variants}
-    assert masks["dpo_partial"] == pytest.approx(1.0) and masks["dpo_complete"] == pytest.approx(1.0)
-    assert 0 < masks["salv"] < 1 and 0 < masks["salv_inverse"] < 1
-    # inverse drops the pairs whose cone is the whole response (nothing left outside it)
-    rows = {v.name: results["models"][v.name]["seeds"]["0"]["train_rows"] for v in cfg.variants}
-    assert rows["salv_inverse"] <= rows["salv"] == rows["dpo_partial"]
+        seed_entry = results["models"][v.name]["seeds"][rid]
+        assert seed_entry["train_steps"] == record["steps"]
+        assert seed_entry["train_epochs"] == pytest.approx(record["steps"] * batch / record["rows"])
+    masks = {n: results["models"][n]["seeds"]["0/d0"]["mask_fraction"] for n in ("dpo_partial", "salv")}
+    assert masks["dpo_partial"] == pytest.approx(1.0) and 0 < masks["salv"] < 1
+    rows = {n: results["models"][n]["seeds"]["0/d0"]["train_rows"] for n in ("dpo_partial", "salv")}
+    assert rows["salv"] == rows["dpo_partial"]  # same pairs, other mask
 
 
 def test_the_evaluated_models_are_the_trained_ones(run):
     cfg, out, results = run
     sd = out / "seed0"
-    dirs = {SFT: sd / "sft", **{v.name: sd / "dpo" / v.name for v in cfg.variants}}
-    for name, model_dir in dirs.items():
-        seed0 = results["models"][name]["seeds"]["0"]
-        assert seed0["model_dir"] == str(model_dir.resolve())
-        assert seed0["weights_sha256"] == weights_digest(model_dir)
-        for row in _jsonl(sd / "eval" / name / "samples.jsonl"):
-            assert row["sampling"]["model"] == str(model_dir.resolve())
-    digests = {results["models"][n]["seeds"]["0"]["weights_sha256"] for n in dirs}
-    assert len(digests) == len(dirs)  # five different models
+    dirs = {SFT: ("0", SFT, sd / "sft")}
+    dirs.update({key: (rid, v.name, sd / "dpo" / key) for key, (rid, v, _, _) in _trained(cfg).items()})
+    for key, (rid, name, model_dir) in dirs.items():
+        entry = results["models"][name]["seeds"][rid]
+        assert entry["model_dir"] == str(model_dir.resolve())
+        assert entry["weights_sha256"] == weights_digest(model_dir)
+        for kind in ("eval", "eval_greedy"):
+            for row in _jsonl(sd / kind / key / "samples.jsonl"):
+                assert row["sampling"]["model"] == str(model_dir.resolve())
+    # the two DPO seeds of a variant are two different models
+    for name in ("dpo_partial", "salv", "salv-epochs"):
+        seeds = results["models"][name]["seeds"]
+        assert seeds["0/d0"]["weights_sha256"] != seeds["0/d1"]["weights_sha256"]
 
 
 def test_scores_in_results_match_the_labeled_test_samples(run):
     cfg, out, results = run
-    for name, m in results["models"].items():
-        rows = read_rows(out / "seed0" / "eval" / name / "labeled.jsonl")
+    keys = {SFT: ("0", SFT), **{k: (rid, v.name) for k, (rid, v, _, _) in _trained(cfg).items()}}
+    for key, (rid, name) in keys.items():
+        entry = results["models"][name]["seeds"][rid]
+        rows = read_rows(out / "seed0" / "eval" / key / "labeled.jsonl")
         assert len(rows) == cfg.synth.test
         again = score_rows(rows, ks=(1,))
-        assert m["seeds"]["0"]["pass1"] == pytest.approx(again["pass1"]["mean"])
-        assert m["seeds"]["0"]["output_accuracy"] == pytest.approx(again["output_accuracy"])
+        assert entry["pass1"] == pytest.approx(again["pass1"]["mean"])
+        assert entry["output_accuracy"] == pytest.approx(again["output_accuracy"])
+        greedy = score_rows(read_rows(out / "seed0" / "eval_greedy" / key / "labeled.jsonl"), ks=(1,))
+        assert entry["pass1_greedy"] == pytest.approx(greedy["pass1"]["mean"])
+        assert entry["output_accuracy_greedy"] == pytest.approx(greedy["output_accuracy"])
+    for name, m in results["models"].items():  # the mean over runs is the mean of the runs
+        assert m["pass1"]["mean"] == pytest.approx(sum(e["pass1"] for e in m["seeds"].values()) / len(m["seeds"]))
+
+
+def test_teacher_metrics_are_recomputed_from_their_records(run):
+    cfg, out, results = run
+    sd = out / "seed0"
+    ref = json.loads((sd / "teacher" / "sft.json").read_text())["records"]
+    pairs = _jsonl(sd / "validation" / "pairs.jsonl")
+    assert len(ref) == len(pairs) > 0
+    for key, (rid, v, _, _) in _trained(cfg).items():
+        saved = json.loads((sd / "teacher" / f"{key}.json").read_text())
+        beta = json.loads((sd / "dpo" / key / "salv_run.json").read_text())["config"]["beta"]
+        assert saved["metrics"] == pytest.approx(teacher_metrics(saved["records"], ref, beta))
+        assert results["models"][v.name]["seeds"][rid]["teacher"] == saved["metrics"]
+        assert 0 <= saved["metrics"]["reward_accuracy"] <= 1
+    assert results["models"]["salv"]["teacher"]["reward_accuracy"]["n"] == len(cfg.dpo_seeds)
+
+
+def test_paired_comparisons_follow_from_the_greedy_answers(run):
+    cfg, out, results = run
+    sd = out / "seed0"
+    rows = {(r["a"], r["b"]): r for r in results["comparisons"]}
+    assert set(rows) == {("salv", "dpo_partial"), ("salv-epochs", "dpo_partial-epochs"), ("salv", SFT),
+                         ("dpo_partial", SFT), ("salv-epochs", SFT), ("dpo_partial-epochs", SFT)}
+    # ("salv", "dpo_complete") is configured but dpo_complete is not a variant of this config
+
+    def right(key):
+        res = json.loads((sd / "eval_greedy" / key / "result.json").read_text())
+        return {p: v >= 1 for p, v in res["per_output"].items()}
+
+    pooled_a, pooled_b = {}, {}
+    for d in cfg.dpo_seeds:
+        pooled_a.update({f"{d}|{k}": v for k, v in right(f"salv-d{d}").items()})
+        pooled_b.update({f"{d}|{k}": v for k, v in right(f"dpo_partial-d{d}").items()})
+    want = mcnemar(pooled_a, pooled_b)
+    got = rows[("salv", "dpo_partial")]["greedy_mcnemar_outputs"]
+    assert (got["a_only"], got["b_only"], got["p"]) == (want["a_only"], want["b_only"], want["p"])
+    boot = rows[("salv", "dpo_partial")]["pass1_bootstrap"]
+    assert boot["n_runs"] == len(cfg.dpo_seeds) and boot["n_problems"] == cfg.synth.test
+    delta = results["models"]["salv"]["pass1"]["mean"] - results["models"]["dpo_partial"]["pass1"]["mean"]
+    assert boot["mean"] == pytest.approx(delta)
+    overlap = results["data"]["0"]["pairs"]["signal"]["mask_overlap"]["all"]
+    assert overlap["pairs"] == results["data"]["0"]["pairs"]["signal"]["pairs"]
+    assert 0 <= overlap["cone_on_diff"] <= 1
 
 
 def test_a_rerun_skips_every_stage_and_gives_the_same_results(run):
@@ -147,8 +236,8 @@ def test_a_rerun_skips_every_stage_and_gives_the_same_results(run):
     rec = _Record()
     again = run_pipeline(cfg, rec)
     assert rec.ran == []
-    assert "synth" in rec.skipped and "seed0/sft" in rec.skipped and "seed0/eval-salv" in rec.skipped
-    assert again["models"] == results["models"]
+    assert "synth" in rec.skipped and "seed0/sft" in rec.skipped and "seed0/eval-salv-d0" in rec.skipped
+    assert again["models"] == results["models"] and again["comparisons"] == results["comparisons"]
 
 
 def test_a_rerun_with_another_config_in_the_same_directory_is_refused(run):
@@ -171,7 +260,7 @@ def test_cli_report_json_and_errors(run, tmp_path):
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["models"].keys() == results["models"].keys()
     res = cli.invoke(app, ["pipeline", "--config", str(CI_CONFIG), "--output-dir", str(out), "--report"])
-    assert res.exit_code == 0 and "SALV: + partial pairs, cone mask" in res.stdout
+    assert res.exit_code == 0 and "SALV:" in res.stdout and "Paired" in res.stdout  # both tables
     bad = tmp_path / "bad.yaml"
     bad.write_text("sft: {max_step: 3}\n")
     res = cli.invoke(app, ["pipeline", "--config", str(bad)])

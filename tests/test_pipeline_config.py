@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -12,11 +13,44 @@ from salv_trainer.pipeline import load_pipeline_config, mean_ci, paired_delta, s
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "mini"
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "ci.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "shared.yaml", "large.yaml", "ci.yaml"])
 def test_shipped_configs_load_and_validate(name):
     cfg = load_pipeline_config(EXAMPLES / name)
-    assert [v.mask for v in cfg.variants] == ["full", "full", "cone", "inverse"]
+    masks = ["full", "cone"] if name == "ci.yaml" else ["full", "full", "cone", "inverse"]
+    assert [v.mask for v in cfg.variants] == masks
     assert cfg.sample.k >= 2 and cfg.dpo.max_steps > 0
+    # the powered design (issue 17): every feature on, in CI at toy size
+    assert len(cfg.dpo_seeds) >= (2 if name == "ci.yaml" else 3)
+    assert cfg.budgets == ("steps", "epochs") and cfg.greedy and cfg.teacher and cfg.sweep.grid
+    if name != "ci.yaml":
+        assert 300 <= cfg.synth.test <= 500 and cfg.eval.temperature == 0.8
+    if name in ("config.yaml", "shared.yaml"):  # the same design on both task families
+        assert cfg.synth.family == ("shared" if name == "shared.yaml" else "independent")
+        other = load_pipeline_config(EXAMPLES / ("config.yaml" if name == "shared.yaml" else "shared.yaml"))
+        assert dataclasses.replace(other.synth, family=cfg.synth.family) == cfg.synth
+        assert dataclasses.replace(other, synth=cfg.synth, output_dir=cfg.output_dir) == cfg
+
+
+def test_runs_expand_budgets_and_new_keys_are_checked(tmp_path):
+    cfg = load_pipeline_config(None, budgets=["steps", "epochs"], dpo_seeds=[3, 4])
+    names = [v.name for v, _ in cfg.runs()]
+    assert names[:4] == ["dpo_complete", "dpo_partial", "salv", "salv_inverse"]
+    assert names[4:] == ["dpo_complete-epochs", "dpo_partial-epochs", "salv-epochs", "salv_inverse-epochs"]
+    assert cfg.runs()[6][0].label.endswith("[equal epochs]") and cfg.dpo_seeds == (3, 4)
+    for text, message in [
+        ("budgets: [days]\n", "budgets must be distinct values of steps, epochs, got ['days']"),
+        ("dpo_seeds: [1, 1]\n", "dpo_seeds must be distinct integers, got [1, 1]"),
+        ("sweep: {learning_rates: [0.1]}\n", "sweep: give both learning_rates and betas"),
+        ("sweep: {learning_rates: [0.1], betas: [0.1], variants: [nope]}\n", "sweep.variants: unknown nope"),
+        ("sweep: {metric: loss}\n", "sweep: metric: expected one of outputs_greedy, reward_accuracy"),
+        ("teacher: true\nsynth: {validation: 0}\n", "teacher needs validation problems"),
+        ("comparisons: [[salv]]\n", "comparisons must be pairs of variant names"),
+    ]:
+        path = tmp_path / "bad.yaml"
+        path.write_text(text)
+        with pytest.raises(ConfigError) as info:
+            load_pipeline_config(path)
+        assert message in str(info.value), (text, str(info.value))
 
 
 def test_sections_take_their_stage_config_fields(tmp_path):

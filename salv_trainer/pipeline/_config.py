@@ -28,8 +28,10 @@ from ..eval import EvalError, ProtocolConfig
 from ..synth import SynthConfig
 
 __all__ = [
+    "BUDGETS",
     "DEFAULT_VARIANTS",
     "PipelineConfig",
+    "SweepConfig",
     "TinyModelConfig",
     "Variant",
     "load_pipeline_config",
@@ -82,6 +84,36 @@ DEFAULT_VARIANTS: tuple[Variant, ...] = (
 )
 
 
+#: How the DPO training budget is equalised across variants: ``steps`` (``dpo.max_steps`` for all;
+#: a variant with more pairs sees each pair fewer times) or ``epochs`` (``dpo_epochs`` passes over
+#: each variant's own pairs; a variant with more pairs takes more steps).
+BUDGETS = ("steps", "epochs")
+
+
+@dataclass
+class SweepConfig:
+    """A small grid over the DPO learning rate and beta, scored on the validation split.
+
+    For every variant and every ``(learning_rate, beta)`` of the grid, one DPO run (the first
+    seed, ``max_steps`` steps; 0: ``dpo.max_steps``) is scored on the validation problems by
+    ``metric``: ``outputs_greedy`` (share of outputs right of one greedy answer per validation
+    problem; ties broken by reward accuracy) or ``reward_accuracy`` (teacher-forced, on the
+    validation pairs). The best pair is used for every run of that variant. An empty grid: no
+    sweep, ``dpo.learning_rate`` and ``dpo.beta`` for all. ``variants``: the variants swept (empty:
+    all); the others keep ``dpo.learning_rate`` and ``dpo.beta``.
+    """
+
+    learning_rates: tuple[float, ...] = ()
+    betas: tuple[float, ...] = ()
+    max_steps: int = 0
+    metric: Literal["outputs_greedy", "reward_accuracy"] = "outputs_greedy"
+    variants: tuple[str, ...] = ()
+
+    @property
+    def grid(self) -> list[tuple[float, float]]:
+        return [(lr, b) for lr in self.learning_rates for b in self.betas]
+
+
 def _sft_default() -> SFTRunConfig:
     # From scratch, a tiny model needs a far larger learning rate than the paper's 1e-5 fine-tune.
     return SFTRunConfig(learning_rate=2e-3, max_steps=1200, per_device_batch_size=8,
@@ -124,6 +156,24 @@ class PipelineConfig:
     dpo: DPORunConfig = field(default_factory=_dpo_default)
     eval: SampleConfig = field(default_factory=_eval_default)
     variants: tuple[Variant, ...] = DEFAULT_VARIANTS
+    dpo_seeds: tuple[int, ...] = ()
+    """DPO runs per variant on one SFT model and one pair set: one per entry (its training seed);
+    empty: one run per entry of ``seeds``, seeded with it."""
+    budgets: tuple[str, ...] = ("steps",)
+    """``steps`` and/or ``epochs`` (:data:`BUDGETS`): each variant is trained once per budget."""
+    dpo_epochs: float = 1.0
+    """Passes over each variant's own pairs under the ``epochs`` budget."""
+    greedy: bool = False
+    """Also score every model with one greedy answer per test problem (McNemar per problem and per
+    output between models)."""
+    teacher: bool = False
+    """Teacher-forced metrics on validation pairs (the SFT model's samples of the validation
+    prompts, labeled and paired like the train split's)."""
+    sweep: SweepConfig = field(default_factory=SweepConfig)
+    comparisons: tuple[tuple[str, ...], ...] = (("salv", "dpo_partial"), ("salv", "dpo_complete"),
+                                                ("salv", "salv_inverse"))
+    """Pairs of variants compared with paired tests (pairs naming an absent variant are left out);
+    every variant is also compared with the SFT model."""
     protocol: Literal["none", "paper"] = "none"
     """``paper``: also run every model through the paper's benchmark protocol
     (:func:`~salv_trainer.eval.run_protocol`, settings in ``protocol_eval``)."""
@@ -154,6 +204,25 @@ class PipelineConfig:
                 raise ConfigError(f"{name}: k, max_new_tokens and batch_size must be at least 1")
         if self.sample.k < 2:
             raise ConfigError("sample.k must be at least 2 (pairs need two candidates per prompt)")
+        if len(set(self.dpo_seeds)) != len(self.dpo_seeds):
+            raise ConfigError(f"dpo_seeds must be distinct integers, got {list(self.dpo_seeds)}")
+        if not self.budgets or any(b not in BUDGETS for b in self.budgets) or len(set(self.budgets)) != len(self.budgets):
+            raise ConfigError(f"budgets must be distinct values of {', '.join(BUDGETS)}, got {list(self.budgets)}")
+        if self.dpo_epochs <= 0:
+            raise ConfigError(f"dpo_epochs must be > 0, got {self.dpo_epochs}")
+        if bool(self.sweep.learning_rates) != bool(self.sweep.betas):
+            raise ConfigError("sweep: give both learning_rates and betas (or neither)")
+        if any(x <= 0 for x in (*self.sweep.learning_rates, *self.sweep.betas)) or self.sweep.max_steps < 0:
+            raise ConfigError("sweep: learning rates and betas must be > 0, max_steps >= 0")
+        unknown = [n for n in self.sweep.variants if n not in names]
+        if unknown:
+            raise ConfigError(f"sweep.variants: unknown {', '.join(unknown)} (variants: {', '.join(names)})")
+        if self.sweep.grid and self.synth.validation < 1:
+            raise ConfigError("sweep needs validation problems (synth.validation >= 1)")
+        if self.teacher and self.synth.validation < 1:
+            raise ConfigError("teacher needs validation problems (synth.validation >= 1)")
+        if any(len(c) != 2 for c in self.comparisons):
+            raise ConfigError(f"comparisons must be pairs of variant names, got {[list(c) for c in self.comparisons]}")
         if self.protocol == "paper":
             try:
                 dataclasses.replace(self.protocol_eval, model="-", output_dir="-").check()
@@ -162,6 +231,19 @@ class PipelineConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def runs(self) -> list[tuple[Variant, str]]:
+        """Every trained model of one seed: ``(variant, budget)``, the ``epochs`` budget's variants
+        renamed ``<name>-epochs``."""
+        out = []
+        for budget in self.budgets:
+            for v in self.variants:
+                if budget == "steps":
+                    out.append((v, budget))
+                else:
+                    out.append((dataclasses.replace(v, name=f"{v.name}-epochs",
+                                                    label=f"{v.label} [equal epochs]"), budget))
+        return out
 
 
 # Keys the pipeline sets itself, per section.

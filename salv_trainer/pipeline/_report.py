@@ -8,25 +8,51 @@ from typing import Any
 from ._config import PipelineConfig
 from ._run import SFT
 from ._score import mean_ci, paired_delta
+from ._stats import mcnemar, paired_bootstrap, seed_problem_ci
 
-__all__ = ["render_table", "summarize", "write_chart"]
+__all__ = ["compare", "render_table", "summarize", "write_chart"]
 
-RESULTS_VERSION = 1
+RESULTS_VERSION = 2
+
+
+def _run_id(seed: str, run: dict[str, Any] | None, cfg: PipelineConfig) -> str:
+    """``S`` for one DPO run per SFT seed, ``S/dD`` with ``dpo_seeds``."""
+    return f"{seed}/d{run['dpo_seed']}" if run is not None and cfg.dpo_seeds else seed
+
+
+def _epochs(train: dict[str, Any]) -> float | None:
+    rows = train.get("rows")
+    return train["steps"] * train.get("batch", 1) / rows if rows else None
 
 
 def summarize(cfg: PipelineConfig, per_seed: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Aggregate the seeds' results into the ``results.json`` document (schema in docs/mini.md)."""
-    labels = {SFT: "SFT (no DPO)", **{v.name: v.label for v in cfg.variants}}
+    """Aggregate the seeds' results into the ``results.json`` document (schema in docs/mini.md).
+
+    A model's ``seeds`` hold one entry per training run (``S``, or ``S/dD`` with ``dpo_seeds``);
+    intervals are over test problems with one run, over runs and problems (two-level bootstrap)
+    with several; differences to the SFT model are paired with the SFT model of the same seed.
+    """
+    labels = {SFT: "SFT (no DPO)", **{v.name: v.label for v, _ in cfg.runs()}}
+    budgets = {SFT: None, **{v.name: b for v, b in cfg.runs()}}
     models: dict[str, Any] = {}
-    for name in [SFT, *[v.name for v in cfg.variants]]:
+    # per model: run id -> (seed, model key in that seed's results)
+    keys: dict[str, dict[str, tuple[str, str]]] = {name: {} for name in labels}
+    for seed, res in per_seed.items():
+        keys[SFT][seed] = (seed, SFT)
+        for key, run in res.get("runs", {}).items():
+            keys[run["variant"]][_run_id(seed, run, cfg)] = (seed, key)
+        for v, _ in cfg.runs():  # results written before dpo_seeds/runs existed
+            if not res.get("runs") and v.name in res["results"]:
+                keys[v.name][seed] = (seed, v.name)
+    for name in labels:
         seeds: dict[str, Any] = {}
-        for seed, res in per_seed.items():
-            r = res["results"].get(name)
-            if r is None:
-                continue
+        for rid, (seed, key) in keys[name].items():
+            res = per_seed[seed]
+            r = res["results"][key]
             base = res["results"][SFT]
-            train = res["training"][name]
-            seeds[seed] = {
+            train = res["training"][key]
+            g = res.get("greedy", {}).get(key)
+            seeds[rid] = {
                 "pass_at_k": r["pass_at_k"],
                 "pass1": r["pass1"]["mean"],
                 "pass1_ci95": r["pass1"]["ci95"],
@@ -35,51 +61,152 @@ def summarize(cfg: PipelineConfig, per_seed: dict[str, dict[str, Any]]) -> dict[
                 "delta_pass1_vs_sft": None if name == SFT else paired_delta(r["per_problem"], base["per_problem"]),
                 "delta_outputs_vs_sft": None if name == SFT else paired_delta(
                     r["per_problem_outputs"], base["per_problem_outputs"]),
+                "pass1_greedy": None if g is None else g["pass1"]["mean"],
+                "output_accuracy_greedy": None if g is None else g["output_accuracy"],
+                "teacher": res.get("teacher", {}).get(key),
                 "model_dir": r["model_dir"],
                 "weights_sha256": r["weights_sha256"],
                 "train_steps": train["steps"],
                 "train_rows": train["rows"],
+                "train_epochs": None if name == SFT else _epochs(train),
+                "learning_rate": train.get("learning_rate"),
+                "beta": None if name == SFT else train.get("beta"),
                 "mask_fraction": train["data"].get("mask_fraction"),
                 "samples": r["samples"],
                 "problems": r["problems"],
             }
         if not seeds:
-            models[name] = {"label": labels[name], "seeds": {}, "skipped": True}
+            models[name] = {"label": labels[name], "budget": budgets[name], "seeds": {}, "skipped": True}
             continue
-        vals = list(seeds.values())
-        models[name] = {
-            "label": labels[name],
-            "seeds": seeds,
-            "skipped": False,
-            "pass1": mean_ci([v["pass1"] for v in vals], (0.0, 1.0)),
-            "output_accuracy": mean_ci([v["output_accuracy"] for v in vals], (0.0, 1.0)),
-        }
-        if len(vals) == 1:  # one seed: the interval is over test problems
-            models[name]["pass1"]["ci95"] = vals[0]["pass1_ci95"]
-            only = per_seed[next(iter(seeds))]["results"][name]
-            models[name]["output_accuracy"]["ci95"] = only["output_accuracy_ci"]["ci95"]
-        if name != SFT:
-            deltas = [v["delta_pass1_vs_sft"]["mean"] for v in vals]
-            models[name]["delta_pass1_vs_sft"] = (
-                mean_ci(deltas) if len(vals) > 1 else vals[0]["delta_pass1_vs_sft"])
-            deltas = [v["delta_outputs_vs_sft"]["mean"] for v in vals]
-            models[name]["delta_outputs_vs_sft"] = (
-                mean_ci(deltas) if len(vals) > 1 else vals[0]["delta_outputs_vs_sft"])
+        models[name] = _aggregate(name, seeds, keys[name], per_seed)
+        models[name].update(label=labels[name], budget=budgets[name])
     data = {
-        seed: {"label": res["label"], "pairs": res["pairs"], "skipped_variants": res["skipped"]}
+        seed: {"label": res["label"], "pairs": res["pairs"], "skipped_variants": res["skipped"],
+               "validation_pairs": res.get("validation_pairs"), "sweep": res.get("sweep") or {}}
         for seed, res in per_seed.items()
     }
+    runs = max((len(m["seeds"]) for n, m in models.items() if n != SFT), default=1)
     return {
         "version": RESULTS_VERSION,
         "seeds": [int(s) for s in per_seed],
-        "ci_over": "seeds" if len(per_seed) > 1 else "test problems",
+        "dpo_seeds": list(cfg.dpo_seeds),
+        "ci_over": "runs and test problems" if runs > 1 else "test problems",
         "test_problems": cfg.synth.test,
         "eval_sampling": {"n": cfg.eval.k, "temperature": cfg.eval.temperature, "top_p": cfg.eval.top_p},
+        "greedy": cfg.greedy,
         "dpo_steps": cfg.dpo.max_steps,
+        "budgets": list(cfg.budgets),
         "models": models,
+        "comparisons": compare(cfg, keys, per_seed),
         "data": data,
         "config": cfg.to_dict(),
     }
+
+
+def _per_run(keys: dict[str, tuple[str, str]], per_seed: dict[str, Any], field: str,
+             source: str = "results") -> dict[str, dict[str, float]]:
+    """run id -> the model's per-problem scores ``field`` (``per_problem``, ...) of ``source``."""
+    return {rid: per_seed[seed][source][key][field] for rid, (seed, key) in keys.items()
+            if key in per_seed[seed].get(source, {})}
+
+
+def _sft_of(keys: dict[str, tuple[str, str]], per_seed: dict[str, Any], field: str,
+            source: str = "results") -> dict[str, dict[str, float]]:
+    """run id -> the SFT model's scores of that run's seed (the reference it is paired with)."""
+    return {rid: per_seed[seed][source][SFT][field] for rid, (seed, _) in keys.items()
+            if SFT in per_seed[seed].get(source, {})}
+
+
+def _aggregate(name: str, seeds: dict[str, Any], keys: dict[str, tuple[str, str]],
+               per_seed: dict[str, Any]) -> dict[str, Any]:
+    vals = list(seeds.values())
+    out: dict[str, Any] = {"seeds": seeds, "skipped": False}
+    probs = _per_run(keys, per_seed, "per_problem")
+    outs = _per_run(keys, per_seed, "per_problem_outputs")
+    if len(vals) == 1:  # one run: the interval is over test problems (normal)
+        only = per_seed[keys[next(iter(seeds))][0]]["results"][keys[next(iter(seeds))][1]]
+        out["pass1"] = {**mean_ci([vals[0]["pass1"]], (0.0, 1.0)), "ci95": vals[0]["pass1_ci95"]}
+        out["output_accuracy"] = {**mean_ci([vals[0]["output_accuracy"]], (0.0, 1.0)),
+                                  "ci95": only["output_accuracy_ci"]["ci95"]}
+    else:  # several runs: two-level bootstrap over runs and problems
+        out["pass1"] = {**seed_problem_ci(list(probs.values())), "n": len(vals)}
+        out["output_accuracy"] = {**seed_problem_ci(list(outs.values())), "n": len(vals)}
+        out["output_accuracy"]["mean"] = sum(v["output_accuracy"] for v in vals) / len(vals)
+    out["pass1_over_seeds"] = mean_ci([v["pass1"] for v in vals], (0.0, 1.0))
+    greedy = _per_run(keys, per_seed, "per_problem", "greedy")
+    if greedy:
+        out["pass1_greedy"] = seed_problem_ci(list(greedy.values()))
+        out["output_accuracy_greedy"] = seed_problem_ci(
+            list(_per_run(keys, per_seed, "per_problem_outputs", "greedy").values()))
+    teach = [v["teacher"] for v in vals if v.get("teacher")]
+    if teach:
+        out["teacher"] = {k: mean_ci([t[k] for t in teach if t.get(k) is not None])
+                          for k in ("reward_accuracy", "reward_margin", "cone_reward_accuracy",
+                                    "cone_reward_margin", "chosen_shift", "signal_shift",
+                                    "signal_shift_positive")}
+    if name != SFT:
+        if len(vals) == 1:
+            out["delta_pass1_vs_sft"] = vals[0]["delta_pass1_vs_sft"]
+            out["delta_outputs_vs_sft"] = vals[0]["delta_outputs_vs_sft"]
+        else:
+            out["delta_pass1_vs_sft"] = paired_bootstrap(list(probs.values()),
+                                                         list(_sft_of(keys, per_seed, "per_problem").values()))
+            out["delta_outputs_vs_sft"] = paired_bootstrap(
+                list(outs.values()), list(_sft_of(keys, per_seed, "per_problem_outputs").values()))
+        out["steps"] = mean_ci([v["train_steps"] for v in vals])
+        out["epochs"] = mean_ci([v["train_epochs"] for v in vals if v["train_epochs"] is not None])
+    return out
+
+
+def _pooled(runs: dict[str, dict[str, float]]) -> dict[str, bool]:
+    """``run/problem`` -> right (a greedy score of 1), pooled over runs for McNemar."""
+    return {f"{rid}|{k}": v >= 1.0 for rid, scores in runs.items() for k, v in scores.items()}
+
+
+def _pair(a: dict[str, tuple[str, str]], b: dict[str, tuple[str, str]], per_seed: dict[str, Any],
+          source: str, field: str) -> tuple[list, list, dict, dict]:
+    """Scores of ``a`` and ``b`` on the runs both have (same SFT seed and DPO seed)."""
+    ra, rb = _per_run(a, per_seed, field, source), _per_run(b, per_seed, field, source)
+    common = sorted(set(ra) & set(rb))
+    return [ra[r] for r in common], [rb[r] for r in common], {r: ra[r] for r in common}, \
+        {r: rb[r] for r in common}
+
+
+def compare(cfg: PipelineConfig, keys: dict[str, dict[str, tuple[str, str]]],
+            per_seed: dict[str, Any]) -> list[dict[str, Any]]:
+    """Paired tests of each variant against SFT and of the configured pairs of variants: paired
+    bootstrap of sampled pass@1 and outputs right per problem (over runs and problems), and with
+    ``greedy`` McNemar per problem and per output (pooled over runs)."""
+    names = {v.name for v, _ in cfg.runs()}
+    pairs: list[tuple[str, str]] = []
+    for budget in cfg.budgets:
+        suffix = "-epochs" if budget == "epochs" else ""
+        pairs += [(a + suffix, b + suffix) for a, b in cfg.comparisons
+                  if a + suffix in names and b + suffix in names]
+    pairs += [(v.name, SFT) for v, _ in cfg.runs()]
+    out = []
+    for a, b in pairs:
+        if not keys.get(a) or not keys.get(b):
+            continue
+        kb = keys[b] if b != SFT else {rid: (seed, SFT) for rid, (seed, _) in keys[a].items()}
+        row: dict[str, Any] = {"a": a, "b": b}
+        for field, label in (("per_problem", "pass1"), ("per_problem_outputs", "outputs")):
+            xa, xb, _, _ = _pair(keys[a], kb, per_seed, "results", field)
+            row[f"{label}_bootstrap"] = paired_bootstrap(xa, xb) if xa else None
+        if cfg.greedy:
+            _, _, ga, gb = _pair(keys[a], kb, per_seed, "greedy", "per_problem")
+            row["greedy_mcnemar_problems"] = mcnemar(_pooled(ga), _pooled(gb)) if ga else None
+            _, _, oa, ob = _pair(keys[a], kb, per_seed, "greedy", "per_output")
+            row["greedy_mcnemar_outputs"] = mcnemar(_pooled(oa), _pooled(ob)) if oa else None
+        if cfg.teacher and b != SFT:
+            ta = [per_seed[s]["teacher"][k]["signal_shift"] for s, k in keys[a].values()
+                  if per_seed[s]["teacher"].get(k)]
+            tb = [per_seed[s]["teacher"][k]["signal_shift"] for s, k in kb.values()
+                  if per_seed[s]["teacher"].get(k)]
+            if ta and tb and None not in ta + tb and len(ta) == len(tb):
+                row["signal_shift_delta"] = mean_ci([x - y for x, y in zip(ta, tb)])
+        out.append(row)
+    return out
 
 
 def _fmt(stat: dict[str, Any] | None, pct: bool = True, signed: bool = False) -> str:
@@ -94,37 +221,79 @@ def _fmt(stat: dict[str, Any] | None, pct: bool = True, signed: bool = False) ->
     return text
 
 
+def _num(stat: dict[str, Any] | None, digits: int = 2) -> str:
+    if not stat or stat.get("mean") is None:
+        return "-"
+    return f"{stat['mean']:.{digits}f}"
+
+
+def _p(row: dict[str, Any] | None) -> str:
+    return "-" if not row or row.get("p") is None else f"{row['p']:.3f}"
+
+
 def render_table(results: dict[str, Any], console: Any) -> None:
-    """One table comparing SFT and every DPO variant (percentages, 95 % intervals)."""
+    """One table comparing SFT and every DPO variant (percentages, 95 % intervals), then the
+    paired comparisons."""
     from rich.table import Table
 
     table = Table(
         title=f"Miniature SALV replication: {results['test_problems']} held-out problems, "
               f"n={results['eval_sampling']['n']} samples at T={results['eval_sampling']['temperature']}, "
-              f"seeds {results['seeds']} (95% CI over {results['ci_over']})",
+              f"seeds {results['seeds']}" + (f", DPO seeds {results['dpo_seeds']}" if results.get("dpo_seeds") else "")
+              + f" (95% CI over {results['ci_over']})",
     )
-    for col, just in [("model", "left"), ("pass@1 %", "right"), ("Δ vs SFT", "right"),
-                      ("outputs right %", "right"), ("Δ vs SFT", "right"), ("pairs", "right"),
-                      ("mask", "right"), ("fully/partly/wrong/broken %", "right")]:
+    greedy = results.get("greedy")
+    teacher = any(m.get("teacher") for m in results["models"].values())
+    cols = [("model", "left"), ("pass@1 %", "right"), ("Δ vs SFT", "right")]
+    cols += [("greedy pass@1 %", "right")] if greedy else []
+    cols += [("outputs right %", "right"), ("Δ vs SFT", "right")]
+    cols += [("reward acc %", "right"), ("margin", "right"), ("signal shift", "right")] if teacher else []
+    cols += [("steps", "right"), ("epochs", "right"), ("pairs", "right"), ("mask", "right"),
+             ("fully/partly/wrong/broken %", "right")]
+    for col, just in cols:
         table.add_column(col, justify=just)
     for name, m in results["models"].items():
         if m["skipped"]:
-            table.add_row(m["label"], "skipped: no pairs", "", "", "", "", "", "")
+            table.add_row(m["label"], "skipped: no pairs", *[""] * (len(cols) - 2))
             continue
         first = next(iter(m["seeds"].values()))
         cats = first["categories"]
-        table.add_row(
-            m["label"],
-            _fmt(m["pass1"]),
-            _fmt(m.get("delta_pass1_vs_sft"), signed=True),
-            _fmt(m["output_accuracy"]),
-            _fmt(m.get("delta_outputs_vs_sft"), signed=True),
+        cells = [m["label"], _fmt(m["pass1"]), _fmt(m.get("delta_pass1_vs_sft"), signed=True)]
+        cells += [_fmt(m.get("pass1_greedy"))] if greedy else []
+        cells += [_fmt(m["output_accuracy"]), _fmt(m.get("delta_outputs_vs_sft"), signed=True)]
+        if teacher:
+            t = m.get("teacher") or {}
+            cells += [_fmt(t.get("reward_accuracy")), _num(t.get("reward_margin")), _num(t.get("signal_shift"))]
+        cells += [
+            "-" if name == SFT else _num(m.get("steps"), 0),
+            "-" if name == SFT else _num(m.get("epochs"), 2),
             "-" if name == SFT else str(first["train_rows"]),
             "-" if first.get("mask_fraction") is None else f"{first['mask_fraction']:.2f}",
-            "/".join(f"{100 * cats.get(c, 0):.0f}" for c in
-                     ("fully right", "partially right", "wrong", "broken")),
-        )
+            "/".join(f"{100 * cats.get(c, 0):.0f}" for c in ("fully right", "partially right", "wrong", "broken")),
+        ]
+        table.add_row(*cells)
     console.print(table)
+    rows = results.get("comparisons") or []
+    if not rows:
+        return
+    comp = Table(title="Paired comparisons (a - b): bootstrap over problems"
+                 + (" and runs" if results["ci_over"] != "test problems" else "")
+                 + (", McNemar on greedy answers" if greedy else ""))
+    ccols = ["a", "b", "Δ pass@1 % [95% CI]", "p", "Δ outputs % [95% CI]", "p"]
+    ccols += ["greedy problems a/b only", "p", "greedy outputs a/b only", "p"] if greedy else []
+    for col in ccols:
+        comp.add_column(col)
+    labels = {n: m["label"] for n, m in results["models"].items()}
+    for r in rows:
+        cells = [labels.get(r["a"], r["a"]), labels.get(r["b"], r["b"]),
+                 _fmt(r.get("pass1_bootstrap"), signed=True), _p(r.get("pass1_bootstrap")),
+                 _fmt(r.get("outputs_bootstrap"), signed=True), _p(r.get("outputs_bootstrap"))]
+        if greedy:
+            for key in ("greedy_mcnemar_problems", "greedy_mcnemar_outputs"):
+                mc = r.get(key)
+                cells += ["-", "-"] if not mc else [f"{mc['a_only']}/{mc['b_only']} of {mc['n']}", f"{mc['p']:.3f}"]
+        comp.add_row(*cells)
+    console.print(comp)
 
 
 def write_chart(results: dict[str, Any], path: str | Path) -> Path:

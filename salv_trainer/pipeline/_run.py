@@ -10,8 +10,15 @@ skipped on a rerun, so an interrupted run resumes where it stopped)::
     seed<S>/samples.jsonl (+ .json)   k samples per train prompt from the SFT model
     seed<S>/labeled.jsonl (+ .json)   per-output verdicts and cone spans
     seed<S>/pairs_signal.jsonl, pairs_module.jsonl (+ .json)     Eq. 1 pairs / standard DPO pairs
-    seed<S>/dpo/<variant>/salv_run.json (or skipped.json)        one LoRA adapter per variant
-    seed<S>/eval/<model>/{samples,labeled}.jsonl, result.json    test-split scores
+    seed<S>/validation/{samples,labeled,pairs}.jsonl (+ .json)   with ``teacher`` or a sweep: the
+                                      SFT model's samples of the validation prompts, labels, pairs
+    seed<S>/sweep/<variant>/lr<LR>-beta<B>/  with a sweep: one DPO run per grid point, scored on
+                                      the validation split; seed<S>/sweep/<variant>/choice.json
+    seed<S>/dpo/<model>/salv_run.json (or skipped.json)          one LoRA adapter per variant,
+                                      budget (``<variant>-epochs``) and DPO seed (``-d<D>``)
+    seed<S>/eval/<model>/{samples,labeled}.jsonl, result.json    test-split scores (sampled)
+    seed<S>/eval_greedy/<model>/...   with ``greedy``: one greedy answer per test problem
+    seed<S>/teacher/<model>.json      with ``teacher``: teacher-forced metrics on validation pairs
     seed<S>/protocol/<model>/paper.{md,json}, runs/   with ``protocol: paper``: the paper's
                                       benchmark grid (docs/eval.md), resumed like the rest
     results.json, results.png         the comparison (rewritten at the end of every run)
@@ -29,6 +36,8 @@ from typing import Any
 
 from ..config import ConfigError
 from ._config import PipelineConfig, Variant
+
+SWEEP_CHOICE = "choice.json"
 
 __all__ = ["SFT", "Reporter", "run_pipeline", "weights_digest"]
 
@@ -211,46 +220,144 @@ class _Run:
                    lambda o: f"{o.get('pairs')} pairs " + json.dumps(o.get("kinds", {})))
         return out
 
-    def dpo(self, sd: Path, seed: int, sft: Path, variant: Variant, pairs: Path) -> Path | None:
+    def dpo(self, key: str, out: Path, seed: int, sft: Path, variant: Variant, pairs: Path,
+            **overrides: Any) -> Path | None:
+        """One DPO run of ``variant`` into ``out`` (``overrides``: DPORunConfig fields such as the
+        sweep's learning rate and beta, or the epochs budget)."""
         from ..training import load_pairs, train_dpo
 
-        out = sd / "dpo" / variant.name
         cfg = dataclasses.replace(self.cfg.dpo, model=str(sft), pairs=str(pairs), output_dir=str(out),
-                                  mask=variant.mask, kinds=variant.kinds, seed=seed, resume=_resume(out))
+                                  mask=variant.mask, kinds=variant.kinds, seed=seed, resume=_resume(out),
+                                  **overrides)
         skipped = out / "skipped.json"
         if skipped.exists():
-            self.rep.skip(f"seed{seed}/dpo-{variant.name}", "no pairs to train on")
+            self.rep.skip(key, "no pairs to train on")
             return None
         rows, _ = load_pairs(str(pairs), kinds=cfg.kind_list)
         if not rows:
             _write_json(skipped, {"reason": f"no pairs of kind {variant.kinds} in {pairs.name}"})
-            self.rep.skip(f"seed{seed}/dpo-{variant.name}", f"no pairs of kind {variant.kinds}")
+            self.rep.skip(key, f"no pairs of kind {variant.kinds}")
             return None
-        self._step(f"seed{seed}/dpo-{variant.name}", out / "salv_run.json",
+        self._step(key, out / "salv_run.json",
                    lambda: train_dpo(cfg).to_dict(),
                    f"{variant.label}: mask {variant.mask}, kinds {variant.kinds}, {len(rows)} pairs",
                    lambda o: f"{o['steps']} steps on {o['rows']} pairs, "
                              f"mask fraction {o['data'].get('mask_fraction', 0):.2f}")
         return out
 
-    def evaluate(self, sd: Path, seed: int, name: str, model: Path) -> dict:
+    def evaluate(self, sd: Path, seed: int, name: str, model: Path, *, greedy: bool = False,
+                 split: str = "test", ed: Path | None = None, key: str | None = None) -> dict:
+        """Sample ``model`` on ``split`` (``eval.k`` samples, or one greedy answer), label, score."""
         from ..data import sample
         from ._score import score_labeled
 
-        ed = sd / "eval" / name
-        key = f"seed{seed}/eval-{name}"
+        ed = ed or sd / ("eval_greedy" if greedy else "eval") / name
+        key = key or f"seed{seed}/eval{'_greedy' if greedy else ''}-{name}"
         cfg = dataclasses.replace(self.cfg.eval, model=str(model), seed=self.cfg.eval.seed + seed)
+        if greedy:
+            cfg = dataclasses.replace(cfg, k=1, temperature=0.0)
 
         def go():
             ed.mkdir(parents=True, exist_ok=True)
-            sample(self.data / "test.jsonl", ed / "samples.jsonl", cfg, progress=self._progress(key))
+            sample(self.data / f"{split}.jsonl", ed / "samples.jsonl", cfg, progress=self._progress(key))
             self.label(f"{key}/label", ed / "samples.jsonl", ed / "labeled.jsonl", cones=False)
             scores = score_labeled(ed / "labeled.jsonl", ks=tuple(k for k in (1, 5, 10) if k <= cfg.k))
             return {"model": name, "model_dir": str(model), "weights_sha256": weights_digest(model),
                     "sampling": cfg.sampling_json(), **scores}
 
-        return self._step(key, ed / "result.json", go, f"{cfg.k} samples per test problem, T={cfg.temperature}",
+        return self._step(key, ed / "result.json", go, f"{cfg.k} samples per {split} problem, T={cfg.temperature}",
                           lambda o: f"pass@1 {o['pass1']['mean']:.3f}, outputs {o['output_accuracy']:.3f}")
+
+    def validation(self, sd: Path, seed: int, sft: Path) -> Path:
+        """The SFT model's samples of the validation prompts, labeled with cones and paired in
+        signal mode (both kinds): the held-out pairs of the teacher-forced metrics."""
+        from ..data import make_pairs, sample
+
+        vd = sd / "validation"
+        key = f"seed{seed}/validation"
+        cfg = dataclasses.replace(self.cfg.sample, model=str(sft), limit=None,
+                                  seed=self.cfg.sample.seed + seed + 7919)
+        self._step(f"{key}-sample", vd / "samples.json",
+                   lambda: sample(self.data / "validation.jsonl", vd / "samples.jsonl", cfg,
+                                  progress=self._progress(key)).to_json(),
+                   f"k={cfg.k} per validation prompt", lambda o: f"{o['responses']} responses")
+        self.label(f"{key}-label", vd / "samples.jsonl", vd / "labeled.jsonl", cones=True)
+        pcfg = dataclasses.replace(self.cfg.pairs, mode="signal")
+        self._step(f"{key}-pairs", vd / "pairs.json",
+                   lambda: make_pairs(vd / "labeled.jsonl", vd / "pairs.jsonl", pcfg).to_json(),
+                   "signal mode", lambda o: f"{o.get('pairs')} pairs " + json.dumps(o.get("kinds", {})))
+        return vd
+
+    def teacher(self, sd: Path, seed: int, name: str, model: Path, sft: Path, beta: float) -> dict:
+        """Teacher-forced metrics of ``model`` against the SFT model on the validation pairs."""
+        from ._teacher import load_scoring_model, pair_logps, signal_pairs, teacher_metrics
+
+        vd = sd / "validation"
+        pairs = signal_pairs(vd / "pairs.jsonl", vd / "labeled.jsonl")
+
+        def records(path: Path) -> list[dict]:
+            model_obj, tok = load_scoring_model(path)
+            return pair_logps(model_obj, tok, pairs)
+
+        ref_path = sd / "teacher" / f"{SFT}.json"
+        ref = _read_json(ref_path) if ref_path.exists() else self._step(
+            f"seed{seed}/teacher-sft", ref_path, lambda: {"records": records(sft)},
+            f"{len(pairs)} validation pairs", lambda o: f"{len(o['records'])} pairs")
+        if name == SFT:
+            return {"pairs": len(pairs)}
+
+        def go():
+            rec = records(model)
+            return {"metrics": teacher_metrics(rec, ref["records"], beta), "records": rec}
+
+        out = self._step(f"seed{seed}/teacher-{name}", sd / "teacher" / f"{name}.json", go,
+                         f"{len(pairs)} validation pairs",
+                         lambda o: "reward accuracy {} margin {}".format(
+                             *(_fmt_num(o["metrics"][k]) for k in ("reward_accuracy", "reward_margin"))))
+        return out["metrics"]
+
+    def sweep(self, sd: Path, seed: int, sft: Path, variant: Variant, pairs: Path) -> dict:
+        """Train ``variant`` at every (learning rate, beta) of the sweep grid, score each on the
+        validation split, and record the best in ``sweep/<variant>/choice.json``."""
+        sw = self.cfg.sweep
+        vdir = sd / "sweep" / variant.name
+        marker = vdir / SWEEP_CHOICE
+        if marker.exists():
+            self.rep.skip(f"seed{seed}/sweep-{variant.name}", f"{marker.relative_to(self.root)} exists")
+            return _read_json(marker)
+        train_seed = (self.cfg.dpo_seeds or (seed,))[0]
+        points = []
+        for lr, beta in sw.grid:
+            tag = f"lr{lr:g}-beta{beta:g}"
+            out = vdir / tag
+            over = {"learning_rate": lr, "beta": beta}
+            if sw.max_steps:
+                over["max_steps"] = sw.max_steps
+            trained = self.dpo(f"seed{seed}/sweep-{variant.name}-{tag}", out / "dpo", train_seed, sft,
+                               variant, pairs, **over)
+            if trained is None:
+                return {"variant": variant.name, "skipped": True, "points": []}
+            point: dict[str, Any] = {"learning_rate": lr, "beta": beta}
+            if sw.metric == "outputs_greedy":
+                res = self.evaluate(sd, seed, variant.name, trained, greedy=True, split="validation",
+                                    ed=out / "val_greedy", key=f"seed{seed}/sweep-{variant.name}-{tag}-val")
+                point["outputs_greedy"] = res["output_accuracy"]
+                point["pass1_greedy"] = res["pass1"]["mean"]
+            if self.cfg.teacher or sw.metric == "reward_accuracy":
+                m = self.teacher(sd, seed, f"sweep-{variant.name}-{tag}", trained, sft, beta)
+                point.update(reward_accuracy=m["reward_accuracy"], reward_margin=m["reward_margin"])
+            points.append(point)
+
+        def rank(p: dict) -> tuple:
+            return tuple(-1.0 if p.get(k) is None else p[k] for k in (sw.metric, "reward_accuracy"))
+
+        best = max(points, key=rank)
+        choice = {"variant": variant.name, "skipped": False, "metric": sw.metric, "points": points,
+                  "learning_rate": best["learning_rate"], "beta": best["beta"]}
+        _write_json(marker, choice)
+        self.rep.done(f"seed{seed}/sweep-{variant.name}", 0.0,
+                      f"lr {best['learning_rate']:g}, beta {best['beta']:g}")
+        return choice
 
     def protocol(self, sd: Path, seed: int, name: str, model: Path) -> dict:
         """The paper's benchmark protocol for one model (resumable by itself: its responses and
@@ -275,23 +382,67 @@ class _Run:
         labeled = sd / "labeled.jsonl"
         label_report = self.label(f"seed{seed}/label", samples, labeled, cones=True)
         pair_files = {mode: self.pairs(sd, seed, labeled, mode) for mode in ("signal", "module")}
+        cfg = self.cfg
+        if cfg.teacher or cfg.sweep.grid:
+            self.validation(sd, seed, sft)
+        chosen = {v.name: self.sweep(sd, seed, sft, v, pair_files[v.pairs]) for v in cfg.variants
+                  if cfg.sweep.grid and (not cfg.sweep.variants or v.name in cfg.sweep.variants)}
         models: dict[str, Path] = {SFT: sft}
-        for v in self.cfg.variants:
-            trained = self.dpo(sd, seed, sft, v, pair_files[v.pairs])
-            if trained is not None:
-                models[v.name] = trained
+        runs: dict[str, dict[str, Any]] = {}
+        betas: dict[str, float] = {SFT: cfg.dpo.beta}
+        for v, budget in cfg.runs():
+            base = v.name[: -len("-epochs")] if budget == "epochs" else v.name
+            over: dict[str, Any] = {}
+            if chosen.get(base) and not chosen[base]["skipped"]:
+                over.update(learning_rate=chosen[base]["learning_rate"], beta=chosen[base]["beta"])
+            if budget == "epochs":
+                over.update(max_steps=-1, num_train_epochs=cfg.dpo_epochs)
+            for d in cfg.dpo_seeds or (seed,):
+                name = f"{v.name}-d{d}" if cfg.dpo_seeds else v.name
+                trained = self.dpo(f"seed{seed}/dpo-{name}", sd / "dpo" / name, d, sft, v,
+                                   pair_files[v.pairs], **over)
+                if trained is not None:
+                    models[name] = trained
+                    runs[name] = {"variant": v.name, "dpo_seed": d, "budget": budget}
+                    betas[name] = over.get("beta", cfg.dpo.beta)
         results = {name: self.evaluate(sd, seed, name, path) for name, path in models.items()}
+        greedy = ({name: self.evaluate(sd, seed, name, path, greedy=True) for name, path in models.items()}
+                  if cfg.greedy else {})
+        teacher = ({name: self.teacher(sd, seed, name, path, sft, betas[name])
+                    for name, path in models.items() if name != SFT} if cfg.teacher else {})
         training = {}
         for name, path in models.items():
             run = _read_json(path / "salv_run.json")
             training[name] = {"steps": run["steps"], "rows": run["rows"], "data": run.get("data", {}),
-                              "output_dir": run["output_dir"]}
+                              "output_dir": run["output_dir"],
+                              "learning_rate": run["config"].get("learning_rate"),
+                              "beta": run["config"].get("beta"),
+                              "batch": (run["config"].get("per_device_batch_size", 1)
+                                        * run["config"].get("gradient_accumulation_steps", 1))}
         pairs = {mode: _read_json(p.with_suffix(".json")) for mode, p in pair_files.items()}
-        out = {"results": results, "training": training, "label": label_report, "pairs": pairs,
-               "skipped": [v.name for v in self.cfg.variants if v.name not in models]}
+        pairs["signal"] = {**pairs["signal"], "mask_overlap": _overlap(pair_files["signal"])}
+        trained_variants = {r["variant"] for r in runs.values()}
+        out = {"results": results, "greedy": greedy, "teacher": teacher, "runs": runs,
+               "training": training, "label": label_report, "pairs": pairs, "sweep": chosen,
+               "skipped": [v.name for v, _ in cfg.runs() if v.name not in trained_variants]}
+        if cfg.teacher or cfg.sweep.grid:
+            out["validation_pairs"] = _read_json(sd / "validation" / "pairs.json")
         if self.cfg.protocol == "paper":
             out["protocol"] = {name: self.protocol(sd, seed, name, path) for name, path in models.items()}
         return out
+
+
+def _overlap(path: Path) -> dict[str, Any]:
+    """:func:`mask_overlap` of a pairs file, all pairs and partial ones."""
+    from ..data import read_jsonl
+    from ._overlap import mask_overlap
+
+    rows = [row for _, row in read_jsonl(path)] if path.stat().st_size else []
+    return {"all": mask_overlap(rows), "partial": mask_overlap(rows, kinds=("partial",))}
+
+
+def _fmt_num(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
 
 
 def _resume(out: Path) -> str:

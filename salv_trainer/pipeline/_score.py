@@ -4,7 +4,9 @@ A test sample is correct when every output of the reference matches
 (:func:`salv_trainer.data.is_fully_correct`, the same rule that makes a candidate ``complete``
 for pairs). pass@k is the unbiased estimator (:func:`salv_trainer.eval.mean_pass_at_k`);
 per-output accuracy is the fraction of (sample, reference output) pairs whose output matches
-(a sample that does not compile or simulate has every output wrong).
+(a sample that does not compile or simulate has every output wrong). ``per_output`` keeps, for
+every ``problem/output``, the share of samples right on it (0 or 1 for one greedy answer: the
+input of McNemar's test per output).
 
 Confidence intervals are 95 % normal intervals over test problems (``ci95``), and for a
 difference to the SFT model (``delta_vs_sft``) over the paired per-problem differences, which
@@ -63,6 +65,7 @@ def score_rows(rows: Iterable[Mapping[str, Any]], ks: Sequence[int] = (1, 5, 10)
     counts: list[tuple[int, int]] = []
     per_problem: dict[str, float] = {}
     per_problem_outputs: dict[str, float] = {}
+    per_output: dict[str, float] = {}
     cats: Counter = Counter()
     right = total = 0
     for row in rows:
@@ -72,10 +75,14 @@ def score_rows(rows: Iterable[Mapping[str, Any]], ks: Sequence[int] = (1, 5, 10)
         counts.append((len(labels), c))
         per_problem[str(row["id"])] = c / len(labels) if labels else 0.0
         r = 0
+        hits: Counter = Counter()
         for lab in labels:
             ok = correct_outputs(lab)
             r += sum(name in ok for name in names)
+            hits.update(name for name in names if name in ok)
             cats[category(lab)] += 1
+        for name in names:
+            per_output[f"{row['id']}/{name}"] = hits[name] / len(labels) if labels else 0.0
         right += r
         total += len(names) * len(labels)
         per_problem_outputs[str(row["id"])] = r / (len(names) * len(labels)) if names and labels else 0.0
@@ -90,6 +97,7 @@ def score_rows(rows: Iterable[Mapping[str, Any]], ks: Sequence[int] = (1, 5, 10)
         "categories": {c: cats.get(c, 0) / samples if samples else 0.0 for c in CATEGORIES},
         "per_problem": per_problem,
         "per_problem_outputs": per_problem_outputs,
+        "per_output": per_output,
     }
 
 
