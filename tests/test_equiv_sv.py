@@ -154,3 +154,53 @@ def test_async_fifo_two_clocks_matches_itself_and_mutants_agree(rtl, tmp_path):
     # the directed scenario is the weaker one (no overflow, resets only at the start); what it
     # sees, equiv must see too, but for rare cases
     assert len(missed) <= max(1, len(ok) // 10), missed
+
+
+PARAM_REF = """module m #(parameter W = 4, parameter [7:0] K = 8'h3)
+  (input [W-1:0] a, output [W-1:0] y, output z);
+  assign y = a + K[W-1:0];
+  assign z = ^a;
+endmodule
+"""
+
+
+def test_parameters_and_designs_of_several_files(tmp_path):
+    """-P in equiv (written into every design's text), cone and graph; a wrong name is exit 2;
+    --ref-files/--gen-files and a .f file list (packages first, paths relative to the list)."""
+    run = CliRunner().invoke
+    ref = tmp_path / "ref.v"
+    ref.write_text(PARAM_REF)
+    # differs only when W > 4
+    gen = tmp_path / "gen.v"
+    gen.write_text(PARAM_REF.replace("a + K[W-1:0];", "(W > 4) ? a + K[W-1:0] + 1'b1 : a + K[W-1:0];"))
+    assert run(app, ["equiv", str(ref), str(gen), "--engine", "vvp"]).exit_code == 0
+    r = run(app, ["equiv", str(ref), str(gen), "--engine", "vvp", "-P", "W=8", "--json"])
+    assert r.exit_code == 1
+    out = json.loads(r.stdout)["candidates"][0]["outputs"]
+    assert (out["y"]["verdict"], out["y"]["width"], out["z"]["verdict"]) == ("MISMATCH", 8, "MATCH")
+    r = run(app, ["equiv", str(ref), str(gen), "-P", "Q=1"])
+    assert r.exit_code == 2 and "-P Q: no such parameter in top module m" in r.output
+    r = run(app, ["cone", str(ref), "-s", "y", "-P", "W=8", "--format", "json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["signals"][0] == "y"
+    assert run(app, ["graph", str(ref), "-P", "K"]).exit_code == 2
+    assert run(app, ["graph", str(ref), "-P", "NOPE=2"]).exit_code == 2
+    # a package and a submodule in other files
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "p_pkg.sv").write_text("package p_pkg;\n  localparam int N = 3;\nendpackage\n")
+    (tmp_path / "sub.sv").write_text("module sub(input [3:0] a, output [3:0] y);\n"
+                                     "  assign y = a ^ p_pkg::N;\nendmodule\n")
+    (tmp_path / "list.f").write_text("// shared by every design\npkg/p_pkg.sv\n")
+    top = "module top(input [3:0] a, output [3:0] y);\n  sub u(.a(a), .y(y));\nendmodule\n"
+    (tmp_path / "top.sv").write_text(top)
+    (tmp_path / "bad.sv").write_text(top.replace(".a(a)", ".a(~a)"))
+    r = run(app, ["equiv", str(tmp_path / "top.sv"), str(tmp_path / "top.sv"),
+                  str(tmp_path / "bad.sv"), "-f", str(tmp_path / "list.f"), "--ref-files",
+                  str(tmp_path / "sub.sv"), "--gen-files", str(tmp_path / "sub.sv"), "--json"])
+    doc = json.loads(r.stdout)
+    assert [c["file"] for c in doc["candidates"]] == [str(tmp_path / "top.sv"),
+                                                      str(tmp_path / "bad.sv")]
+    assert [c["outputs"]["y"]["verdict"] for c in doc["candidates"]] == ["MATCH", "MISMATCH"]
+    assert r.exit_code == 1
+    (tmp_path / "odd.f").write_text("+define+X\n")
+    r = run(app, ["equiv", str(ref), str(ref), "-f", str(tmp_path / "odd.f")])
+    assert r.exit_code == 2 and "unsupported file-list entry '+define+X'" in r.output
