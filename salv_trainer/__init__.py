@@ -48,4 +48,23 @@ def _require_train_extra() -> None:
             "pip install 'verislice-salv[train]'")
 
 
+class _ToStderr:
+    """A logging filter that writes each record to stderr and keeps it from the logger's handlers."""
+
+    def filter(self, record) -> bool:  # type: ignore[no-untyped-def]
+        print(f"[{record.name}] {record.levelname}: {record.getMessage()}", file=sys.stderr)
+        return False
+
+
+def _deepspeed_logs_to_stderr() -> None:
+    """DeepSpeed (the optional ``deepspeed`` extra) logs to stdout, and accelerate imports it with
+    transformers: on a machine without GPUs its first record ("Setting accelerator to CPU ...")
+    would precede the JSON of ``salv-train ... --json``. A filter on its logger (which DeepSpeed's
+    own set-up keeps) sends its records to stderr instead."""
+    import logging
+
+    logging.getLogger("DeepSpeed").addFilter(_ToStderr())
+
+
 _require_train_extra()
+_deepspeed_logs_to_stderr()
