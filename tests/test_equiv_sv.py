@@ -204,3 +204,17 @@ def test_parameters_and_designs_of_several_files(tmp_path):
     (tmp_path / "odd.f").write_text("+define+X\n")
     r = run(app, ["equiv", str(ref), str(ref), "-f", str(tmp_path / "odd.f")])
     assert r.exit_code == 2 and "unsupported file-list entry '+define+X'" in r.output
+
+
+def test_no_cpp_reaches_the_verilator_model():
+    """Verilator copies the text of `$c(...)` and of `systemc_* sections into the C++ it
+    compiles: the screen refuses the first (a system function outside the allowlist), the
+    canonical text the second (no directive survives); both before any build."""
+    ref = Source("module t(input [3:0] a, output [3:0] y);\n  assign y = a;\nendmodule\n", "r.v")
+    c_call = Source("module t(input [3:0] a, output [3:0] y);\n  assign y = $c(\"system(\\\"id\\\")\");\n"
+                    "endmodule\n", "c.v")
+    section = Source("`systemc_imp_header\n#include <cstdlib>\n`verilog\n"
+                     "module t(input [3:0] a, output [3:0] y);\n  assign y = a;\nendmodule\n", "s.v")
+    [[r1, r2]] = equiv.check_batch([(ref, [c_call, section])], engine="verilator")
+    assert r1.verdict == equiv.REJECTED and "$c" in r1.message
+    assert r2.verdict == equiv.COMPILE_ERROR
