@@ -14,7 +14,9 @@ Every prompt is rendered with :func:`salv_trainer.prompts.render_prompt` (the on
 training and evaluation). ``temperature == 0`` is greedy decoding: the one greedy answer is
 repeated ``n`` times (computed once). Sampling is reproducible for a fixed ``seed`` and settings.
 Batches are left-padded. ``backend="vllm"`` runs the same through vLLM when it is installed
-(``model`` is then a path or a ``vllm.LLM``); otherwise :class:`GenerationError` says so.
+(``pip install -e '.[vllm]'``): ``model`` is then a :class:`salv_trainer._vllm.VllmEngine` (built
+once per process, see there) or a model directory (the process's shared engine for it);
+``tokenizer`` is not used. Without vLLM, :class:`GenerationError` says so.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from verislice import VerisliceError
 
 from .prompts import render_prompt
 
-__all__ = ["GenerationError", "SamplingConfig", "generate", "load_model"]
+__all__ = ["GenerationError", "SamplingConfig", "generate", "load_model", "load_tokenizer"]
 
 Messages = Sequence[Mapping[str, str]]
 Progress = Callable[[int, int], None]
@@ -70,19 +72,35 @@ class SamplingConfig:
                 "max_new_tokens": self.max_new_tokens, "seed": self.seed, "backend": self.backend}
 
 
+def load_tokenizer(path: str | os.PathLike[str]) -> Any:
+    """The tokenizer of a local model (or PEFT adapter) directory; both backends use this one."""
+    from transformers import AutoTokenizer
+
+    p = Path(path)
+    if not p.is_dir():
+        raise GenerationError(f"{p}: no such model directory (give a local Hugging Face model)")
+    try:
+        return AutoTokenizer.from_pretrained(p, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise GenerationError(f"{p}: cannot load model: {str(exc).splitlines()[0]}") from None
+
+
 def load_model(path: str | os.PathLike[str], *, device: str | None = None,
-               dtype: str | None = None) -> tuple[Any, Any]:
+               dtype: str | None = None, lora: str | os.PathLike[str] | None = None) -> tuple[Any, Any]:
     """Model and tokenizer from a local directory (no hub access is attempted).
 
     ``device`` defaults to ``cuda`` when available, else ``cpu``; ``dtype`` (``float32``,
     ``bfloat16``, ``float16``) defaults to the checkpoint's own. A PEFT adapter directory
-    (``adapter_config.json``) is loaded on top of its base model.
+    (``adapter_config.json``) is loaded on top of its base model; ``lora`` (a PEFT adapter
+    directory) is applied on top of the model at ``path``, unmerged, as the vLLM backend does.
     """
     p = Path(path)
     if not p.is_dir():
         raise GenerationError(f"{p}: no such model directory (give a local Hugging Face model)")
+    if lora is not None and not Path(lora).is_dir():
+        raise GenerationError(f"{lora}: no such LoRA adapter directory")
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     torch_dtype = "auto"
     if dtype:
@@ -92,14 +110,18 @@ def load_model(path: str | os.PathLike[str], *, device: str | None = None,
         except KeyError:
             raise GenerationError(f"unknown dtype '{dtype}' (float32, bfloat16, float16)") from None
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    tokenizer = load_tokenizer(p)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(p, local_files_only=True)
         if (p / "adapter_config.json").is_file() and not (p / "config.json").is_file():
             from peft import AutoPeftModelForCausalLM
 
             model = AutoPeftModelForCausalLM.from_pretrained(p, dtype=torch_dtype, local_files_only=True)
         else:
             model = AutoModelForCausalLM.from_pretrained(p, dtype=torch_dtype, local_files_only=True)
+        if lora is not None:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, str(lora), local_files_only=True)
     except (OSError, ValueError) as exc:
         raise GenerationError(f"{p}: cannot load model: {str(exc).splitlines()[0]}") from None
     model.to(dev)
@@ -130,7 +152,7 @@ def generate(
     if not prompts:
         return []
     if backend == "vllm":
-        return _generate_vllm(model, tokenizer, prompts, cfg)
+        return _generate_vllm(model, prompts, cfg, progress)
     texts = [render_prompt(tokenizer, list(m)) for m in prompts]
     return _generate_hf(model, tokenizer, texts, cfg, progress)
 
@@ -178,16 +200,17 @@ def _generate_hf(model, tokenizer, texts: list[str], cfg: SamplingConfig,
     return out
 
 
-def _generate_vllm(model, tokenizer, prompts: Sequence[Messages], cfg: SamplingConfig) -> list[list[str]]:
-    try:
-        import vllm
-    except ImportError:
-        raise GenerationError("backend 'vllm' needs the vllm package, which is not installed "
-                              "(pip install vllm, on a machine with a supported GPU)") from None
-    llm = model if isinstance(model, vllm.LLM) else vllm.LLM(model=os.fspath(model), seed=cfg.seed)
-    tok = tokenizer if tokenizer is not None else llm.get_tokenizer()
-    texts = [render_prompt(tok, list(m)) for m in prompts]
-    params = vllm.SamplingParams(n=cfg.n, temperature=cfg.temperature, top_p=cfg.top_p,
-                                 max_tokens=cfg.max_new_tokens, seed=cfg.seed)
-    results = llm.generate(texts, params)
-    return [[o.text for o in r.outputs] for r in results]
+def _generate_vllm(model, prompts: Sequence[Messages], cfg: SamplingConfig,
+                   progress: Progress | None) -> list[list[str]]:
+    from ._vllm import VllmEngine, VllmOptions, _import_vllm
+
+    _import_vllm()  # the clear "not installed" message before anything else
+    if isinstance(model, VllmEngine):
+        engine = model
+    elif isinstance(model, (str, os.PathLike)):
+        engine = VllmEngine.shared(model, VllmOptions(seed=cfg.seed))
+    else:
+        raise GenerationError("backend 'vllm' takes a model directory or a VllmEngine, "
+                              f"not {type(model).__name__} (a model loaded by load_model is HF's)")
+    return engine.generate(prompts, n=cfg.n, temperature=cfg.temperature, top_p=cfg.top_p,
+                           max_new_tokens=cfg.max_new_tokens, seed=cfg.seed, progress=progress)

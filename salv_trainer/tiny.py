@@ -137,8 +137,8 @@ def build_tiny_model(
     *,
     hidden: int = 64,
     layers: int = 2,
-    heads: int = 4,
-    kv_heads: int = 2,
+    heads: int = 2,
+    kv_heads: int = 1,
     intermediate: int | None = None,
     max_positions: int = 4096,
     seed: int = 0,
@@ -147,7 +147,10 @@ def build_tiny_model(
 
     ``hidden`` must be divisible by ``heads``, and ``heads`` by ``kv_heads``. The defaults give
     about 0.1 M parameters: a forward + backward pass over a few hundred tokens takes milliseconds
-    on a CPU. Initialisation is deterministic for a given ``seed``.
+    on a CPU. Their head size (``hidden / heads`` = 32) is the smallest vLLM's CPU attention
+    supports (32, 64, 80, ...), so the same model runs on the vLLM backend; smaller shapes
+    (e.g. ``hidden=32, heads=4``) still work everywhere else. Initialisation is deterministic
+    for a given ``seed``.
     """
     import torch
     from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
@@ -195,8 +198,8 @@ def make_tiny_model_dir(
     vocab_size: int = 512,
     hidden: int = 64,
     layers: int = 2,
-    heads: int = 4,
-    kv_heads: int = 2,
+    heads: int = 2,
+    kv_heads: int = 1,
     intermediate: int | None = None,
     max_positions: int = 4096,
     seed: int = 0,

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from verislice.cli import console, err_console, print_json, run_cli, show_progress
 
-from . import _scale
+from . import _engine, _scale
 from ._app import app
 
 _JSON = typer.Option(False, "--json", help="Print the summary as JSON on stdout (for scripts).")
@@ -107,6 +107,7 @@ _SAMPLE_EPILOG = f"""
 
   salv-train sample --model out/sft --prompts train.jsonl -k 5 --temperature 1.0 --top-p 0.95 --out samples.jsonl
   salv-train sample --model out/sft --prompts train.jsonl -k 5 --backend vllm --out samples.jsonl
+  salv-train sample --model base/ --lora out/dpo --prompts train.jsonl -k 5 --backend vllm --tensor-parallel-size 2 --max-model-len 4096 --out samples.jsonl
   salv-train sample --model out/sft --prompts train.jsonl -k 5 --backend vllm --executor ray --ray-address auto --out samples.jsonl   # a replica per GPU
   salv-train sample --model out/sft --prompts train.jsonl -k 5 --shard $SLURM_ARRAY_TASK_ID/8 --out samples.$SLURM_ARRAY_TASK_ID.jsonl
   salv-train merge-shards samples.*.jsonl --expect train.jsonl --out samples.jsonl
@@ -126,10 +127,16 @@ def sample_command(
     max_new_tokens: int = typer.Option(1024, "--max-new-tokens", help="Generation length limit."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed."),
     batch_size: int = typer.Option(8, "--batch-size", help="Sequences per generate call."),
-    backend: str = typer.Option("transformers", "--backend", help="transformers, or vllm when installed."),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda when available)."),
-    dtype: Optional[str] = typer.Option(None, "--dtype", help="float32, bfloat16 or float16 (default: the checkpoint's)."),
+    backend: str = typer.Option("transformers", "--backend", help="transformers (HF generate), or vllm (pip install -e '.\\[vllm]'; one engine per process, options --tensor-parallel-size ... below)."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda when available); transformers only."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="float32, bfloat16 or float16 (default: the checkpoint's; vllm: vLLM's choice, 16 bits for a float32 checkpoint)."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Sample only the first N prompts."),
+    lora: Optional[str] = _engine.LORA,
+    tensor_parallel_size: int = _engine.TENSOR_PARALLEL,
+    gpu_memory_utilization: float = _engine.GPU_MEMORY,
+    max_model_len: Optional[int] = _engine.MAX_MODEL_LEN,
+    enable_prefix_caching: bool = _engine.PREFIX_CACHING,
+    enforce_eager: bool = _engine.ENFORCE_EAGER,
     executor: str = _scale.EXECUTOR,
     ray_address: Optional[str] = _scale.RAY_ADDRESS,
     replicas: Optional[int] = typer.Option(None, "--replicas", help="--executor ray: data-parallel replicas, one engine each (default: one per GPU of the cluster, else 1)."),
@@ -146,7 +153,12 @@ def sample_command(
                            max_new_tokens=max_new_tokens, seed=seed, batch_size=batch_size,
                            backend=backend, device=device, dtype=dtype, limit=limit,
                            shard=_scale.shard(shard), replicas=replicas,
-                           gpus_per_replica=gpus_per_replica)
+                           gpus_per_replica=gpus_per_replica,
+                           **_engine.settings(tensor_parallel_size=tensor_parallel_size,
+                                              gpu_memory_utilization=gpu_memory_utilization,
+                                              max_model_len=max_model_len,
+                                              enable_prefix_caching=enable_prefix_caching,
+                                              enforce_eager=enforce_eager, lora=lora))
         with _scale.executor(executor, ray_address) as ex, _progress("sample (prompts)") as update:
             report = sample(prompts, out, cfg, resume=not restart, progress=update, executor=ex)
         if json_out:

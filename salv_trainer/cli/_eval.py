@@ -12,6 +12,7 @@ from typing import Optional
 import typer
 
 from ..eval._model import EvalConfig
+from . import _engine
 from ._app import app
 
 
@@ -31,6 +32,9 @@ _EPILOG = """
 
   # score existing generations (rows: {"id": task id, "responses": [...]}) on an RTLLM clone
   salv-train eval --responses gens.jsonl --benchmark rtllm-v2.0 --data ~/RTLLM
+
+  # generate with vLLM: one engine for the run, a base model plus an unmerged LoRA adapter, 2 GPUs
+  salv-train eval --model base/ --lora out/dpo --backend vllm --tensor-parallel-size 2 --benchmark verilogeval-v2-spec --data DIR -n 20 -k 1,5,10 --temperature 0.8
 
   # check the harness and simulator: every reference solution as the response
   salv-train eval --canonical --benchmark verilogeval-v1-human --data ../shared/benchmarks
@@ -78,6 +82,13 @@ def eval_command(
     seed: int = typer.Option(_default("seed"), "--seed", help=_help("seed")),
     batch_size: int = typer.Option(_default("batch_size"), "--batch-size", help=_help("batch_size")),
     backend: str = typer.Option(_default("backend"), "--backend", help=_help("backend")),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help=_help("dtype")),
+    lora: Optional[str] = _engine.LORA,
+    tensor_parallel_size: int = _engine.TENSOR_PARALLEL,
+    gpu_memory_utilization: float = _engine.GPU_MEMORY,
+    max_model_len: Optional[int] = _engine.MAX_MODEL_LEN,
+    enable_prefix_caching: bool = _engine.PREFIX_CACHING,
+    enforce_eager: bool = _engine.ENFORCE_EAGER,
     jobs: int = typer.Option(_default("jobs"), "--jobs", "-j", help=_help("jobs")),
     executor: str = typer.Option(_default("executor"), "--executor", help=_help("executor")),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help=_help("ray_address")),
@@ -109,6 +120,10 @@ def eval_command(
 
     from ..eval import EvalConfig, load_benchmark, run_eval
 
+    engine = _engine.settings(tensor_parallel_size=tensor_parallel_size,
+                              gpu_memory_utilization=gpu_memory_utilization,
+                              max_model_len=max_model_len, enable_prefix_caching=enable_prefix_caching,
+                              enforce_eager=enforce_eager, lora=lora)
     if protocol is not None:
         given = {"--benchmark": benchmark, "--responses": responses, "--canonical": canonical,
                  "--temperature": temperature is not None, "--task": task,
@@ -121,7 +136,8 @@ def eval_command(
         _protocol_command(protocol, model=model, data=data, rtllm_v1=rtllm_v1, rtllm_v2=rtllm_v2,
                           output_dir=output_dir, n=n, k=k, top_p=top_p, max_new_tokens=max_new_tokens,
                           seed=seed, batch_size=batch_size, backend=backend, jobs=jobs,
-                          timeout=timeout, fail_fast=fail_fast, limit=limit, json_out=json_out)
+                          timeout=timeout, fail_fast=fail_fast, limit=limit, json_out=json_out,
+                          dtype=dtype, **engine)
         return
     for name, v in (("--rtllm-v1", rtllm_v1), ("--rtllm-v2", rtllm_v2), ("--output-dir", output_dir)):
         if v:
@@ -136,8 +152,8 @@ def eval_command(
     cfg = EvalConfig(
         benchmark=benchmark, data=data, model=model, responses=responses, n=1 if n is None else n, k=ks,
         temperature=0.0 if temperature is None else temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed,
-        batch_size=batch_size, backend=backend, jobs=jobs, timeout=timeout, fail_fast=fail_fast,
-        task_ids=tuple(task or ()), limit=limit, executor=executor, ray_address=ray_address,
+        batch_size=batch_size, backend=backend, dtype=dtype, jobs=jobs, timeout=timeout, fail_fast=fail_fast,
+        task_ids=tuple(task or ()), limit=limit, executor=executor, ray_address=ray_address, **engine,
         shard=shard,
         json_path=None if to_stdout else json_out,
         cache=cache, use_cache=not no_cache, save_responses=save_responses,

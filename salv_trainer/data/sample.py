@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._executor import Executor, LocalExecutor
+from .._vllm import VllmSettings
 from .._paths import refuse_overwrite
 from .._shard import Shard
 from ..prompts import DEFAULT_SYSTEM, build_messages
@@ -38,8 +39,9 @@ __all__ = ["SampleConfig", "SampleReport", "load_engine", "messages_of", "sample
 
 
 @dataclass
-class SampleConfig:
-    """Options of :func:`sample` (and of ``salv-train sample``)."""
+class SampleConfig(VllmSettings):
+    """Options of :func:`sample` (and of ``salv-train sample``); the vLLM engine settings
+    (``tensor_parallel_size``, ``lora``, ...) are :class:`~salv_trainer._vllm.VllmSettings`'."""
 
     model: str = ""
     """Local model directory (Hugging Face layout, or a PEFT adapter directory)."""
@@ -75,8 +77,11 @@ class SampleConfig:
     """``--executor ray``: GPUs each replica holds (default: 1 when the cluster has GPUs, else 0)."""
 
     def sampling_json(self) -> dict[str, Any]:
-        return {"model": self.model, "k": self.k, "temperature": self.temperature, "top_p": self.top_p,
-                "max_new_tokens": self.max_new_tokens, "seed": self.seed, "backend": self.backend}
+        doc = {"model": self.model, "k": self.k, "temperature": self.temperature, "top_p": self.top_p,
+               "max_new_tokens": self.max_new_tokens, "seed": self.seed, "backend": self.backend}
+        if self.lora:
+            doc["lora"] = self.lora
+        return doc
 
 
 @dataclass
@@ -102,12 +107,21 @@ def messages_of(row: dict[str, Any], system: str = DEFAULT_SYSTEM) -> list[dict[
 
 def load_engine(config: SampleConfig) -> tuple[Any, Any]:
     """The ``(model, tokenizer)`` that :func:`sample_chunk` samples with, built once per process
-    (per replica under Ray): :func:`salv_trainer.generate.load_model` of ``config.model``."""
+    (per replica under Ray): :func:`salv_trainer.generate.load_model` of ``config.model``, or with
+    ``backend="vllm"`` the process's :class:`~salv_trainer._vllm.VllmEngine` (no HF model is
+    loaded) and ``None``."""
     from ..generate import load_model
 
     if not config.model:
         raise DataError("no model given (--model PATH)")
-    return load_model(config.model, device=config.device, dtype=config.dtype)
+    if config.backend == "vllm":
+        from .._vllm import VllmEngine
+
+        if config.device is not None:
+            raise DataError("--device is for the transformers backend (vLLM runs on the device "
+                            "its build is for)")
+        return VllmEngine.shared(config.model, config.vllm_options(dtype=config.dtype, seed=config.seed)), None
+    return load_model(config.model, device=config.device, dtype=config.dtype, lora=config.lora)
 
 
 def sample_chunk(config: SampleConfig, engine: tuple[Any, Any],

@@ -15,6 +15,7 @@ from verislice._sandbox import run_limited
 
 from .._executor import make_executor
 from .._paths import refuse_overwrite
+from .._vllm import VllmSettings
 from .._shard import parse_shard
 from ..data._jsonl import JsonlWriter, read_jsonl
 from ._errors import EvalError
@@ -22,8 +23,8 @@ from ._load import load_benchmark
 from ._runner import EvalResult, Progress, score_responses
 from ._tasks import Task
 
-__all__ = ["EvalConfig", "check_coverage", "evaluate_model", "read_responses", "run_eval",
-           "write_responses"]
+__all__ = ["EvalConfig", "check_coverage", "evaluate_model", "load_generator", "read_responses",
+           "release_generator", "run_eval", "write_responses"]
 
 
 def _f(default: Any, help: str) -> Any:  # noqa: A002 - mirrors typer's name
@@ -31,9 +32,10 @@ def _f(default: Any, help: str) -> Any:  # noqa: A002 - mirrors typer's name
 
 
 @dataclass
-class EvalConfig:
+class EvalConfig(VllmSettings):
     """Everything that defines an evaluation run. Each field's ``metadata["help"]`` is the help
-    text of the matching ``salv-train eval`` option."""
+    text of the matching ``salv-train eval`` option (the vLLM engine settings and ``lora`` are
+    :class:`~salv_trainer._vllm.VllmSettings`')."""
 
     benchmark: str = field(metadata={"help": "Benchmark tag, e.g. verilogeval-v2-spec or rtllm-v2.0."})
     data: str | None = _f(None, "A clone of NVlabs/verilog-eval or hkust-zhiyao/RTLLM, or bundle "
@@ -48,7 +50,11 @@ class EvalConfig:
     max_new_tokens: int = _f(1024, "Generation length limit in tokens.")
     seed: int = _f(0, "Sampling seed (chunk i of batch_size tasks uses seed + i).")
     batch_size: int = _f(8, "Sequences per generation batch.")
-    backend: str = _f("transformers", "transformers, or vllm when installed.")
+    backend: str = _f("transformers", "transformers (HF generate), or vllm (pip install -e "
+                                      "'.\\[vllm]'; one engine per process, options "
+                                      "--tensor-parallel-size ... below).")
+    dtype: str | None = _f(None, "float32, bfloat16 or float16 (default: the checkpoint's; vllm: "
+                                 "vLLM's choice, 16 bits for a float32 checkpoint).")
     jobs: int = _f(2, "Simulations run in parallel (--executor local).")
     executor: str = _f("local", "Where the simulations run: local (--jobs threads of this process) "
                                 "or ray (one Ray task per simulation; pip install -e '.\\[ray]').")
@@ -189,24 +195,46 @@ def saved_responses(config: EvalConfig) -> dict[str, list[str]]:
             if len(v) >= config.n}
 
 
-def _generate_responses(tasks: Sequence[Task], config: EvalConfig,
-                        progress: Progress | None) -> dict[str, list[str]]:
-    """Load the model, generate, and let it go before the simulations start (a process holding a
-    large model forks more slowly, and every simulation is a fork). When every task is already in
-    ``config.save_responses`` the model is not even loaded."""
-    import gc
+def load_generator(config: EvalConfig) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` for :func:`evaluate_model`: the HF model of ``config.model`` (with
+    ``config.lora``), or with ``backend="vllm"`` the process's vLLM engine and ``None`` (no HF
+    model is loaded)."""
+    if config.backend == "vllm":
+        from .._vllm import VllmEngine
 
+        return VllmEngine.shared(config.model, config.vllm_options(dtype=config.dtype,
+                                                                   seed=config.seed)), None
     from ..generate import load_model
 
+    return load_model(config.model, dtype=config.dtype, lora=config.lora)
+
+
+def release_generator(model: Any) -> None:
+    """Let a model from :func:`load_generator` go before the simulations start: a process holding
+    a large model forks more slowly, every simulation is a fork, and a vLLM engine holds its KV
+    cache (GPU memory, or RAM on the CPU build) until closed."""
+    import gc
+
+    from .._vllm import VllmEngine
+
+    if isinstance(model, VllmEngine):
+        model.close()
+    gc.collect()
+
+
+def _generate_responses(tasks: Sequence[Task], config: EvalConfig,
+                        progress: Progress | None) -> dict[str, list[str]]:
+    """Load the model, generate, and let it go before the simulations start. When every task is
+    already in ``config.save_responses`` the model is not even loaded."""
     done = saved_responses(config)
     if all(t.task_id in done for t in tasks):
         return {t.task_id: done[t.task_id][: config.n] for t in tasks}
-    model, tokenizer = load_model(config.model)
+    model, tokenizer = load_generator(config)
     try:
         return evaluate_model(tasks, model, tokenizer, config, progress=progress)
     finally:
+        release_generator(model)
         del model, tokenizer
-        gc.collect()
 
 
 def simulator_version() -> str:
@@ -250,6 +278,8 @@ def run_eval(
                          "top_p": config.top_p, "max_new_tokens": config.max_new_tokens,
                          "seed": config.seed, "backend": config.backend,
                          "prompt": "v2 harness prompt where stored, else salv_trainer.prompts"})
+        if config.lora:
+            settings["lora"] = config.lora
     else:
         responses = {k: v for k, v in read_responses(config.responses).items()
                      if shard is None or shard.has(k)}

@@ -21,7 +21,6 @@ reported as missing (in the table and the JSON), never silently left out.
 from __future__ import annotations
 
 import dataclasses
-import gc
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -29,9 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._vllm import VllmSettings
 from ._errors import EvalError
 from ._load import load_benchmark
-from ._model import EvalConfig, evaluate_model, read_responses, run_eval, saved_responses, write_json
+from ._model import (EvalConfig, evaluate_model, load_generator, read_responses, release_generator,
+                     run_eval, saved_responses, write_json)
 from ._runner import EvalResult
 from ._tasks import Task
 
@@ -52,7 +53,7 @@ _TITLES = {"verilogeval-v1-machine": "VerilogEval v1 Machine",
 
 
 @dataclass
-class ProtocolConfig:
+class ProtocolConfig(VllmSettings):
     """One model through the paper's evaluation protocol (``salv-train eval --protocol paper``,
     or ``protocol: paper`` in the pipeline)."""
 
@@ -77,6 +78,8 @@ class ProtocolConfig:
     seed: int = 0
     batch_size: int = 8
     backend: str = "transformers"
+    dtype: str | None = None
+    """float32, bfloat16 or float16 (default: the checkpoint's; vllm: vLLM's choice)."""
     jobs: int = 2
     timeout: float | None = None
     fail_fast: bool = True
@@ -135,14 +138,15 @@ def _run_config(cfg: ProtocolConfig, run: ProtocolRun, data: str) -> EvalConfig:
     return EvalConfig(
         benchmark=run.benchmark, data=data, model=cfg.model, n=run.n, k=run.k,
         temperature=run.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens,
-        seed=cfg.seed, batch_size=cfg.batch_size, backend=cfg.backend, jobs=cfg.jobs,
+        seed=cfg.seed, batch_size=cfg.batch_size, backend=cfg.backend, dtype=cfg.dtype, jobs=cfg.jobs,
         timeout=cfg.timeout, fail_fast=cfg.fail_fast, limit=cfg.limit,
         json_path=f"{base}.json", save_responses=f"{base}.responses.jsonl",
+        **{f.name: getattr(cfg, f.name) for f in dataclasses.fields(VllmSettings)},
     )
 
 
 # Settings that make the saved responses what they are: a rerun must not mix in others.
-_PINNED = ("model", "n", "top_p", "max_new_tokens", "seed", "backend")
+_PINNED = ("model", "n", "top_p", "max_new_tokens", "seed", "backend", "lora", "dtype")
 
 
 def _pin_settings(cfg: ProtocolConfig) -> None:
@@ -325,16 +329,14 @@ def _generate(plan: Sequence[tuple[ProtocolRun, EvalConfig, list[Task]]], cfg: P
             todo.append((run, ecfg, tasks))
     if not todo:
         return
-    from ..generate import load_model
-
-    model, tokenizer = load_model(cfg.model)
+    model, tokenizer = load_generator(todo[0][1])  # one model (or vLLM engine) for every run
     try:
         for run, ecfg, tasks in todo:
             evaluate_model(tasks, model, tokenizer, ecfg,
                            progress=_stage(progress, f"generating {run.stem}"))
     finally:
+        release_generator(model)
         del model, tokenizer
-        gc.collect()
 
 
 
