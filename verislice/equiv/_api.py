@@ -211,6 +211,10 @@ def run_checks(groups: Sequence[tuple[DesignInput, Sequence[DesignInput]]], *, j
         require_pyosys()
         formal = formal or _FO()
     require_sandbox()  # refuse up front, before any candidate is touched
+    if opts.engine == "verilator" and method != "formal":
+        from . import _verilator
+
+        _verilator.require()
     results: list[list[CandidateResult | None]] = [[None] * len(c) for _r, c in groups]
     items = [(gid, ref, list(cands)) for gid, (ref, cands) in enumerate(groups)]
     total = sum(len(c) for _r, c in groups)
@@ -320,7 +324,11 @@ def _verilator_fallback(sim_groups: list[SimGroup], outcomes: list[BatchOutcome]
     for o in outcomes:
         refused |= o.icarus_refused
     retry = [g for g in sim_groups if g.gid in refused]
-    if retry and opts.engine != "verilator" and _verilator.find() is not None:
+    if retry and opts.engine != "verilator" and _verilator.find() is None:
+        for o in outcomes:  # say what would read it
+            for gid in refused & set(o.ref_errors):
+                o.ref_errors[gid] += f"\n(Verilator could simulate it: {_verilator.HINT})"
+    elif retry and opts.engine != "verilator":
         for o in outcomes:
             for gid in refused:
                 o.ref_errors.pop(gid, None)

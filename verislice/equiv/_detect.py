@@ -289,7 +289,8 @@ def detect_timing(design: Design, options: EquivOptions) -> Timing:
     if options.clock is None and len(clocks) > 1:
         for c in clocks:
             if inputs.get(c) != 1:
-                raise VerisliceError(f"clock {c} must be a 1-bit input (it is {inputs.get(c)} bits)")
+                raise VerisliceError(f"clock {c} must be a 1-bit input (it is "
+                                     f"{inputs.get(c)} bits)")
         several = tuple((c, _edge_kind(w.edges[c])) for c in clocks)
         how.append(f"{len(clocks)} clocks")
     all_clocks = {c for c, _e in several} | {clock}

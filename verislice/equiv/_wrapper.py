@@ -10,10 +10,10 @@ candidate; reference X/Z bits are don't-care. Results go to ``results.txt`` (tru
 candidates may not use file tasks unless the user allows them).
 
 Designs with several clocks (asynchronous FIFOs, synchronizers) get free-running clocks
-instead, each with its own random period and phase (:func:`._clocks.clock_plan`): half periods of 10-30
-ns, every edge at a half nanosecond (``x.5``), so no edge ever meets an input change (at whole
-multiples of 10 ns) or a sample (4 and 9 ns into each step): nothing races. Each half period is at
-least two samples long, so every value a clocked output takes between two edges of its clock is
+instead, each with its own random period and phase (:func:`._clocks.clock_plan`): half periods
+of 10-30 ns, every edge at a half nanosecond (``x.5``), so no edge ever meets an input change
+(at whole multiples of 10 ns) or a sample (4 and 9 ns into each step): nothing races. Each half
+period is at least two samples long, so every value a clocked output takes between two edges of its clock is
 sampled, compared and counted like any other sample.
 
 Every engine runs this one testbench and its one driver (the ``initial`` block that steps through
