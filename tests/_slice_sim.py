@@ -325,9 +325,12 @@ def _compile_cmd(lang: str, files: list[str], inc: list[str], out: str) -> list[
         return [verilator_bin() or "verilator", "--binary", "--timing", "-Wno-fatal", "-Wno-lint",
                 "-Wno-style", "-Wno-MULTIDRIVEN", "-Wno-UNOPTFLAT", "--top-module", "slice_tb",
                 "--Mdir", out + ".d", "-o", "../" + os.path.basename(out), "--build-jobs", "2",
-                # one build per batch: a fast C++ compile matters more than a fast model
-                "-MAKEFLAGS", "OPT_FAST=-O0", "-MAKEFLAGS", "OPT_SLOW=-O0",
-                "-MAKEFLAGS", "OPT_GLOBAL=-O1",
+                # one build per batch: a fast C++ compile matters more than a fast model (a
+                # later -O wins; make variables on its command line break precompiled headers)
+                "-CFLAGS", "-O0",
+                # the PyPI build's verilated.mk leaves the precompiled-header flag empty: a
+                # model split into several C++ files then fails to compile
+                "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include",
                 *[f"-I{d}" for d in inc], *files]
     return ["iverilog", "-g2012", "-Wno-timescale", "-s", "slice_tb", "-o", out,
             *[f"-I{d}" for d in inc], *files]
@@ -335,6 +338,8 @@ def _compile_cmd(lang: str, files: list[str], inc: list[str], out: str) -> list[
 
 def run_batch(prepared: list[_Prepared], work: Path, seed: int = 1, timeout: float = 900) -> None:
     """Simulate every prepared design of one language in one testbench; fill in each check."""
+    if not prepared:
+        return
     work.mkdir(parents=True, exist_ok=True)
     lang = prepared[0].case.lang
     files: list[str] = []
@@ -393,10 +398,11 @@ def run_batch(prepared: list[_Prepared], work: Path, seed: int = 1, timeout: flo
         exe = str(work / "sim")
         cmd = _compile_cmd(lang, files + [f for f in slice_files] + [str(tb)], inc, exe)
         r = subprocess.run(cmd, cwd=work, capture_output=True, text=True, errors="replace", timeout=timeout)
+        log = r.stdout + r.stderr
+        (work / f"compile{attempt}.log").write_text(log, encoding="utf-8")
         if r.returncode == 0 and os.path.exists(exe):
             break
         # blame the slice files named in the errors, drop them and retry
-        log = r.stdout + r.stderr
         errors = "\n".join(x for x in log.splitlines() if "rror" in x)
         bad = [f for f in slice_files if os.path.basename(f) + ":" in errors]
         # a comparison the simulator cannot reach (a name it elaborates differently): the
