@@ -199,3 +199,9 @@ def test_ray_errors_are_one_line(cluster, samples, tmp_path):
     assert res.exit_code == 2 and "a task needs 4 CPU(s) (--jobs) and the Ray cluster has 2" in res.stderr
     with RayExecutor() as ex, pytest.raises(Exception, match="needs 1 GPU"):
         list(ex.map_with(dict, lambda s, x: x, [1], gpus=1))
+    # a vLLM replica holds the GPUs its engine is split over: none here, refused before any load
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text('{"id": "a", "prompt": "An AND gate."}\n')
+    cfg = SampleConfig(model=str(tmp_path), backend="vllm", tensor_parallel_size=2)
+    with RayExecutor() as ex, pytest.raises(Exception, match="a replica needs 2 GPU"):
+        sample(prompts, tmp_path / "s.jsonl", cfg, executor=ex)

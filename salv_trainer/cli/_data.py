@@ -112,7 +112,7 @@ _SAMPLE_EPILOG = f"""
   salv-train sample --model out/sft --prompts train.jsonl -k 5 --shard $SLURM_ARRAY_TASK_ID/8 --out samples.$SLURM_ARRAY_TASK_ID.jsonl
   salv-train merge-shards samples.*.jsonl --expect train.jsonl --out samples.jsonl
 
-Rerunning the same command skips the prompts already in --out. {_DOCS} Scale: docs/scale.md.
+Rerunning the same command skips the prompts already in --out. {_DOCS} At scale: docs/scale.md.
 """
 
 
@@ -140,7 +140,7 @@ def sample_command(
     executor: str = _scale.EXECUTOR,
     ray_address: Optional[str] = _scale.RAY_ADDRESS,
     replicas: Optional[int] = typer.Option(None, "--replicas", help="--executor ray: data-parallel replicas, one engine each (default: one per GPU of the cluster, else 1)."),
-    gpus_per_replica: Optional[float] = typer.Option(None, "--gpus-per-replica", help="--executor ray: GPUs each replica holds (default: 1 when the cluster has GPUs, else 0)."),
+    gpus_per_replica: Optional[float] = typer.Option(None, "--gpus-per-replica", help="--executor ray: GPUs each replica holds (default: --tensor-parallel-size with --backend vllm, else 1 when the cluster has GPUs, else 0)."),
     shard: Optional[str] = _scale.SHARD,
     restart: bool = _RESTART,
     json_out: bool = _JSON,

@@ -13,7 +13,7 @@ from verislice.cli import console, err_console, print_json, run_cli
 from ._app import app
 
 EXECUTOR = typer.Option("local", "--executor", help="Where the work runs: local (this process) "
-                        "or ray (a Ray cluster; pip install -e '.\\[ray]'). See the README, 'At scale'.")
+                        "or ray (a Ray cluster; pip install -e '.\\[ray]'). See docs/scale.md.")
 RAY_ADDRESS = typer.Option(None, "--ray-address", help="--executor ray: address of a running "
                            "cluster (e.g. 10.0.0.1:6379, or auto); default $RAY_ADDRESS, else a "
                            "local cluster for this run.")
@@ -47,7 +47,7 @@ JSONL shards (sample, label, eval --save-responses): every id must be there once
 --expect every id of that file (the one the shards were cut from); the rows are written in its
 order. Eval results (.json): shards 0/N .. N-1/N each once; pass@k is recomputed over all tasks.
 Exit codes: 0 merged, 1 ids missing or doubled (nothing written; they are listed), 2 bad input.
-Sharding: the README, 'At scale'.
+Sharding: docs/scale.md.
 """
 
 

@@ -74,7 +74,8 @@ class SampleConfig(VllmSettings):
     """``--executor ray``: data-parallel replicas, one engine each (default: as many as the
     cluster's GPUs allow, else one)."""
     gpus_per_replica: float | None = None
-    """``--executor ray``: GPUs each replica holds (default: 1 when the cluster has GPUs, else 0)."""
+    """``--executor ray``: GPUs each replica holds (default: ``tensor_parallel_size`` with vLLM
+    when above 1, else 1 when the cluster has GPUs, else 0)."""
 
     def sampling_json(self) -> dict[str, Any]:
         doc = {"model": self.model, "k": self.k, "temperature": self.temperature, "top_p": self.top_p,
@@ -122,6 +123,17 @@ def load_engine(config: SampleConfig) -> tuple[Any, Any]:
                             "its build is for)")
         return VllmEngine.shared(config.model, config.vllm_options(dtype=config.dtype, seed=config.seed)), None
     return load_model(config.model, device=config.device, dtype=config.dtype, lora=config.lora)
+
+
+def replica_gpus(config: SampleConfig) -> float | None:
+    """GPUs one Ray replica holds: ``gpus_per_replica``, else with vLLM the GPUs its engine is
+    split over (``tensor_parallel_size`` > 1), else ``None`` (the executor's default: 1 when the
+    cluster has GPUs)."""
+    if config.gpus_per_replica is not None:
+        return config.gpus_per_replica
+    if config.backend == "vllm" and config.tensor_parallel_size > 1:
+        return float(config.tensor_parallel_size)
+    return None
 
 
 def sample_chunk(config: SampleConfig, engine: tuple[Any, Any],
@@ -188,7 +200,7 @@ def sample(
     items = [(no, chunk) for no in range(0, len(rows), size)
              if (chunk := [r for r in rows[no:no + size] if str(r["id"]) not in done])]
     results = ex.map_with(setup, functools.partial(sample_chunk, config), items,
-                          replicas=config.replicas, gpus=config.gpus_per_replica)
+                          replicas=config.replicas, gpus=replica_gpus(config))
     # closing(): a run ended early (an error, Ctrl-C) lets the replicas and their GPUs go
     with JsonlWriter(out, resume=resume) as writer, contextlib.closing(results):
         for (_no, chunk), outs in zip(items, results):
