@@ -327,8 +327,9 @@ def screen(design: Design, *, allow_file_io: bool = False,
     that resolve outside the top module's own instance tree."""
     problems: list[str] = []
     allowed = ALLOWED_SYSTEM_TASKS | (FILE_TASKS if allow_file_io else frozenset())
+    dead = _dead_branches(design)
     for tree in design.trees:
-        problems += _token_problems(tree, allowed)
+        problems += _token_problems(tree, allowed, dead)
     problems += reach_problems(design.trees)
     problems += _hierarchy_problems(design)
     if problems:
@@ -352,7 +353,40 @@ def unknown_modules(design: Design) -> str | None:
     return "\n".join(bad) or None
 
 
-def _token_problems(tree: syntax.SyntaxTree, allowed: frozenset[str]) -> list[str]:
+def _dead_branches(design: Design) -> list[tuple[object, int, int]]:
+    """(buffer, start, end) of the branches of procedural ``if`` statements that can never run:
+    the condition is an elaboration-time constant that is false in every instance of its module
+    (real RTL checks its parameters this way: ``initial if (DEPTH < 2) begin $error(...);
+    $finish; end``). A branch any instance may run is live."""
+    dead: set[tuple[object, int, int]] = set()
+    live: set[tuple[object, int, int]] = set()
+
+    def key(stmt):
+        r = stmt.sourceRange
+        return (r.start.buffer, r.start.offset, r.end.offset)
+
+    def visit(node):
+        if isinstance(node, ast.Statement) and node.kind == ast.StatementKind.Conditional:
+            conds = node.conditions
+            value = conds[0].expr.constant if len(conds) == 1 and conds[0].pattern is None \
+                else None
+            for branch, never in ((node.ifTrue, value is not None and value.isFalse()),
+                                  (node.ifFalse, value is not None and value.isTrue())):
+                if branch is not None:
+                    (dead if never else live).add(key(branch))
+        return True
+
+    design.compilation.getRoot().visit(visit)
+    return sorted(dead - live, key=lambda k: (str(k[0]), k[1]))
+
+
+def _in(tok, ranges: list[tuple[object, int, int]]) -> bool:
+    loc = tok.location
+    return any(b == loc.buffer and a <= loc.offset < e for b, a, e in ranges)
+
+
+def _token_problems(tree: syntax.SyntaxTree, allowed: frozenset[str],
+                    dead: list[tuple[object, int, int]] = ()) -> list[str]:
     files: list[str] = []
     others: list[str] = []
     stops: list[str] = []
@@ -369,6 +403,8 @@ def _token_problems(tree: syntax.SyntaxTree, allowed: frozenset[str]) -> list[st
         if isinstance(node, parsing.Token):
             if node.kind == parsing.TokenKind.SystemIdentifier:
                 name = node.valueText
+                if name in SIMULATION_CONTROL and _in(node, dead):
+                    return True  # a check of the parameters that never fires
                 if name not in allowed:
                     bucket = (files if name in FILE_TASKS else stops if name in SIMULATION_CONTROL
                               else others)
