@@ -42,10 +42,16 @@ def fsdp_requested() -> bool:
     return _flag("ACCELERATE_USE_FSDP")
 
 
-def launch_kwargs() -> dict[str, Any]:
-    """Extra ``TrainingArguments`` for the launch environment (``gloo`` for DeepSpeed without GPUs)."""
+def launch_kwargs(bf16: bool = False) -> dict[str, Any]:
+    """Extra ``TrainingArguments`` for the launch environment (``gloo`` for DeepSpeed without GPUs).
+
+    ``bf16`` without a GPU raises :class:`ConfigError` (transformers refuses it with a traceback;
+    the recipes for GPUs set it, so a CPU run says plainly to drop it).
+    """
     import torch
 
+    if bf16 and not torch.cuda.is_available():
+        raise ConfigError("bf16 needs a GPU and none is visible: train with --no-bf16 (fp32) on CPUs")
     if deepspeed_requested() and not torch.cuda.is_available():
         return {"ddp_backend": "gloo"}
     return {}

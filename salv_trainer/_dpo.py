@@ -483,7 +483,7 @@ def build_dpo_config(cfg: DPORunConfig) -> DPOConfig:
     """TRL ``DPOConfig`` for our run config (paper defaults live in :class:`DPORunConfig`)."""
     return DPOConfig(
         **trainer_kwargs(cfg),
-        **launch_kwargs(),
+        **launch_kwargs(cfg.bf16),
         beta=cfg.beta,
         loss_type=[cfg.loss_type],
         precompute_ref_log_probs=cfg.precompute_ref_log_probs,

@@ -84,7 +84,7 @@ def train_sft(cfg: SFTRunConfig, *, callbacks: Sequence[Any] = ()) -> TrainResul
     resume = resolve_resume(cfg)
     rows = load_sft_rows(cfg.data)
     # the arguments before the model: under ZeRO-3 each rank then loads only its shard
-    args = SFTConfig(**trainer_kwargs(cfg), **launch_kwargs(), completion_only_loss=True)
+    args = SFTConfig(**trainer_kwargs(cfg), **launch_kwargs(cfg.bf16), completion_only_loss=True)
     tokenizer, model = load_policy(cfg.model, bf16=load_in_bf16(cfg.bf16, full_finetune=True, args=args))
     dataset = sft_dataset(rows, tokenizer, system=cfg.system_prompt or None)
     out = Path(cfg.output_dir)

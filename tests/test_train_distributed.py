@@ -4,9 +4,10 @@
   and the FSDP one turns, through accelerate's launcher, into the plugin the Trainer builds;
 * every 7B recipe (examples/configs/7b/) loads with our loader, names a shipped accelerate config,
   keeps the paper's settings and gives the global batch of 64 on 8 GPUs;
-* DeepSpeed ZeRO runs for real on 2 CPU ranks (gloo; DeepSpeed's CPU accelerator): signal-aware
-  DPO under ZeRO-3 logs the mask statistics and the cone-masked log-probs computed here by hand,
-  and SFT under ZeRO-3 saves whole weights that load as a model;
+* DeepSpeed ZeRO runs for real on 2 CPU ranks (gloo; DeepSpeed's CPU accelerator), with the 8 x
+  40 GB recipes on tiny steps: signal-aware DPO under ZeRO-3 logs the mask statistics and the
+  cone-masked log-probs computed here by hand, and SFT under ZeRO-3 saves whole weights that load
+  as a model;
 * FSDP cannot run without GPUs (accelerate enables it only there): the run is refused with one line
   instead of every rank training alone.
 
@@ -159,6 +160,11 @@ def work(tmp_path_factory):
     return d, tiny
 
 
+#: A recipe's settings on 2 steps of 1 row per rank, in fp32 (bf16 needs a GPU)
+TINY_STEPS = ["--max-steps", "2", "--per-device-batch-size", "1", "--gradient-accumulation-steps", "1",
+              "--logging-steps", "1", "--no-bf16"]
+
+
 def _need_deepspeed() -> None:
     """DeepSpeed comes with the ``deepspeed`` extra (``make setup`` installs it): under CI it must be there."""
     if os.environ.get("CI") == "true":
@@ -177,6 +183,24 @@ def _launch(config: str, nproc: int, args: list[str], cwd: Path) -> subprocess.C
          "--mixed_precision", "no", "-m", "salv_trainer.cli", *args],
         capture_output=True, text=True, timeout=600, env=env, cwd=cwd,
     )
+
+
+@pytest.mark.parametrize("stage", ["sft", "dpo"])
+def test_a_gpu_recipe_on_a_machine_without_gpus_exits_2_with_one_line(work, tmp_path, stage):
+    import torch
+    from typer.testing import CliRunner
+
+    from salv_trainer.cli import app
+
+    if torch.cuda.is_available():
+        pytest.skip("the refusal is for machines without GPUs")
+    d, tiny = work
+    data = ["--data", d / "train.jsonl"] if stage == "sft" else ["--pairs", d / "pairs.jsonl"]
+    result = CliRunner().invoke(app, [str(a) for a in (stage, "--config", RECIPES / f"{stage}-8x40gb.yaml", "--model",
+                                                       tiny, *data, "--output-dir", tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == "error: bf16 needs a GPU and none is visible: train with --no-bf16 (fp32) on CPUs"
+    assert not (tmp_path / "out").exists()
 
 
 def _cone_logps_by_hand(tiny: Path, pairs: Path, tmp_path: Path) -> tuple[float, dict]:
@@ -210,9 +234,10 @@ def _cone_logps_by_hand(tiny: Path, pairs: Path, tmp_path: Path) -> tuple[float,
 @pytest.mark.slow
 def test_signal_aware_dpo_under_zero3_on_two_ranks_trains_the_cone(work, tmp_path):
     d, tiny = work
-    proc = _launch("zero3.yaml", 2, ["dpo", "--model", str(tiny), "--pairs", str(d / "pairs.jsonl"), "--output-dir",
-                                     str(tmp_path / "dpo"), "--max-steps", "2", "--per-device-batch-size", "1",
-                                     "--logging-steps", "1", "--json"], tmp_path)
+    # the 8 x 40 GB recipe (gradient checkpointing, cutoff, LoRA, mask...) on tiny steps, fp32 on CPUs
+    proc = _launch("zero3.yaml", 2, ["dpo", "--config", str(RECIPES / "dpo-8x40gb.yaml"), "--model", str(tiny),
+                                     "--pairs", str(d / "pairs.jsonl"), "--output-dir", str(tmp_path / "dpo"),
+                                     *TINY_STEPS, "--json"], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count('"stage": "dpo"') == 1  # one summary, from rank 0
     run = json.loads((tmp_path / "dpo" / "salv_run.json").read_text())
@@ -247,9 +272,9 @@ def test_sft_under_zero3_on_two_ranks_saves_whole_weights(work, tmp_path):
     from transformers import AutoModelForCausalLM
 
     d, tiny = work
-    proc = _launch("zero3.yaml", 2, ["sft", "--model", str(tiny), "--data", str(d / "train.jsonl"), "--output-dir",
-                                     str(tmp_path / "sft"), "--max-steps", "2", "--learning-rate", "1e-3",
-                                     "--warmup-ratio", "0", "--per-device-batch-size", "1", "--json"], tmp_path)
+    proc = _launch("zero3.yaml", 2, ["sft", "--config", str(RECIPES / "sft-8x40gb.yaml"), "--model", str(tiny),
+                                     "--data", str(d / "train.jsonl"), "--output-dir", str(tmp_path / "sft"),
+                                     *TINY_STEPS, "--learning-rate", "1e-3", "--warmup-ratio", "0", "--json"], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count('"stage": "sft"') == 1
     before = AutoModelForCausalLM.from_pretrained(tiny).state_dict()
