@@ -13,6 +13,12 @@ sampled and scored on the held-out test split -> ``results.json``, ``results.png
 
 Every stage calls the stage's own Python API; this package only wires paths and seeds. A stage
 whose artefact exists is skipped, so rerunning the same command resumes an interrupted run.
+
+The powered design (issue 17) adds: DPO seeds per variant on one SFT model (``dpo_seeds``),
+equal-steps and equal-epochs budgets, a learning-rate/beta sweep on the validation split,
+greedy scores per problem and per output, teacher-forced metrics on validation pairs
+(:func:`pair_logps`, :func:`teacher_metrics`), paired tests (:func:`paired_bootstrap`,
+:func:`mcnemar`) and the mask/diff overlap of the pairs (:func:`mask_overlap`).
 """
 
 from ._config import DEFAULT_VARIANTS, PipelineConfig, TinyModelConfig, Variant, load_pipeline_config

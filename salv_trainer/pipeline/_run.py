@@ -373,6 +373,31 @@ class _Run:
         self.rep.done(key, time.monotonic() - start, f"{cfg.output_dir}/paper.md")
         return result.tables()
 
+    def dpo_runs(self, sd: Path, seed: int, sft: Path, pair_files: dict[str, Path],
+                 chosen: dict[str, dict]) -> tuple[dict[str, Path], dict[str, dict], dict[str, float]]:
+        """Every DPO run of one SFT seed: variant x budget x DPO seed, with the sweep's lr/beta.
+        Returns the models (SFT first) by key, each run's ``{variant, dpo_seed, budget}`` and beta."""
+        cfg = self.cfg
+        models: dict[str, Path] = {SFT: sft}
+        runs: dict[str, dict[str, Any]] = {}
+        betas: dict[str, float] = {SFT: cfg.dpo.beta}
+        for v, budget in cfg.runs():
+            base = v.name.removesuffix("-epochs") if budget == "epochs" else v.name
+            over: dict[str, Any] = {}
+            if chosen.get(base) and not chosen[base]["skipped"]:
+                over.update(learning_rate=chosen[base]["learning_rate"], beta=chosen[base]["beta"])
+            if budget == "epochs":
+                over.update(max_steps=-1, num_train_epochs=cfg.dpo_epochs)
+            for d in cfg.dpo_seeds or (seed,):
+                name = f"{v.name}-d{d}" if cfg.dpo_seeds else v.name
+                trained = self.dpo(f"seed{seed}/dpo-{name}", sd / "dpo" / name, d, sft, v,
+                                   pair_files[v.pairs], **over)
+                if trained is not None:
+                    models[name] = trained
+                    runs[name] = {"variant": v.name, "dpo_seed": d, "budget": budget}
+                    betas[name] = over.get("beta", cfg.dpo.beta)
+        return models, runs, betas
+
     # -- one seed --------------------------------------------------------------------------------
     def seed(self, seed: int) -> dict[str, Any]:
         sd = self.root / f"seed{seed}"
@@ -387,24 +412,7 @@ class _Run:
             self.validation(sd, seed, sft)
         chosen = {v.name: self.sweep(sd, seed, sft, v, pair_files[v.pairs]) for v in cfg.variants
                   if cfg.sweep.grid and (not cfg.sweep.variants or v.name in cfg.sweep.variants)}
-        models: dict[str, Path] = {SFT: sft}
-        runs: dict[str, dict[str, Any]] = {}
-        betas: dict[str, float] = {SFT: cfg.dpo.beta}
-        for v, budget in cfg.runs():
-            base = v.name[: -len("-epochs")] if budget == "epochs" else v.name
-            over: dict[str, Any] = {}
-            if chosen.get(base) and not chosen[base]["skipped"]:
-                over.update(learning_rate=chosen[base]["learning_rate"], beta=chosen[base]["beta"])
-            if budget == "epochs":
-                over.update(max_steps=-1, num_train_epochs=cfg.dpo_epochs)
-            for d in cfg.dpo_seeds or (seed,):
-                name = f"{v.name}-d{d}" if cfg.dpo_seeds else v.name
-                trained = self.dpo(f"seed{seed}/dpo-{name}", sd / "dpo" / name, d, sft, v,
-                                   pair_files[v.pairs], **over)
-                if trained is not None:
-                    models[name] = trained
-                    runs[name] = {"variant": v.name, "dpo_seed": d, "budget": budget}
-                    betas[name] = over.get("beta", cfg.dpo.beta)
+        models, runs, betas = self.dpo_runs(sd, seed, sft, pair_files, chosen)
         results = {name: self.evaluate(sd, seed, name, path) for name, path in models.items()}
         greedy = ({name: self.evaluate(sd, seed, name, path, greedy=True) for name, path in models.items()}
                   if cfg.greedy else {})
