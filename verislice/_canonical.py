@@ -319,15 +319,20 @@ def rename_globals(text: str, prefix: str, keep: Iterable[str] = ()) -> str:
 # -- the screen --------------------------------------------------------------------------------
 
 def screen(design: Design, *, allow_file_io: bool = False,
-           max_memory_bits: int | None = None) -> str | None:
+           max_memory_bits: int | None = None, dead_stops: bool = False) -> str | None:
     """Why ``design`` (loaded from canonical text) must be REJECTED, or ``None``.
 
     Looks at every file of the design, every scope (packages and ``$unit`` included, instantiated
     or not): system tasks outside the allowlist, `bind` directives, and hierarchical references
-    that resolve outside the top module's own instance tree."""
+    that resolve outside the top module's own instance tree.
+
+    ``dead_stops``: let ``$finish``/``$stop``/``$exit``/``$fatal`` through where they sit in a
+    branch that no instance can run (a check of the parameters). Only for a design instantiated
+    exactly as pyslang elaborated it (``equiv``'s own testbench): a benchmark testbench may give
+    the top other parameters, which could bring the call to life."""
     problems: list[str] = []
     allowed = ALLOWED_SYSTEM_TASKS | (FILE_TASKS if allow_file_io else frozenset())
-    dead = _dead_branches(design)
+    dead = _dead_branches(design) if dead_stops else []
     for tree in design.trees:
         problems += _token_problems(tree, allowed, dead)
     problems += reach_problems(design.trees)

@@ -325,7 +325,10 @@ def equiv_candidate(sources: Sequence[Source], ref: RefInterface, options: Any,
     unknown = unknown_modules(d)
     if unknown:
         return CandUnit(COMPILE_ERROR, unknown, d.top)
-    why = screen(d, allow_file_io=options.allow_file_io, max_memory_bits=options.max_memory_bits)
+    # equiv's testbench instantiates the top as elaborated here: a $finish no instance can
+    # reach (a parameter check) never runs (one that does ends the run: REJECTED there)
+    why = screen(d, allow_file_io=options.allow_file_io, max_memory_bits=options.max_memory_bits,
+                 dead_stops=True)
     if why:
         return CandUnit(REJECTED, why, d.top)
     ports = {p.name: p for p in d.ports}
