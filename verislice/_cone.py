@@ -616,8 +616,11 @@ class _Slicer:
         order = {n: i for i, n in enumerate(self.g.graph.nodes)}
         sigs = list(self.requested) + sorted(
             (s for s in self.keep if s not in self.requested), key=lambda n: order.get(n, 0))
+        file_lines = self.g.__dict__.setdefault("_file_lines", {})
+        if id(self.tree) not in file_lines:
+            file_lines[id(self.tree)] = _nonblank_lines(data)
         size = {"bytes": sum(e - s for s, e in spans), "lines": _nonblank_lines(text.encode()),
-                "file_bytes": len(data), "file_lines": _nonblank_lines(data)}
+                "file_bytes": len(data), "file_lines": file_lines[id(self.tree)]}
         return Slice(text, spans, char_spans, sigs, list(self.requested), dropped,
                      self.design.top, self.src.name, self.ports, submodules, external,
                      list(self.g.warnings), size)
