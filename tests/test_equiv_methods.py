@@ -25,6 +25,7 @@ from verislice.equiv import (
     PROVEN,
     REFERENCE_ERROR,
     REJECTED,
+    UNKNOWN,
     WIDTH,
     EquivOptions,
 )
@@ -229,3 +230,30 @@ def test_salv_train_label_method_both(tmp_path):
     assert r.exit_code == 0, r.output
     [row] = [json.loads(line) for line in out_sim.read_text().splitlines()]
     assert row["labels"][0]["outputs"]["ok"] == MATCH
+
+
+LONG_COUNTER = """module clock16(input clk, input reset, input ena, output reg [7:0] hi, output reg [7:0] lo);
+  always @(posedge clk)
+    if (reset) begin hi <= 0; lo <= 0; end
+    else if (ena) begin
+      lo <= lo + 8'd1;
+      if (lo == 8'd255) hi <= (hi == 8'd{wrap}) ? 8'd0 : hi + 8'd1;
+    end
+endmodule
+"""
+
+
+def test_both_never_calls_right_what_neither_engine_could_reach():
+    # the count_clock shape: a difference only after 250 x 256 enabled cycles, beyond any
+    # stimulus budget and any bounded proof. Under `both` the candidate's hi is UNKNOWN (never
+    # MATCH or BOUNDED, which would be a "correct" label); the reference itself is PROVEN.
+    ref = Source(LONG_COUNTER.replace("{wrap}", "255"), "lc_ref.v")
+    same = Source(LONG_COUNTER.replace("{wrap}", "255"), "lc_same.v")
+    late = Source(LONG_COUNTER.replace("{wrap}", "250"), "lc_late.v")
+    r_same, r_late = equiv.check_batch([(ref, [same, late])], method="both")[0]
+    assert {n: o.verdict for n, o in r_same.outputs.items()} == {"hi": PROVEN, "lo": PROVEN}
+    hi = r_late.outputs["hi"]
+    assert hi.verdict == UNKNOWN and not hi.correct, hi
+    assert "not covered: the reference's counters (16 bits)" in hi.message
+    sim = equiv.check(ref, late).outputs["hi"]
+    assert sim.verdict == MATCH  # simulation alone cannot see it: why `both` must not trust it

@@ -17,9 +17,9 @@ from .._frontend import Design, Source
 from .._jobs import RefInterface
 from .._sandbox import require_sandbox
 from ._batch import SimCandidate, SimGroup
-from ._options import EquivOptions
-from ._results import (COMPILE_ERROR, INTERFACE, MATCH, MISMATCH, OK, REFERENCE_ERROR, REJECTED,
-                       TIMEOUT, CandidateResult)
+from ._options import COUNTER_BITS_MAX, EquivOptions
+from ._results import (COMPILE_ERROR, INTERFACE, MATCH, MISMATCH, OK, PROVEN, REFERENCE_ERROR,
+                       REJECTED, TIMEOUT, UNKNOWN, CandidateResult)
 from ._runner import BatchOutcome, run_batch
 from ._stimulus import InputSpec, make_stimulus
 from ._clocks import clock_plan, hold_resets
@@ -394,16 +394,23 @@ def _merge(s: CandidateResult, f: CandidateResult, g: SimGroup, c, replay) -> Ca
     prover's word in the message."""
     from .._errors import VerisliceError as _VE
 
+    short = _uncovered(g)
     if f.verdict != OK:
-        return replace(s, message=(s.message + "; " if s.message else "") +
-                       f"formal: {f.verdict}: {f.message}")
+        note = f"formal: {f.verdict}: {f.message}"
+        outs = {n: (replace(o, verdict=UNKNOWN, message=f"{short}; {note}")
+                    if short and o.verdict == MATCH else o) for n, o in s.outputs.items()}
+        return replace(s, outputs=outs, message=(s.message + "; " if s.message else "") + note)
     outs = dict(s.outputs)
     for n, o in f.outputs.items():
         if n not in outs or outs[n].verdict != MATCH:
             continue
         sim_o = outs[n]
-        if o.correct:
+        if o.correct and not (short and o.verdict != PROVEN):
             outs[n] = replace(o, ref_x_samples=sim_o.ref_x_samples)
+            continue
+        if short and o.verdict != MISMATCH:
+            outs[n] = replace(sim_o, verdict=UNKNOWN, message=(
+                f"{short}; formal: {o.verdict.lower()}: {o.message}".strip()))
             continue
         if o.verdict == MISMATCH and o.first_failure is not None:
             try:
@@ -421,6 +428,21 @@ def _merge(s: CandidateResult, f: CandidateResult, g: SimGroup, c, replay) -> Ca
             note = f"formal: {o.verdict.lower()}: {o.message}".strip()
         outs[n] = replace(sim_o, message=(sim_o.message + "; " if sim_o.message else "") + note)
     return replace(s, outputs=outs, method="both")
+
+
+def _uncovered(g: SimGroup) -> str:
+    """Why neither a MATCH nor a bounded proof can be trusted for ``g``'s reference, or "".
+
+    Its counters have more bits than any stimulus runs through (``COUNTER_BITS_MAX``: a clock
+    counting seconds to twelve hours needs 43,200 enabled cycles to show an error in its hour
+    roll-over) and a bounded proof covers a few cycles from reset: under ``method="both"`` such an
+    output is correct only when proven for ever (``PROVEN``), otherwise ``UNKNOWN``."""
+    bits = g.timing.counter_bits if g.timing.sequential else 0
+    if bits <= COUNTER_BITS_MAX:
+        return ""
+    return (f"not covered: the reference's counters ({bits} bits) need more than the "
+            f"{g.stimulus.samples} cycles simulated to run through their range, and no proof "
+            f"holds for every cycle")
 
 
 def _n(groups: list[SimGroup]) -> int:
