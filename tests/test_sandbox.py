@@ -173,3 +173,25 @@ def test_a_fork_bomb_hits_the_process_limit(tmp_path):
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO,
                        timeout=60)
     assert "FORK-FAILED" in r.stdout, (r.stdout, r.stderr[-2000:])
+
+
+def test_a_design_directly_in_tmp_is_checked():
+    # a reference in /tmp makes /tmp a read-only path of its front-end sandbox; the private
+    # work directory must not sit under it (it did: "the front end stopped unexpectedly")
+    import tempfile
+
+    from verislice import equiv
+
+    text = "module m(input a, input b, output y);\n  assign y = a & b;\nendmodule\n"
+    paths = []
+    try:
+        for _ in range(2):
+            fd, path = tempfile.mkstemp(suffix=".v", dir="/tmp")
+            os.write(fd, text.encode())
+            os.close(fd)
+            paths.append(path)
+        r = equiv.check(paths[0], paths[1])
+        assert r.verdict == "OK" and r.outputs["y"].verdict == "MATCH", r
+    finally:
+        for p in paths:
+            os.unlink(p)

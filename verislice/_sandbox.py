@@ -144,8 +144,10 @@ def _bind_system() -> list[str]:
     return out
 
 
-#: The working directory of a sandbox that has no directory of the host's: a small tmpfs.
-PRIVATE_WORK = "/tmp/verislice-work"
+#: The working directory of a sandbox that has no directory of the host's: a small tmpfs. At the
+#: top of the sandbox's root, so that no readable path (a reference in /tmp: /tmp bound
+#: read-only) lies above it and blocks the mount.
+PRIVATE_WORK = "/verislice-work"
 
 
 def _bwrap_argv(cwd: Path | None, readable: Sequence[str | os.PathLike[str]],
