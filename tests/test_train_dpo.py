@@ -18,6 +18,7 @@ from peft import LoraConfig
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from trl import DPOConfig, DPOTrainer
 
+from salv_trainer._training import checkpointing_kwarg
 from salv_trainer.training import (
     DPORunConfig,
     SignalAwareDPOTrainer,
@@ -70,7 +71,7 @@ def write_pairs(path, rows):
 def dpo_args(tmp_path, **kw):
     base = dict(output_dir=str(tmp_path / "out"), per_device_train_batch_size=2, max_length=512,
                 report_to=[], beta=0.1, seed=0, disable_tqdm=True, bf16=False,
-                activation_checkpointing=False)
+                **checkpointing_kwarg(False))
     base.update(kw)
     return DPOConfig(**base)
 

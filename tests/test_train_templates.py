@@ -32,6 +32,7 @@ from peft import LoraConfig
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from trl import DPOConfig
 
+from salv_trainer._training import checkpointing_kwarg
 from salv_trainer.masks import MaskAlignmentError, normalize_spans
 from salv_trainer.tiny import CHAT_TEMPLATE, DEFAULT_CORPUS, build_tiny_model, build_tiny_tokenizer, save_tiny
 from salv_trainer.training import DPORunConfig, SignalAwareDPOTrainer, load_pairs, pairs_to_dataset, train_dpo
@@ -324,7 +325,7 @@ def build_trainer(path, rows, tmp_path, tok=None, mask="cone"):
     tok = tok or AutoTokenizer.from_pretrained(path)
     args = DPOConfig(output_dir=str(tmp_path / "tr"), per_device_train_batch_size=2, max_length=1024,
                      report_to=[], beta=0.1, seed=0, disable_tqdm=True, bf16=False,
-                     activation_checkpointing=False)
+                     **checkpointing_kwarg(False))
     tr = SignalAwareDPOTrainer(model=AutoModelForCausalLM.from_pretrained(path), args=args,
                                train_dataset=pairs_to_dataset(rows, tok), processing_class=tok,
                                peft_config=LoraConfig(**LORA), mask_mode=mask)

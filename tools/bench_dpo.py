@@ -50,12 +50,13 @@ def build(model_dir: Path, rows, *, variant: str, seq_len: int, batch: int, out:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOConfig, DPOTrainer
 
+    from salv_trainer._training import checkpointing_kwarg
     from salv_trainer.training import SignalAwareDPOTrainer, pairs_to_dataset
 
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir)
     args = DPOConfig(output_dir=str(out / variant), per_device_train_batch_size=batch, max_length=seq_len + 64,
-                     learning_rate=5e-6, report_to=[], bf16=False, activation_checkpointing=False,
+                     learning_rate=5e-6, report_to=[], bf16=False, **checkpointing_kwarg(False),
                      disable_tqdm=True, dataloader_pin_memory=False)
     lora = LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM")
     kw = dict(model=model, args=args, train_dataset=pairs_to_dataset(rows, tok), processing_class=tok,
