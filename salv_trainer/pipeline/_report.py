@@ -140,7 +140,9 @@ def _aggregate(name: str, seeds: dict[str, Any], keys: dict[str, tuple[str, str]
             list(_per_run(keys, per_seed, "per_problem_outputs", "greedy").values()))
     teach = [v["teacher"] for v in vals if v.get("teacher")]
     if teach:
-        out["teacher"] = {k: mean_ci([t[k] for t in teach if t.get(k) is not None])
+        shares = ("reward_accuracy", "cone_reward_accuracy", "signal_shift_positive")  # in [0, 1]
+        out["teacher"] = {k: mean_ci([t[k] for t in teach if t.get(k) is not None],
+                                     (0.0, 1.0) if k in shares else None)
                           for k in ("reward_accuracy", "reward_margin", "cone_reward_accuracy",
                                     "cone_reward_margin", "chosen_shift", "signal_shift",
                                     "signal_shift_positive")}
