@@ -261,6 +261,14 @@ def test_cli_report_json_and_errors(run, tmp_path):
     assert json.loads(res.stdout)["models"].keys() == results["models"].keys()
     res = cli.invoke(app, ["pipeline", "--config", str(CI_CONFIG), "--output-dir", str(out), "--report"])
     assert res.exit_code == 0 and "SALV:" in res.stdout and "Paired" in res.stdout  # both tables
+    from rich.console import Console
+
+    from salv_trainer.pipeline import render_table
+
+    wide = Console(width=400, record=True)
+    render_table(results, wide)
+    text = wide.export_text()
+    assert "SALV: + partial pairs, cone mask [equal epochs]" in text and "Paired comparisons" in text
     bad = tmp_path / "bad.yaml"
     bad.write_text("sft: {max_step: 3}\n")
     res = cli.invoke(app, ["pipeline", "--config", str(bad)])

@@ -236,6 +236,7 @@ def _p(row: dict[str, Any] | None) -> str:
 def render_table(results: dict[str, Any], console: Any) -> None:
     """One table comparing SFT and every DPO variant (percentages, 95 % intervals), then the
     paired comparisons."""
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(
@@ -256,11 +257,12 @@ def render_table(results: dict[str, Any], console: Any) -> None:
         table.add_column(col, justify=just)
     for name, m in results["models"].items():
         if m["skipped"]:
-            table.add_row(m["label"], "skipped: no pairs", *[""] * (len(cols) - 2))
+            table.add_row(escape(m["label"]), "skipped: no pairs", *[""] * (len(cols) - 2))
             continue
         first = next(iter(m["seeds"].values()))
         cats = first["categories"]
-        cells = [m["label"], _fmt(m["pass1"]), _fmt(m.get("delta_pass1_vs_sft"), signed=True)]
+        # labels are text, not rich markup ("[equal epochs]" would vanish as a tag)
+        cells = [escape(m["label"]), _fmt(m["pass1"]), _fmt(m.get("delta_pass1_vs_sft"), signed=True)]
         cells += [_fmt(m.get("pass1_greedy"))] if greedy else []
         cells += [_fmt(m["output_accuracy"]), _fmt(m.get("delta_outputs_vs_sft"), signed=True)]
         if teacher:
@@ -285,7 +287,7 @@ def render_table(results: dict[str, Any], console: Any) -> None:
     ccols += ["greedy problems a/b only", "p", "greedy outputs a/b only", "p"] if greedy else []
     for col in ccols:
         comp.add_column(col)
-    labels = {n: m["label"] for n, m in results["models"].items()}
+    labels = {n: escape(m["label"]) for n, m in results["models"].items()}
     for r in rows:
         cells = [labels.get(r["a"], r["a"]), labels.get(r["b"], r["b"]),
                  _fmt(r.get("pass1_bootstrap"), signed=True), _p(r.get("pass1_bootstrap")),
