@@ -13,8 +13,9 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@# bubblewrap: the sandbox every run of untrusted Verilog goes through (docs/security.md)
-	@command -v iverilog >/dev/null && command -v dot >/dev/null && command -v bwrap >/dev/null || \
-	  { $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog graphviz bubblewrap; }
+	@# g++: Verilator (the SystemVerilog engine) compiles each simulation to C++
+	@command -v iverilog >/dev/null && command -v dot >/dev/null && command -v bwrap >/dev/null && command -v g++ >/dev/null || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog graphviz bubblewrap g++; }
 	@[ -x $(PIP) ] || python3 -m venv --clear $(VENV)  # also repairs a half-made venv
 	$(PIP) install -q --upgrade pip
 	# the CPU build of torch first: an unpinned torch pulls a multi-GB CUDA build
