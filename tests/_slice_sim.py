@@ -107,7 +107,7 @@ def rtl_cases(root: Path, corpora: Sequence[str] = ("verilog-axis", "darkriscv",
             # module as the flip-flop one (a build picks one of the two)
             mods = sorted(p for p in rtl.glob("*.sv") if p.name not in (
                 "cv32e40p_fp_wrapper.sv", "cv32e40p_register_file_latch.sv"))
-            files, lang, inc = pkgs + mods, "sv", [rtl / "include"]
+            files, lang, inc = pkgs + mods + [_clock_gate(root / corpus)], "sv", [rtl / "include"]
         else:
             mods = sorted(rtl.glob("*.v"))
             files, lang, inc = mods, "verilog", [rtl]
@@ -117,6 +117,21 @@ def rtl_cases(root: Path, corpora: Sequence[str] = ("verilog-axis", "darkriscv",
                     continue
                 out.append(Case(f"{corpus}/{top}", corpus, files, top, inc, lang))
     return out
+
+
+def _clock_gate(root: Path) -> Path:
+    """cv32e40p instantiates a technology clock gate that the corpus leaves out (upstream keeps
+    simulation models apart): a behavioural one of our own, a latch on the enable."""
+    f = root / "harness" / "cv32e40p_clock_gate.sv"
+    f.parent.mkdir(parents=True, exist_ok=True)
+    f.write_text("""module cv32e40p_clock_gate (input logic clk_i, input logic en_i,
+    input logic scan_cg_en_i, output logic clk_o);
+  logic en_latched;
+  always_latch if (!clk_i) en_latched = en_i | scan_cg_en_i;
+  assign clk_o = clk_i & en_latched;
+endmodule
+""", encoding="utf-8")
+    return f
 
 
 def verilogeval_cases(rows: Iterable[tuple[str, dict]], root: Path) -> list[Case]:
