@@ -306,3 +306,13 @@ def test_graph_too_large_to_draw_is_a_clear_error(tmp_path) -> None:
     r = run("graph", f, "-s", "o3", "-o", str(tmp_path / "g.svg"))  # one cone draws fine
     assert r.exit_code == 0, r.output
     assert (tmp_path / "g.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_a_dot_run_past_its_time_limit_gives_the_same_advice(tmp_path) -> None:
+    from verislice import _render
+
+    g = verislice.build_graph(verislice.Source(CHAIN, "c.v"))
+    with pytest.raises(verislice.VerisliceError) as exc:
+        _render.render_image(_render.to_dot(g), tmp_path / "g.svg", timeout=0.001)
+    assert exc.value.message.startswith("Graphviz dot did not finish the picture in 0.001 s: ")
+    assert "--depth N" in exc.value.message
