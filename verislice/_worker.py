@@ -226,6 +226,10 @@ class _Overrun(Exception):
     pass
 
 
+#: Signals a process gets as a whole; kept away from the spawner thread.
+_PROCESS_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
 class _Spawner:
     """Starts worker processes from one long-lived thread.
 
@@ -254,6 +258,12 @@ class _Spawner:
         return box[0]
 
     def _loop(self) -> None:
+        # Signals sent to the whole process (Ctrl-C, a pool's SIGTERM) must reach the main
+        # thread, the only one where Python runs their handlers: delivered to this thread, which
+        # waits on a lock, they would be flagged and never acted on while the main thread sleeps
+        # in a system call (a multiprocessing pool worker then never ends). The workers started
+        # from here inherit the mask and unblock it first thing (``_serve``).
+        signal.pthread_sigmask(signal.SIG_BLOCK, _PROCESS_SIGNALS)
         while True:
             with self._cv:
                 while not self._jobs:
@@ -369,5 +379,6 @@ def _serve() -> None:
 
 
 if __name__ == "__main__":
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _PROCESS_SIGNALS)  # blocked by the spawner thread
     sys.setrecursionlimit(20000)
     _serve()
