@@ -13,11 +13,6 @@ from verislice import Source, VerisliceError
 
 REPO = Path(__file__).resolve().parents[1]
 
-# being rewritten for the vLLM backend (issue 14) while this test was written: it still imports
-# verislice._sandbox.run_limited, public as verislice.untrusted.run_limited
-NOT_YET = {"salv_trainer/eval/_model.py"}
-
-
 def _verislice_imports(path: Path) -> list[tuple[int, str]]:
     """(line, dotted name) of every verislice module or name ``path`` imports."""
     found = []
@@ -34,8 +29,6 @@ def test_salv_trainer_imports_nothing_private_from_verislice() -> None:
     private = []
     for path in sorted((REPO / "salv_trainer").rglob("*.py")):
         rel = path.relative_to(REPO).as_posix()
-        if rel in NOT_YET:
-            continue
         private += [f"{rel}:{line}: {name}" for line, name in _verislice_imports(path)
                     if any(part.startswith("_") for part in name.split("."))]
     assert private == []

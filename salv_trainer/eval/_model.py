@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from verislice._sandbox import run_limited
+from verislice.untrusted import run_limited
 
 from .._executor import make_executor
 from .._paths import refuse_overwrite
