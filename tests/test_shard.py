@@ -132,3 +132,16 @@ def test_sample_shards_merge_to_the_unsharded_output(tmp_path):
     assert res.exit_code == 0, res.output
     # greedy decoding: the same responses whichever chunk (and seed) a prompt fell in
     assert (tmp_path / "merged.jsonl").read_bytes() == (tmp_path / "whole.jsonl").read_bytes()
+
+
+def test_a_shard_with_no_prompts_still_writes_its_file_for_the_merge(tmp_path):
+    # a Slurm array of N tasks over fewer ids than N: some shards are empty; merge-shards must
+    # still find every shard's file
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text(json.dumps({"id": "only", "prompt": "Implement an AND gate."}) + "\n")
+    empty = next(i for i in range(4) if shard_of("only", 4) != i)
+    out = tmp_path / f"s.{empty}.jsonl"
+    res = run("sample", "--model", tmp_path / "no-model", "--prompts", prompts, "-k", "1",
+              "--shard", f"{empty}/4", "--out", out)
+    assert res.exit_code == 0, res.output
+    assert out.exists() and out.read_bytes() == b""

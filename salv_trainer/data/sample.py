@@ -191,6 +191,9 @@ def sample(
     if progress:
         progress(report.skipped, len(rows))
     if not todo:
+        # the file exists even for a shard with no prompts: merge-shards needs every shard's file
+        with JsonlWriter(out, resume=resume):
+            pass
         report.seconds = time.monotonic() - start
         return report
     if model is None and not config.model:
