@@ -393,6 +393,17 @@ def _procs_naming(path: Path) -> list[int]:
     return found
 
 
+def _simulating(path: Path) -> bool:
+    """A vvp simulation runs in ``path``."""
+    for pid in _procs_naming(path):
+        try:
+            if b"vvp" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return True
+        except OSError:
+            continue
+    return False
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupt_kills_every_child_and_removes_temp_dirs(tmp_path, sig):
     tmp = tmp_path / "tmp"  # the run's TMPDIR: every temporary directory it makes is in here
@@ -406,10 +417,12 @@ def test_interrupt_kills_every_child_and_removes_temp_dirs(tmp_path, sig):
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          start_new_session=True)
     try:
+        # wait for the simulation itself (vvp, held by the hanging candidate for up to 60 s):
+        # shorter-lived processes in tmp (the sandbox probe, the compiler) may come and go first
         deadline = time.monotonic() + 60  # front end and compile first; slow on a loaded machine
-        while not _procs_naming(tmp) and time.monotonic() < deadline:  # the simulation runs
+        while not _simulating(tmp) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert _procs_naming(tmp), "the simulation never started"
+        assert _simulating(tmp), "the simulation never started"
         time.sleep(0.5)
         p.send_signal(sig)
         _out, err = p.communicate(timeout=20)
