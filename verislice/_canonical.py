@@ -19,8 +19,9 @@ hierarchical references out of its own module tree, huge memories).
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
 
 import pyslang
@@ -332,7 +333,8 @@ def screen(design: Design, *, allow_file_io: bool = False,
     the top other parameters, which could bring the call to life."""
     problems: list[str] = []
     allowed = ALLOWED_SYSTEM_TASKS | (FILE_TASKS if allow_file_io else frozenset())
-    dead = _dead_branches(design) if dead_stops else []
+    # the elaborated design is walked for dead branches only when a stop call is found at all
+    dead = functools.cache(lambda: _dead_branches(design) if dead_stops else [])
     for tree in design.trees:
         problems += _token_problems(tree, allowed, dead)
     problems += reach_problems(design.trees)
@@ -391,7 +393,7 @@ def _in(tok, ranges: list[tuple[object, int, int]]) -> bool:
 
 
 def _token_problems(tree: syntax.SyntaxTree, allowed: frozenset[str],
-                    dead: list[tuple[object, int, int]] = ()) -> list[str]:
+                    dead: Callable[[], list[tuple[object, int, int]]] = list) -> list[str]:
     files: list[str] = []
     others: list[str] = []
     stops: list[str] = []
@@ -408,7 +410,7 @@ def _token_problems(tree: syntax.SyntaxTree, allowed: frozenset[str],
         if isinstance(node, parsing.Token):
             if node.kind == parsing.TokenKind.SystemIdentifier:
                 name = node.valueText
-                if name in SIMULATION_CONTROL and _in(node, dead):
+                if name in SIMULATION_CONTROL and _in(node, dead()):
                     return True  # a check of the parameters that never fires
                 if name not in allowed:
                     bucket = (files if name in FILE_TASKS else stops if name in SIMULATION_CONTROL
