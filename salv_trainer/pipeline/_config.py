@@ -147,6 +147,10 @@ class PipelineConfig:
     output_dir: str = "runs/mini"
     seeds: tuple[int, ...] = (0,)
     threads: int = 0  # torch intra-op threads for training and sampling (0: torch's default)
+    workers: int = 1
+    """Processes that run independent stages at once (sweep points, DPO runs, evaluations and
+    teacher-forced metrics of different models), each with ``max(1, threads // workers)`` torch
+    threads. 1: everything in this process, one stage after another. Results do not depend on it."""
     synth: SynthConfig = field(default_factory=SynthConfig)
     model: TinyModelConfig = field(default_factory=TinyModelConfig)
     sft: SFTRunConfig = field(default_factory=_sft_default)
@@ -184,6 +188,8 @@ class PipelineConfig:
             raise ConfigError("output_dir is required")
         if self.threads < 0:
             raise ConfigError(f"threads must be >= 0, got {self.threads}")
+        if self.workers < 1:
+            raise ConfigError(f"workers must be >= 1, got {self.workers}")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ConfigError(f"seeds must be a non-empty list of distinct integers, got {list(self.seeds)}")
         self.synth.validate()
