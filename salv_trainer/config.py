@@ -27,44 +27,58 @@ from typing import Any, TypeVar
 
 from .errors import SalvError
 
-__all__ = ["ConfigError", "DPORunConfig", "SFTRunConfig", "load_config"]
+__all__ = ["ConfigError", "DPORunConfig", "SFTRunConfig", "load_config", "setting", "with_default"]
 
 
 class ConfigError(SalvError, ValueError):
     """A configuration file or value is invalid (the message names the key)."""
 
 
-def _f(default: Any, help: str, **kw: Any) -> Any:  # noqa: A002 - mirrors argparse's name
-    return field(default=default, metadata={"help": help, **kw})
+def setting(default: Any, help: str, **meta: Any) -> Any:  # noqa: A002 - mirrors argparse's name
+    """A config field with its ``salv-train`` help text (``metadata["help"]``). Other metadata
+    the command line reads (:mod:`salv_trainer.cli._flags`): ``short`` (e.g. ``"-t"``), ``flag``
+    (the long name when it is not ``--field-name``, e.g. ``"--no-cones"`` for a switch that
+    turns the field off)."""
+    return field(default=default, metadata={"help": help, **meta})
+
+
+def with_default(cls: type, name: str, default: Any, note: str = "") -> Any:
+    """Field ``name`` of dataclass ``cls`` again, with another ``default`` (its help text
+    followed by ``note``), for a subclass whose stage wants another default."""
+    base = cls.__dataclass_fields__[name]
+    meta = dict(base.metadata)
+    if note:  # "Sampling temperature." + "[paper: ...]" -> "Sampling temperature [paper: ...]."
+        meta["help"] = f"{meta['help'].removesuffix('.')} {note}."
+    return field(default=default, metadata=meta)
 
 
 @dataclass
 class _Common:
-    model: str = _f("", "Model directory (Hugging Face layout) or hub id of the policy.")
-    output_dir: str = _f("", "Where checkpoints, the final weights/adapter and train_log.jsonl go.")
-    learning_rate: float = _f(5e-6, "Peak learning rate [paper: DPO 5e-6].")
-    lr_scheduler: str = _f("cosine", "Learning-rate schedule (transformers name: cosine, linear, constant...) "
+    model: str = setting("", "Model directory (Hugging Face layout) or hub id of the policy.")
+    output_dir: str = setting("", "Where checkpoints, the final weights/adapter and train_log.jsonl go.")
+    learning_rate: float = setting(5e-6, "Peak learning rate [paper: DPO 5e-6].")
+    lr_scheduler: str = setting("cosine", "Learning-rate schedule (transformers name: cosine, linear, constant...) "
                            "[paper: cosine, for DPO].")
-    warmup_ratio: float = _f(0.1, "Fraction of the steps spent warming the learning rate up "
+    warmup_ratio: float = setting(0.1, "Fraction of the steps spent warming the learning rate up "
                              "[released config: DPO 0.1; not in the paper's text].")
-    num_train_epochs: float = _f(1.0, "Epochs over the data (ignored when max_steps > 0) "
+    num_train_epochs: float = setting(1.0, "Epochs over the data (ignored when max_steps > 0) "
                                  "[paper: DPO about 1 epoch, 7000 steps].")
-    max_steps: int = _f(-1, "Stop after this many optimizer steps (-1: run the epochs).")
-    per_device_batch_size: int = _f(1, "Rows per device per forward pass [project default; paper: global "
+    max_steps: int = setting(-1, "Stop after this many optimizer steps (-1: run the epochs).")
+    per_device_batch_size: int = setting(1, "Rows per device per forward pass [project default; paper: global "
                                     "batch 64].")
-    gradient_accumulation_steps: int = _f(1, "Forward passes per optimizer step (global batch = this x batch x "
+    gradient_accumulation_steps: int = setting(1, "Forward passes per optimizer step (global batch = this x batch x "
                                           "devices) [project default; paper: global batch 64].")
-    max_length: int = _f(2048, "Cutoff in tokens for prompt + response (longer rows are truncated at the end) "
+    max_length: int = setting(2048, "Cutoff in tokens for prompt + response (longer rows are truncated at the end) "
                          "[paper: 2048].")
-    logging_steps: int = _f(10, "Log metrics every N steps.")
-    save_steps: int = _f(500, "Write a checkpoint every N steps.")
-    save_total_limit: int = _f(3, "Keep at most this many checkpoints.")
-    seed: int = _f(0, "Random seed (data order, adapter initialisation) [project default].")
-    bf16: bool = _f(False, "Train in bfloat16 mixed precision (GPUs).")
-    gradient_checkpointing: bool = _f(False, "Trade compute for memory.")
-    resume: str = _f("", "Resume: 'latest' (newest checkpoint in output_dir) or a checkpoint directory.")
-    system_prompt: str = _f("", "System prompt of the chat template ('' = the project's default).")
-    report_to: str = _f("none", "Where transformers reports metrics (none, tensorboard, wandb...).")
+    logging_steps: int = setting(10, "Log metrics every N steps.")
+    save_steps: int = setting(500, "Write a checkpoint every N steps.")
+    save_total_limit: int = setting(3, "Keep at most this many checkpoints.")
+    seed: int = setting(0, "Random seed (data order, adapter initialisation) [project default].")
+    bf16: bool = setting(False, "Train in bfloat16 mixed precision (GPUs).")
+    gradient_checkpointing: bool = setting(False, "Trade compute for memory.")
+    resume: str = setting("", "Resume: 'latest' (newest checkpoint in output_dir) or a checkpoint directory.")
+    system_prompt: str = setting("", "System prompt of the chat template ('' = the project's default).")
+    report_to: str = setting("none", "Where transformers reports metrics (none, tensorboard, wandb...).")
 
     def validate(self) -> None:
         if not self.model:
@@ -92,10 +106,10 @@ class SFTRunConfig(_Common):
     and ``reference`` (Verilog); the target is :func:`salv_trainer.prompts.format_response`.
     """
 
-    data: str = _f("", "Training JSONL: prompt (+ module_header) and reference per row.")
-    learning_rate: float = _f(1e-5, "Peak learning rate [paper: SFT 1e-5].")
-    num_train_epochs: float = _f(2.0, "Epochs over the data (ignored when max_steps > 0) [paper: SFT 2 epochs].")
-    warmup_ratio: float = _f(0.03, "Fraction of the steps spent warming the learning rate up "
+    data: str = setting("", "Training JSONL: prompt (+ module_header) and reference per row.")
+    learning_rate: float = setting(1e-5, "Peak learning rate [paper: SFT 1e-5].")
+    num_train_epochs: float = setting(2.0, "Epochs over the data (ignored when max_steps > 0) [paper: SFT 2 epochs].")
+    warmup_ratio: float = setting(0.03, "Fraction of the steps spent warming the learning rate up "
                              "[project default; not in the paper].")
 
     def validate(self) -> None:
@@ -112,18 +126,18 @@ class DPORunConfig(_Common):
     the warm-up come from the released training configs (see the module docstring).
     """
 
-    pairs: str = _f("", "Pairs JSONL from `salv-train pairs` (chosen/rejected + spans).")
-    mask: str = _f("cone", "Which response tokens enter the loss: cone (paper), full (standard DPO), "
+    pairs: str = setting("", "Pairs JSONL from `salv-train pairs` (chosen/rejected + spans).")
+    mask: str = setting("cone", "Which response tokens enter the loss: cone (paper), full (standard DPO), "
                    "inverse (released code's behaviour).")
-    kinds: str = _f("complete,partial", "Pair kinds to train on, comma-separated: complete, partial.")
-    beta: float = _f(0.1, "DPO temperature beta [released config; not in the paper's text].")
-    loss_type: str = _f("sigmoid", "TRL DPO loss [paper: sigmoid, Eq. 2].")
-    lora_r: int = _f(8, "LoRA rank [released config; the paper says LoRA, not the rank].")
-    lora_alpha: int = _f(16, "LoRA alpha [released config].")
-    lora_dropout: float = _f(0.0, "LoRA dropout [project default; in neither].")
-    lora_target: str = _f("all-linear", "LoRA target modules: all-linear or comma-separated names "
+    kinds: str = setting("complete,partial", "Pair kinds to train on, comma-separated: complete, partial.")
+    beta: float = setting(0.1, "DPO temperature beta [released config; not in the paper's text].")
+    loss_type: str = setting("sigmoid", "TRL DPO loss [paper: sigmoid, Eq. 2].")
+    lora_r: int = setting(8, "LoRA rank [released config; the paper says LoRA, not the rank].")
+    lora_alpha: int = setting(16, "LoRA alpha [released config].")
+    lora_dropout: float = setting(0.0, "LoRA dropout [project default; in neither].")
+    lora_target: str = setting("all-linear", "LoRA target modules: all-linear or comma-separated names "
                           "[released config: all linear layers].")
-    precompute_ref_log_probs: bool = _f(False, "Compute the reference log-probs once before training.")
+    precompute_ref_log_probs: bool = setting(False, "Compute the reference log-probs once before training.")
 
     def validate(self) -> None:
         from .masks import MASK_MODES

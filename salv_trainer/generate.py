@@ -29,6 +29,7 @@ from typing import Any
 
 from verislice import VerisliceError
 
+from ._sampling import SamplingSettings
 from .prompts import render_prompt
 
 __all__ = ["GenerationError", "SamplingConfig", "generate", "load_model", "load_tokenizer"]
@@ -41,35 +42,21 @@ class GenerationError(VerisliceError):
     """A model cannot be loaded or run with the given settings (CLI: message, exit status 2)."""
 
 
-@dataclass(frozen=True)
-class SamplingConfig:
-    """Sampling settings, recorded as they are in every output that used them."""
+@dataclass(kw_only=True)
+class SamplingConfig(SamplingSettings):
+    """The settings of one :func:`generate` call: ``n`` responses per prompt drawn with the
+    :class:`~salv_trainer._sampling.SamplingSettings` (temperature, top-p, ...), recorded as they
+    are in every output that used them (:meth:`to_json`)."""
 
     n: int = 1
-    temperature: float = 0.0
-    top_p: float = 0.95
-    max_new_tokens: int = 1024
-    seed: int = 0
-    batch_size: int = 8
-    backend: str = "transformers"
 
     def check(self) -> None:
         if self.n < 1:
             raise GenerationError(f"n must be at least 1, got {self.n}")
-        if self.temperature < 0:
-            raise GenerationError(f"temperature must be >= 0, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise GenerationError(f"top_p must be in (0, 1], got {self.top_p}")
-        if self.max_new_tokens < 1:
-            raise GenerationError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}")
-        if self.batch_size < 1:
-            raise GenerationError(f"batch_size must be at least 1, got {self.batch_size}")
-        if self.backend not in ("transformers", "vllm"):
-            raise GenerationError(f"unknown backend '{self.backend}' (transformers, vllm)")
+        super().check()
 
     def to_json(self) -> dict[str, Any]:
-        return {"n": self.n, "temperature": self.temperature, "top_p": self.top_p,
-                "max_new_tokens": self.max_new_tokens, "seed": self.seed, "backend": self.backend}
+        return {"n": self.n, **self.sampling_json()}
 
 
 def load_tokenizer(path: str | os.PathLike[str]) -> Any:
@@ -134,24 +121,21 @@ def generate(
     tokenizer: Any,
     prompts: Sequence[Messages],
     *,
-    n: int = 1,
-    temperature: float = 0.0,
-    top_p: float = 0.95,
-    max_new_tokens: int = 1024,
-    seed: int = 0,
-    batch_size: int = 8,
-    backend: str = "transformers",
     progress: Progress | None = None,
+    **settings: Any,
 ) -> list[list[str]]:
     """``n`` responses (decoded assistant text, special tokens removed) for each chat in ``prompts``.
 
+    ``settings`` are the fields of :class:`SamplingConfig`, by keyword, with its defaults:
+    ``n=1, temperature=0.0, top_p=0.95, max_new_tokens=1024, seed=0, batch_size=8,
+    backend="transformers"`` (an unknown name is a ``TypeError``).
     ``progress(done, total)`` is called after each batch (counted in sequences).
     """
-    cfg = SamplingConfig(n, temperature, top_p, max_new_tokens, seed, batch_size, backend)
+    cfg = SamplingConfig(**settings)
     cfg.check()
     if not prompts:
         return []
-    if backend == "vllm":
+    if cfg.backend == "vllm":
         return _generate_vllm(model, prompts, cfg, progress)
     texts = [render_prompt(tokenizer, list(m)) for m in prompts]
     return _generate_hf(model, tokenizer, texts, cfg, progress)

@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._executor import Executor, LocalExecutor
-from .._vllm import VllmSettings
+from .._sampling import GenerationSettings, SamplingSettings
 from .._paths import refuse_overwrite
 from .._shard import Shard
+from ..config import setting, with_default
 from ..prompts import DEFAULT_SYSTEM, build_messages
 from ._errors import DataError
 from ._jsonl import JsonlWriter, done_ids, read_rows
@@ -38,48 +39,34 @@ from ._jsonl import JsonlWriter, done_ids, read_rows
 __all__ = ["SampleConfig", "SampleReport", "load_engine", "messages_of", "sample", "sample_chunk"]
 
 
-@dataclass
-class SampleConfig(VllmSettings):
-    """Options of :func:`sample` (and of ``salv-train sample``); the vLLM engine settings
-    (``tensor_parallel_size``, ``lora``, ...) are :class:`~salv_trainer._vllm.VllmSettings`'."""
+@dataclass(kw_only=True)
+class SampleConfig(GenerationSettings):
+    """Options of :func:`sample` (and of ``salv-train sample``, whose flags are these fields).
+    The sampling, dtype and vLLM engine settings (``temperature``, ``top_p``, ...,
+    ``tensor_parallel_size``, ``lora``) are :class:`~salv_trainer._sampling.GenerationSettings`';
+    ``sample`` draws at T=1.0 by default."""
 
-    model: str = ""
-    """Local model directory (Hugging Face layout, or a PEFT adapter directory)."""
-    k: int = 5
-    """Responses per prompt [paper: 5 candidates per prompt]."""
-    temperature: float = 1.0
-    """Sampling temperature (0 = greedy: one answer repeated k times) [released scripts: 1.0;
-    not in the paper's text]."""
-    top_p: float = 0.95
-    """Nucleus sampling mass [released scripts: 0.95; not in the paper's text]."""
-    max_new_tokens: int = 1024
-    seed: int = 0
-    batch_size: int = 8
-    """Sequences per ``generate`` call."""
-    backend: str = "transformers"
-    """``transformers`` or ``vllm`` (when installed)."""
-    chunk_size: int = 16
-    """Prompts per chunk (the unit that is written, and redone after an interruption)."""
-    device: str | None = None
-    """``cpu``/``cuda``; default: cuda when available."""
-    dtype: str | None = None
-    """``float32``, ``bfloat16`` or ``float16``; default: the checkpoint's."""
-    system: str = DEFAULT_SYSTEM
-    """System prompt of the shared template."""
-    limit: int | None = None
-    """Sample only the first ``limit`` prompts of the file."""
-    shard: Shard | None = None
-    """Sample only this shard's prompts (``--shard I/N``, after ``limit``; ``None``: all)."""
-    replicas: int | None = None
-    """``--executor ray``: data-parallel replicas, one engine each (default: as many as the
-    cluster's GPUs allow, else one)."""
-    gpus_per_replica: float | None = None
-    """``--executor ray``: GPUs each replica holds (default: ``tensor_parallel_size`` with vLLM
-    when above 1, else 1 when the cluster has GPUs, else 0)."""
+    model: str = setting("", "Local model directory (Hugging Face layout or PEFT adapter).", short="-m")
+    k: int = setting(5, "Responses per prompt [paper: 5 candidates per prompt].", flag="-k")
+    temperature: float = with_default(SamplingSettings, "temperature", 1.0,
+                                      "[released scripts: 1.0; not in the paper's text]")
+    top_p: float = with_default(SamplingSettings, "top_p", 0.95,
+                                "[released scripts: 0.95; not in the paper's text]")
+    chunk_size: int = setting(16, "Prompts per chunk (the unit that is written, and redone after an "
+                                  "interruption).")
+    device: str | None = setting(None, "cpu or cuda (default: cuda when available); transformers only.")
+    system: str = setting(DEFAULT_SYSTEM, "System prompt of the shared template.")
+    limit: int | None = setting(None, "Sample only the first N prompts.")
+    shard: Shard | None = setting(None, "Sample only this shard's prompts (--shard I/N, after limit; "
+                                        "None: all).")
+    replicas: int | None = setting(None, "--executor ray: data-parallel replicas, one engine each "
+                                         "(default: one per GPU of the cluster, else 1).")
+    gpus_per_replica: float | None = setting(None, "--executor ray: GPUs each replica holds (default: "
+                                                   "--tensor-parallel-size with --backend vllm, else 1 "
+                                                   "when the cluster has GPUs, else 0).")
 
     def sampling_json(self) -> dict[str, Any]:
-        doc = {"model": self.model, "k": self.k, "temperature": self.temperature, "top_p": self.top_p,
-               "max_new_tokens": self.max_new_tokens, "seed": self.seed, "backend": self.backend}
+        doc = {"model": self.model, "k": self.k, **super().sampling_json()}
         if self.lora:
             doc["lora"] = self.lora
         return doc
