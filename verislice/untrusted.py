@@ -13,6 +13,7 @@ the caller's process. ::
     cones, error = output_cones(code)        # character spans of every output's cone
     with sandbox_dir() as d:                 # any tool on untrusted text: bubblewrap + limits
         r = run_limited(["iverilog", "-o", "a.vvp", "a.v"], d, timeout=30)
+    errors = icarus_errors(texts)            # many designs per iverilog run, each error blamed
 
 A design is preprocessed once into a *canonical text* (macros expanded, `` `ifdef`` resolved,
 every directive removed, includes inlined only from the ``include_dirs``), and every tool must
@@ -27,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from . import _worker
+from ._blame import Attempt, Blame, blame_batch, icarus_errors
 from ._frontend import Port, Source
 from ._jobs import Screened
 from ._sandbox import (
@@ -42,7 +44,7 @@ from ._sandbox import (
 
 __all__ = ["DEFAULT_FILE_SIZE_MB", "SANDBOX_ENV", "RunResult", "SandboxUnavailable", "kill_all", "Screened",
            "describe_design", "output_cones", "require_sandbox", "run_limited", "sandbox_dir",
-           "screen_designs", "FRONTEND_TIMEOUT"]
+           "screen_designs", "FRONTEND_TIMEOUT", "Attempt", "Blame", "blame_batch", "icarus_errors"]
 
 #: Wall-clock limit of the front end of one design (seconds).
 FRONTEND_TIMEOUT = 30.0

@@ -2,8 +2,8 @@
 
 A reference must parse and elaborate with :func:`verislice.load`, expose exactly the outputs its
 spec lists (names and widths), and compile in Icarus Verilog. Icarus runs once per batch of
-problems (every module renamed at the syntax level with its own prefix); a failing batch is
-retried problem by problem so that each failure is reported against its problem.
+problems (:func:`verislice.untrusted.icarus_errors`: every module renamed at the syntax level with
+its own prefix); a reference is reported only when it also fails alone, with that run's messages.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import verislice
-from verislice import rename_modules
-from verislice.untrusted import run_limited, sandbox_dir
+from verislice.untrusted import RunResult, icarus_errors
 
 from ._generate import Problem
 
@@ -44,18 +43,10 @@ def _frontend_problems(p: Problem) -> str | None:
     return None
 
 
-def _icarus(texts: Sequence[str], timeout: float) -> tuple[bool, str]:
-    with sandbox_dir("salv-synth-") as tmp:
-        files = []
-        for i, text in enumerate(texts):
-            path = tmp / f"ref{i}.v"
-            path.write_text(text)
-            files.append(path.name)
-        res = run_limited(["iverilog", "-g2012", "-o", "check.vvp", *files], tmp, timeout=timeout)
-    msg = (res.stderr or res.stdout).strip()
+def _message(res: RunResult) -> str:
     if res.timed_out:
-        return False, "iverilog timed out"
-    return res.returncode == 0 and not msg, msg
+        return "iverilog timed out"
+    return (res.stderr or res.stdout).strip()
 
 
 def check_references(
@@ -73,12 +64,10 @@ def check_references(
             good.append(p)
     for i in range(0, len(good), batch):
         chunk = good[i:i + batch]
-        texts = [rename_modules(p.reference, f"p{j}_") for j, p in enumerate(chunk)]
-        ok, _ = _icarus(texts, timeout)
-        if ok:
-            continue
-        for p in chunk:
-            ok, msg = _icarus([p.reference], timeout)
-            if not ok:
-                bad.append(ReferenceProblem(p.id, f"iverilog: {msg or 'failed'}"))
+        # strict: a warning fails a reference too; every message names the file ref0.v
+        runs = icarus_errors([p.reference for p in chunk], args=("-g2012", "-o", "check.vvp"),
+                             timeout=timeout, strict=True, names=["ref0.v"] * len(chunk),
+                             tmp_prefix="salv-synth-")
+        bad += [ReferenceProblem(p.id, f"iverilog: {_message(r) or 'failed'}")
+                for p, r in zip(chunk, runs) if r is not None]
     return bad

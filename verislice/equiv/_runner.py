@@ -2,8 +2,9 @@
 
 * Compile: iverilog on the testbench, every reference and every candidate (one file each). When it
   fails, the errors are attributed to files (and testbench lines to their candidate); those
-  candidates get COMPILE_ERROR and the rest is compiled again. Errors nobody can be blamed for
-  split the batch in halves.
+  candidates get COMPILE_ERROR and the rest is compiled again (the loop of
+  :func:`verislice._blame.blame_batch`). Errors nobody can be blamed for split the batch in
+  halves.
 * Verilator (``engine="verilator"``, :mod:`._verilator`) builds the same testbench into a C++
   binary instead; blame is found the same way (its messages name files and lines too), a design
   alone is checked with Verilator's front end only (no C++ build).
@@ -25,6 +26,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._blame import LOCATED, Attempt, blame_batch
 from .._sandbox import RunResult, run_limited, sandbox_dir
 from . import _verilator
 from ._batch import SimCandidate, SimGroup
@@ -35,8 +37,6 @@ from ._wrapper import TB_TOP, Layout, build_testbench, stimulus_hex
 
 __all__ = ["BatchOutcome", "run_batch"]
 
-# iverilog: `file.v:12: ...`; Verilator: `%Error: file.v:12:5: ...` (`%Error-CODE: ...`)
-_LOC = re.compile(r"^(?:%Error[-\w]*: )?(?P<file>[^:\s]+\.v):(?P<line>\d+):", re.MULTILINE)
 _COCOTB_DIR = Path(__file__).with_name("_cocotb")
 _COCOTB_MODULE = "verislice_equiv_cocotb"
 
@@ -252,78 +252,89 @@ def _compile(groups: list[SimGroup], options: EquivOptions, out: BatchOutcome,
              d: Path) -> list[SimGroup] | None:
     """Compile, dropping candidates that fail; None when the batch was split instead.
 
-    Compiler messages only suggest whom to blame: a candidate gets COMPILE_ERROR only when it
-    also fails compiled alone with its reference, so no text can make a neighbour fail."""
+    Compiler messages only suggest whom to blame (:func:`verislice._blame.blame_batch`): a
+    reference is blamed when it fails alone (its candidates leave with it, unblamed), a candidate
+    gets COMPILE_ERROR only when it also fails compiled alone with its reference, so no text can
+    make a neighbour fail. The batch's designs are ``("ref", gid)`` and the candidates' keys."""
+    by_gid = {g.gid: g for g in groups}
+    cands = {c.key: (g, c) for g in groups for c in g.cands}
+    designs = [k for g in groups for k in (("ref", g.gid), *(c.key for c in g.cands))]
     first = True
-    while True:
-        r, layout, nonce, owner = _try_compile(groups, options, d, out, simulate=first)
+    last: tuple[RunResult, dict[str, object]] | None = None  # the last failed compile
+
+    def batch_groups(keys: list[tuple]) -> list[SimGroup]:
+        keep = set(keys)
+        return [g.with_cands([c for c in g.cands if c.key in keep]) for g in groups
+                if ("ref", g.gid) in keep]
+
+    def attempt(keys: list[tuple]) -> Attempt[tuple]:
+        nonlocal first, last
+        batch = batch_groups(keys)
+        r, layout, nonce, owner = _try_compile(batch, options, d, out, simulate=first)
         if r.ok and _artifact(options, d).exists():
             if not first:
-                _write(d / "stim.hex", stimulus_hex(groups, layout, options.cycles))
+                _write(d / "stim.hex", stimulus_hex(batch, layout, options.cycles))
                 _write(d / ".nonce", nonce)
-            return groups
-        first = False
-        text = (r.stderr + "\n" + r.stdout).strip()
-        suspects: set[tuple[int, int]] = set()
-        ref_suspects: set[int] = set()
-        for line in text.splitlines():
-            m = _LOC.match(line)
+            first = False
+            return Attempt(True)
+        first, last = False, (r, owner)
+        named: set[tuple] = set()
+        for line in ([] if r.timed_out else (r.stderr + "\n" + r.stdout).splitlines()):
+            m = LOCATED.match(line)
             if not m or ": warning:" in line or line.startswith("%Warning"):  # never blames
                 continue
             f, ln = m["file"], int(m["line"])
             who = layout.line_owner.get(ln) if f == "tb.v" else owner.get(f)
             if isinstance(who, SimCandidate):
-                suspects.add(who.key)
-            elif isinstance(who, tuple) and len(who) == 2 and who[0] == "ref":
-                ref_suspects.add(who[1])
-            elif isinstance(who, tuple):
-                suspects.add(who)
-        if r.timed_out:
-            suspects, ref_suspects = set(), set()
-        by_gid = {g.gid: g for g in groups}
-        blamed: dict[tuple[int, int], str] = {}
-        ref_blamed: set[int] = set()
-        for gid in sorted(ref_suspects):
-            error = _alone_error(by_gid[gid].with_cands([]), options)
-            if error is not None:
-                out.ref_errors[gid] = (f"reference {by_gid[gid].ref_name} does not compile with "
-                                       f"{_tool(options)}:\n{error}")
-                ref_blamed.add(gid)
-                if options.engine != "verilator":
-                    out.icarus_refused.add(gid)
-        for g in groups:
-            for c in g.cands:
-                if c.key in suspects and g.gid not in ref_blamed:
-                    error = _alone_error(g.with_cands([c]), options)
-                    if error is not None:
-                        blamed[c.key] = error
-                        out.results[c.key] = CandidateResult(COMPILE_ERROR, error, name=c.name,
-                                                             top=c.top)
-        if blamed or ref_blamed:
-            groups = [g.with_cands([c for c in g.cands if c.key not in blamed])
-                      for g in groups if g.gid not in ref_blamed]
-            if not groups:
-                return []
-            continue
-        # nobody to blame: split, or blame the only one left
-        n = _ncands(groups)
-        detail = "timed out" if r.timed_out else (text.splitlines()[-1] if text else
-                                                  f"exit code {r.returncode}")
-        if n > 1:
-            for part in _split(groups):
-                _run(part, options, out, set())
-            return None
-        if n == 1:
-            g = groups[0]
-            c = g.cands[0]
-            verdict = TIMEOUT if r.timed_out else COMPILE_ERROR
-            out.results[c.key] = CandidateResult(
-                verdict, _clean(f"{_tool(options)}: {text or detail}"[:4000], owner), name=c.name,
-                top=c.top)
-            return []
-        for g in groups:
-            out.ref_errors[g.gid] = f"reference {g.ref_name} does not compile: {detail}"
+                named.add(who.key)
+            elif isinstance(who, tuple):  # ("ref", gid), or a candidate's key (testbench lines)
+                named.add(who)
+        return Attempt(False, frozenset(named))
+
+    def alone(key: tuple) -> str | None:
+        if key[0] == "ref":
+            return _alone_error(by_gid[key[1]].with_cands([]), options)
+        g, c = cands[key]
+        return _alone_error(g.with_cands([c]), options)
+
+    def candidates_of(key: tuple) -> list[tuple]:
+        return [c.key for c in by_gid[key[1]].cands] if key[0] == "ref" else []
+
+    found = blame_batch(designs, attempt, alone, split=False, dependents=candidates_of)
+    for key, error in found.errors.items():
+        if key[0] == "ref":
+            out.ref_errors[key[1]] = (f"reference {by_gid[key[1]].ref_name} does not compile "
+                                      f"with {_tool(options)}:\n{error}")
+            if options.engine != "verilator":
+                out.icarus_refused.add(key[1])
+        else:
+            c = cands[key][1]
+            out.results[c.key] = CandidateResult(COMPILE_ERROR, error, name=c.name, top=c.top)
+    groups = batch_groups(found.left)
+    if not found.stuck:
+        return groups
+    # nobody to blame: split, or blame the only one left
+    assert last is not None
+    r, owner = last
+    text = (r.stderr + "\n" + r.stdout).strip()
+    n = _ncands(groups)
+    detail = "timed out" if r.timed_out else (text.splitlines()[-1] if text else
+                                              f"exit code {r.returncode}")
+    if n > 1:
+        for part in _split(groups):
+            _run(part, options, out, set())
+        return None
+    if n == 1:
+        g = groups[0]
+        c = g.cands[0]
+        verdict = TIMEOUT if r.timed_out else COMPILE_ERROR
+        out.results[c.key] = CandidateResult(
+            verdict, _clean(f"{_tool(options)}: {text or detail}"[:4000], owner), name=c.name,
+            top=c.top)
         return []
+    for g in groups:
+        out.ref_errors[g.gid] = f"reference {g.ref_name} does not compile: {detail}"
+    return []
 
 
 def _alone_error(group: SimGroup, options: EquivOptions) -> str | None:
