@@ -36,7 +36,7 @@ class SamplingSettings:
     seed: int = setting(0, "Sampling seed (runs are reproducible for the same seed and settings).")
     batch_size: int = setting(8, "Sequences per generate call.")
     backend: str = setting("transformers", "transformers (HF generate), or vllm (pip install -e "
-                                           "'.\\[vllm]'; one engine per process, options "
+                                           "'.[vllm]'; one engine per process, options "
                                            "--tensor-parallel-size ... below).")
 
     def check(self) -> None:

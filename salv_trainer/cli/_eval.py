@@ -4,25 +4,19 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from contextlib import contextmanager
-from typing import Optional
+from pathlib import Path
+from typing import NoReturn, Optional
 
 import typer
 
 from ..eval._model import EvalConfig
 from . import _engine
 from ._app import app
+from ._common import print_json, progress_bars, quiet_libraries, run
+from ._flags import Flags
 
-
-def _default(name: str):
-    return EvalConfig.__dataclass_fields__[name].default
-
-
-def _help(name: str) -> str:
-    """An option's help text: the metadata of the EvalConfig field it sets."""
-    return EvalConfig.__dataclass_fields__[name].metadata["help"]
+_INTERRUPTED = "interrupted: finished verdicts are in the cache; rerun the same command to resume"
 
 _EPILOG = """
 [bold]Examples[/bold]
@@ -66,120 +60,105 @@ def _ks(text: str) -> tuple[int, ...]:
     return ks
 
 
-@app.command("eval", epilog=_EPILOG)
-def eval_command(
-    benchmark: Optional[str] = typer.Option(None, "--benchmark", "-b", help=_help("benchmark") + " Required unless --protocol."),
-    data: Optional[str] = typer.Option(None, "--data", help=_help("data")),
-    model: Optional[str] = typer.Option(None, "--model", help=_help("model")),
-    responses: Optional[str] = typer.Option(None, "--responses", help=_help("responses")),
-    canonical: bool = typer.Option(False, "--canonical", help="Score each task's reference solution (harness/simulator self-check)."),
-    n: Optional[int] = typer.Option(None, "-n", help=_help("n") + " With --responses: responses every "
-                                    "task must have (default 1). With --protocol: default 20."),
-    k: Optional[str] = typer.Option(None, "-k", help=_help("k") + " Default 1; --protocol: 1,5,10."),
-    temperature: Optional[float] = typer.Option(None, "--temperature", "-t", help=_help("temperature") + " Default 0."),
-    top_p: float = typer.Option(_default("top_p"), "--top-p", help=_help("top_p")),
-    max_new_tokens: int = typer.Option(_default("max_new_tokens"), "--max-new-tokens", help=_help("max_new_tokens")),
-    seed: int = typer.Option(_default("seed"), "--seed", help=_help("seed")),
-    batch_size: int = typer.Option(_default("batch_size"), "--batch-size", help=_help("batch_size")),
-    backend: str = typer.Option(_default("backend"), "--backend", help=_help("backend")),
-    dtype: Optional[str] = typer.Option(None, "--dtype", help=_help("dtype")),
-    lora: Optional[str] = _engine.LORA,
-    tensor_parallel_size: int = _engine.TENSOR_PARALLEL,
-    gpu_memory_utilization: float = _engine.GPU_MEMORY,
-    max_model_len: Optional[int] = _engine.MAX_MODEL_LEN,
-    enable_prefix_caching: bool = _engine.PREFIX_CACHING,
-    enforce_eager: bool = _engine.ENFORCE_EAGER,
-    jobs: int = typer.Option(_default("jobs"), "--jobs", "-j", help=_help("jobs")),
-    executor: str = typer.Option(_default("executor"), "--executor", help=_help("executor")),
-    ray_address: Optional[str] = typer.Option(None, "--ray-address", help=_help("ray_address")),
-    shard: Optional[str] = typer.Option(None, "--shard", help=_help("shard")),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help=_help("timeout")),
-    fail_fast: bool = typer.Option(True, "--fail-fast/--no-fail-fast", help=_help("fail_fast")),
-    task: Optional[list[str]] = typer.Option(None, "--task", help=_help("task_ids")),
-    limit: Optional[int] = typer.Option(None, "--limit", help=_help("limit")),
-    json_out: Optional[str] = typer.Option(None, "--json", help=_help("json_path")),
-    cache: Optional[str] = typer.Option(None, "--cache", help=_help("cache")),
-    no_cache: bool = typer.Option(False, "--no-cache", help=_help("use_cache")),
-    save_responses: Optional[str] = typer.Option(None, "--save-responses", help=_help("save_responses")),
-    details: bool = typer.Option(False, "--details", help="Also print a per-task table."),
-    allow_missing: bool = typer.Option(False, "--allow-missing", help=_help("allow_missing")),
-    protocol: Optional[str] = typer.Option(None, "--protocol", help="Run a whole evaluation protocol "
-                                           "for --model: 'paper' = the grid of the paper's Tables 1 "
-                                           "and 2 (see docs/eval.md)."),
-    rtllm_v1: Optional[str] = typer.Option(None, "--rtllm-v1", help="--protocol: a clone of RTLLM v1.1 "
-                                           "(else reported missing)."),
-    rtllm_v2: Optional[str] = typer.Option(None, "--rtllm-v2", help="--protocol: a clone of RTLLM v2.0 "
-                                           "(else reported missing)."),
-    output_dir: Optional[str] = typer.Option(None, "--output-dir", help="--protocol: where its runs "
-                                             "and tables go (default eval-paper-<model dir name>); "
-                                             "rerun to resume."),
-) -> None:
+def _fail(message: str) -> NoReturn:
+    """A usage error: ``error: message``, exit 2 (through :func:`run`)."""
+    from ..eval import EvalError
+
+    raise EvalError(message)
+
+
+_EVAL = (
+    Flags()
+    .field(EvalConfig, "benchmark", "--benchmark", "-b", help_suffix=" Required unless --protocol.")
+    .fields(EvalConfig, "data", "model", "responses")
+    .option("canonical", bool, typer.Option(False, "--canonical", help="Score each task's reference "
+                                            "solution (harness/simulator self-check)."))
+    # None: the default depends on --protocol (the help says which)
+    .field(EvalConfig, "n", "-n", default=None, help_suffix=" With --responses: responses every task "
+           "must have (default 1). With --protocol: default 20.")
+    .field(EvalConfig, "k", "-k", default=None, annotation=Optional[str],
+           help_suffix=" Default 1; --protocol: 1,5,10.")
+    .field(EvalConfig, "temperature", "--temperature", "-t", default=None, annotation=Optional[float],
+           help_suffix=" Default 0.")
+    .fields(EvalConfig, "top_p", "max_new_tokens", "seed", "batch_size", "backend", "dtype")
+    .extend(_engine.flags(EvalConfig))
+    .field(EvalConfig, "jobs", "--jobs", "-j")
+    .fields(EvalConfig, "executor", "ray_address", "shard", "timeout", "fail_fast")
+    .field(EvalConfig, "task_ids", "--task", default=None, annotation=Optional[list[str]])
+    .fields(EvalConfig, "limit")
+    .field(EvalConfig, "json_path", "--json")
+    .fields(EvalConfig, "cache")
+    .field(EvalConfig, "use_cache", "--no-cache")
+    .fields(EvalConfig, "save_responses")
+    .option("details", bool, typer.Option(False, "--details", help="Also print a per-task table."))
+    .fields(EvalConfig, "allow_missing")
+    .option("protocol", Optional[str], typer.Option(None, "--protocol", help="Run a whole evaluation "
+                                                    "protocol for --model: 'paper' = the grid of the "
+                                                    "paper's Tables 1 and 2 (see docs/eval.md)."))
+    .option("rtllm_v1", Optional[str], typer.Option(None, "--rtllm-v1", help="--protocol: a clone of "
+                                                    "RTLLM v1.1 (else reported missing)."))
+    .option("rtllm_v2", Optional[str], typer.Option(None, "--rtllm-v2", help="--protocol: a clone of "
+                                                    "RTLLM v2.0 (else reported missing)."))
+    .option("output_dir", Optional[str], typer.Option(None, "--output-dir", help="--protocol: where its "
+                                                      "runs and tables go (default eval-paper-<model "
+                                                      "dir name>); rerun to resume."))
+)
+
+
+@_EVAL.command(app, "eval", epilog=_EPILOG)
+def eval_command(*, canonical: bool, details: bool, protocol: Optional[str], rtllm_v1: Optional[str],
+                 rtllm_v2: Optional[str], output_dir: Optional[str], **settings) -> None:
     """Score a model (or existing responses) by pass@k with each benchmark's own testbench."""
-    from verislice import VerisliceError
-    from verislice.cli import terminate_as_interrupt
-
-    from ..eval import EvalConfig, load_benchmark, run_eval
-
-    engine = _engine.settings(tensor_parallel_size=tensor_parallel_size,
-                              gpu_memory_utilization=gpu_memory_utilization,
-                              max_model_len=max_model_len, enable_prefix_caching=enable_prefix_caching,
-                              enforce_eager=enforce_eager, lora=lora)
+    k = settings.pop("k")
+    ks = _ks(k) if k else None  # a usage error, reported before anything runs
     if protocol is not None:
-        given = {"--benchmark": benchmark, "--responses": responses, "--canonical": canonical,
-                 "--temperature": temperature is not None, "--task": task,
-                 "--save-responses": save_responses, "--cache": cache, "--no-cache": no_cache,
-                 "--allow-missing": allow_missing, "--executor": executor != "local",
-                 "--ray-address": ray_address, "--shard": shard}
-        clash = [name for name, v in given.items() if v]
-        if clash:
-            _fail(f"--protocol runs its own grid of benchmarks and temperatures: drop {', '.join(clash)}")
-        _protocol_command(protocol, model=model, data=data, rtllm_v1=rtllm_v1, rtllm_v2=rtllm_v2,
-                          output_dir=output_dir, n=n, k=k, top_p=top_p, max_new_tokens=max_new_tokens,
-                          seed=seed, batch_size=batch_size, backend=backend, jobs=jobs,
-                          timeout=timeout, fail_fast=fail_fast, limit=limit, json_out=json_out,
-                          dtype=dtype, **engine)
+        model = settings["model"]
+        out = output_dir or (f"eval-paper-{Path(model).resolve().name}" if model else "")
+        run(lambda: _protocol(protocol, ks, canonical=canonical, rtllm_v1=rtllm_v1, rtllm_v2=rtllm_v2,
+                              output_dir=out, **settings),
+            interrupted=f"interrupted: finished responses and verdicts are kept in {out}; "
+                        "rerun the same command to resume", tracebacks=True)
         return
+    run(lambda: _eval(ks, canonical=canonical, details=details, rtllm_v1=rtllm_v1, rtllm_v2=rtllm_v2,
+                      output_dir=output_dir, **settings),
+        interrupted="interrupted: finished verdicts are in the cache; rerun the same command to resume",
+        tracebacks=True)
+
+
+def _eval(ks: Optional[tuple[int, ...]], *, canonical: bool, details: bool, rtllm_v1: Optional[str],
+          rtllm_v2: Optional[str], output_dir: Optional[str], **settings) -> None:
+    """One benchmark: per-task verdicts and pass@k (tables on a terminal, one line when piped,
+    the results as JSON with ``--json -``)."""
+    from ..eval import load_benchmark, run_eval
+
     for name, v in (("--rtllm-v1", rtllm_v1), ("--rtllm-v2", rtllm_v2), ("--output-dir", output_dir)):
         if v:
             _fail(f"{name} goes with --protocol")
-    if not benchmark:
+    if not settings["benchmark"]:
         _fail("give --benchmark (e.g. verilogeval-v2-spec), or --protocol paper")
-    ks = _ks(k or "1")
-    sources = sum(bool(x) for x in (model, responses, canonical))
-    if sources != 1:
+    if sum(bool(x) for x in (settings["model"], settings["responses"], canonical)) != 1:
         _fail("give exactly one of --model, --responses or --canonical")
-    to_stdout = json_out == "-"
-    cfg = EvalConfig(
-        benchmark=benchmark, data=data, model=model, responses=responses, n=1 if n is None else n, k=ks,
-        temperature=0.0 if temperature is None else temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed,
-        batch_size=batch_size, backend=backend, dtype=dtype, jobs=jobs, timeout=timeout, fail_fast=fail_fast,
-        task_ids=tuple(task or ()), limit=limit, executor=executor, ray_address=ray_address, **engine,
-        shard=shard,
-        json_path=None if to_stdout else json_out,
-        cache=cache, use_cache=not no_cache, save_responses=save_responses,
-        allow_missing=allow_missing,
-    )
-    interactive = sys.stderr.isatty() and not to_stdout
-    try:
-        with terminate_as_interrupt():  # SIGTERM/SIGHUP unwind like Ctrl-C: cleanup runs
-            tasks = load_benchmark(benchmark, data, task_ids=cfg.task_ids or None, limit=limit)
-            given = None
-            if canonical:
-                given = {t.task_id: [t.canonical_solution] for t in tasks}
-                cfg.extra = {"responses": "canonical solutions"}
-            if interactive:
-                result = _with_progress(cfg, tasks, given)
-            else:
-                _silence()
-                result = run_eval(cfg, tasks=tasks, responses=given)
-    except VerisliceError as exc:
-        _fail(exc.message)
-    except KeyboardInterrupt:
-        typer.echo("interrupted: finished verdicts are in the cache; rerun the same command to resume",
-                   err=True)
-        raise typer.Exit(130)
+    to_stdout = settings["json_path"] == "-"
+    n, temperature = settings.pop("n"), settings.pop("temperature")
+    cfg = EvalConfig(**settings, n=1 if n is None else n, k=ks or (1,),
+                     temperature=0.0 if temperature is None else temperature)
+    cfg.task_ids = tuple(cfg.task_ids or ())
+    cfg.json_path = None if to_stdout else cfg.json_path
+    tasks = load_benchmark(cfg.benchmark, cfg.data, task_ids=cfg.task_ids or None, limit=cfg.limit)
+    given = None
+    if canonical:
+        given = {t.task_id: [t.canonical_solution] for t in tasks}
+        cfg.extra = {"responses": "canonical solutions"}
+    quiet_libraries(quiet=True if to_stdout else None)
+    with progress_bars(elapsed=True) as update:
+        if update is None or to_stdout:
+            result = run_eval(cfg, tasks=tasks, responses=given)
+        else:
+            result = run_eval(cfg, tasks=tasks, responses=given,
+                              on_generate=lambda d, t: update("generating", d, t),
+                              on_simulate=lambda d, t: update("simulating", d, t))
     if to_stdout:
-        typer.echo(json.dumps(result.to_json(), indent=1))
+        print_json(result.to_json())
     elif sys.stdout.isatty():
         _print_tables(result, details)
     else:
@@ -196,88 +175,38 @@ def _coverage_text(cov: dict) -> str:
     return f"{cov['tasks']}/{cov['of']} tasks, {per} responses per task: incomplete"
 
 
-def _protocol_command(name: str, *, model: Optional[str], data: Optional[str], output_dir: Optional[str],
-                      n: Optional[int], k: Optional[str], json_out: Optional[str], **options) -> None:
+def _protocol(name: str, ks: Optional[tuple[int, ...]], *, canonical: bool, output_dir: str,
+              **settings) -> None:
     """``--protocol``: the grid, one Markdown report on stdout (or the JSON with ``--json -``)."""
-    from pathlib import Path
+    from ..eval import PROTOCOLS, ProtocolConfig, run_protocol, write_json
 
-    from verislice import VerisliceError
-    from verislice.cli import terminate_as_interrupt
-
-    from ..eval import PROTOCOLS, ProtocolConfig, run_protocol
-
+    given = {"--benchmark": settings["benchmark"], "--responses": settings["responses"],
+             "--canonical": canonical, "--temperature": settings["temperature"] is not None,
+             "--task": settings["task_ids"], "--save-responses": settings["save_responses"],
+             "--cache": settings["cache"], "--no-cache": not settings["use_cache"],
+             "--allow-missing": settings["allow_missing"], "--executor": settings["executor"] != "local",
+             "--ray-address": settings["ray_address"], "--shard": settings["shard"]}
+    clash = [flag for flag, v in given.items() if v]
+    if clash:
+        _fail(f"--protocol runs its own grid of benchmarks and temperatures: drop {', '.join(clash)}")
     if name not in PROTOCOLS:
         _fail(f"unknown protocol '{name}' (known: {', '.join(PROTOCOLS)})")
-    if not model:
+    if not settings["model"]:
         _fail("--protocol needs --model (a local model directory)")
-    cfg = ProtocolConfig(model=model, data=data, n=20 if n is None else n, k=_ks(k) if k else (1, 5, 10),
-                         output_dir=output_dir or f"eval-paper-{Path(model).resolve().name}", **options)
-    interactive = sys.stderr.isatty() and json_out != "-"
-    try:
-        with terminate_as_interrupt():
-            if interactive:
-                with _progress_bars() as update:
-                    result = run_protocol(cfg, progress=update)
-            else:
-                _silence()
-                result = run_protocol(cfg)
-            if json_out and json_out != "-":
-                from ..eval import write_json
-
-                write_json(json_out, result.to_json())
-    except VerisliceError as exc:
-        _fail(exc.message)
-    except KeyboardInterrupt:
-        typer.echo(f"interrupted: finished responses and verdicts are kept in {cfg.output_dir}; "
-                   "rerun the same command to resume", err=True)
-        raise typer.Exit(130)
-    if json_out == "-":
-        typer.echo(json.dumps(result.to_json(), indent=1))
+    json_out, n = settings["json_path"], settings.pop("n")
+    options = Flags.of(ProtocolConfig, settings)
+    cfg = ProtocolConfig(**options, n=20 if n is None else n, k=ks or (1, 5, 10), output_dir=output_dir)
+    to_stdout = json_out == "-"
+    quiet_libraries(quiet=True if to_stdout else None)
+    with progress_bars(elapsed=True) as update:
+        result = run_protocol(cfg) if update is None or to_stdout else run_protocol(cfg, progress=update)
+    if json_out and not to_stdout:
+        write_json(json_out, result.to_json())
+    if to_stdout:
+        print_json(result.to_json())
     else:
         typer.echo(result.to_markdown() + f"\n(tables: {Path(cfg.output_dir) / 'paper.md'}, "
                    f"{Path(cfg.output_dir) / 'paper.json'})")
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
-
-
-def _silence() -> None:
-    try:
-        import transformers
-
-        transformers.utils.logging.set_verbosity_error()
-        transformers.utils.logging.disable_progress_bar()
-    except ImportError:
-        pass
-
-
-@contextmanager
-def _progress_bars():
-    """Progress bars on stderr, one per stage name: yields ``update(name, done, total)``."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), transient=True, console=Console(stderr=True)) as bar:
-        ids: dict[str, int] = {}
-
-        def update(name: str, done: int, total: int) -> None:
-            if name not in ids:
-                ids[name] = bar.add_task(name, total=total)
-            bar.update(ids[name], completed=done, total=total)
-
-        yield update
-
-
-def _with_progress(cfg, tasks, given):
-    from ..eval import run_eval
-
-    with _progress_bars() as update:
-        return run_eval(cfg, tasks=tasks, responses=given,
-                        on_generate=lambda d, t: update("generating", d, t),
-                        on_simulate=lambda d, t: update("simulating", d, t))
 
 
 def _print_tables(result, details: bool) -> None:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import typer
 
 from ._app import app
+from ._common import is_tty, print_json, quiet_libraries, run
 
 _HELP = """Run the miniature SALV replication end to end on a CPU, in one command.
 
@@ -33,20 +34,13 @@ Exit status: 0 done, 2 bad configuration or input (message, no traceback).
 """
 
 
-def _tty(stream: Any) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
 class _ConsoleReporter:
     """Stage lines on stderr; progress bars only on a terminal."""
 
     def __init__(self) -> None:
         from rich.console import Console
 
-        tty = _tty(sys.stderr)
+        tty = is_tty(sys.stderr)
         self.console = Console(file=sys.stderr, force_terminal=None if tty else False,
                                color_system="auto" if tty else None, highlight=False,
                                width=None if tty else 10_000)
@@ -96,30 +90,22 @@ def pipeline(
                                 "output_dir (results.json); run nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print results.json on stdout instead of the table."),
 ) -> None:
-    from verislice import VerisliceError  # salv_trainer's SalvError included
-    from verislice.cli import terminate_as_interrupt
+    def body() -> None:
+        results = _pipeline(config, output_dir, seeds, report)
+        if as_json:
+            print_json(results)
+            return
+        from rich.console import Console
 
-    try:
-        with terminate_as_interrupt():  # SIGTERM/SIGHUP unwind like Ctrl-C: cleanup runs
-            results = _pipeline(config, output_dir, seeds, report)
-    except VerisliceError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except KeyboardInterrupt:
-        typer.echo("interrupted: rerun the same command to resume", err=True)
-        raise typer.Exit(130) from None
-    if as_json:
-        typer.echo(json.dumps(results, indent=2))
-        return
-    from rich.console import Console
+        from ..pipeline import render_table
 
-    from ..pipeline import render_table
+        tty = is_tty(sys.stdout)
+        render_table(results, Console(force_terminal=None if tty else False,
+                                      color_system="auto" if tty else None, width=None if tty else 200))
+        out = Path(results["config"]["output_dir"]).resolve()
+        typer.echo(f"results: {out / 'results.json'}, chart: {out / 'results.png'}", err=True)
 
-    tty = _tty(sys.stdout)
-    render_table(results, Console(force_terminal=None if tty else False, color_system="auto" if tty else None,
-                                  width=None if tty else 200))
-    out = Path(results["config"]["output_dir"]).resolve()
-    typer.echo(f"results: {out / 'results.json'}, chart: {out / 'results.png'}", err=True)
+    run(body, interrupted="interrupted: rerun the same command to resume", tracebacks=True)
 
 
 def _pipeline(config: Optional[Path], output_dir: Optional[str], seeds: Optional[str], report: bool) -> dict:
@@ -139,7 +125,7 @@ def _pipeline(config: Optional[Path], output_dir: Optional[str], seeds: Optional
             raise ConfigError(f"{path}: no finished run there (run the pipeline first)")
         return json.loads(path.read_text())
     _refuse_overwrite(config, Path(cfg.output_dir))
-    _quiet_libraries()
+    quiet_libraries()
     return run_pipeline(cfg, _ConsoleReporter())
 
 
@@ -151,16 +137,3 @@ def _refuse_overwrite(config: Optional[Path], output_dir: Path) -> None:
     written = ("config.yaml", "results.json", "results.png")
     refuse_overwrite({"--config": config}, {f"the run's {name}": output_dir / name for name in written},
                      error=ConfigError)
-
-
-def _quiet_libraries() -> None:
-    import warnings
-
-    warnings.filterwarnings("ignore", module="torch.utils.data")
-    if not _tty(sys.stderr):
-        import datasets
-        import transformers
-
-        datasets.disable_progress_bars()
-        transformers.utils.logging.set_verbosity_error()
-        transformers.utils.logging.disable_progress_bar()

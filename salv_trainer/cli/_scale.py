@@ -8,9 +8,10 @@ from typing import Optional
 
 import typer
 
-from verislice.cli import console, err_console, print_json, run_cli
+from verislice.cli import console
 
 from ._app import app
+from ._common import JSON, err_console, print_json, run
 
 EXECUTOR = typer.Option("local", "--executor", help="Where the work runs: local (this process) "
                         "or ray (a Ray cluster; pip install -e '.\\[ray]'). See docs/scale.md.")
@@ -56,7 +57,7 @@ def merge_command(
     shards: list[Path] = typer.Argument(..., help="Shard outputs: JSONL files, or eval --json results.", show_default=False),
     out: Path = typer.Option(..., "--out", "-o", help="Merged file to write (replaced)."),
     expect: Optional[Path] = typer.Option(None, "--expect", help="JSONL shards: the file they were cut from (every id of it must be there)."),
-    json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout (for scripts)."),
+    json_out: bool = JSON,
 ) -> None:
     """Join the outputs of --shard I/N runs; check every id is there exactly once."""
 
@@ -78,7 +79,7 @@ def merge_command(
                             markup=False, highlight=False)
         return 0
 
-    run_cli(body)
+    run(body)
 
 
 def _merge_results(paths: list[Path], out: Path, expect: Optional[Path], json_out: bool) -> int:

@@ -8,61 +8,23 @@ override the file. Exit codes: 0 done, 2 bad input or configuration (message, no
 from __future__ import annotations
 
 import inspect
-import json
 import os
-import sys
-from dataclasses import MISSING, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import typer
 
 from ._app import app
+from ._common import Summary, print_json, quiet_libraries, run
+from ._flags import field_option
 
 _TYPES = {"str": str, "int": int, "float": float, "bool": bool}
-
-
-def _quiet() -> bool:
-    return not sys.stderr.isatty()
+_INTERRUPTED = "interrupted: resume with --resume latest"
 
 
 def _main_process() -> bool:
     return os.environ.get("RANK", "0") == "0" and os.environ.get("LOCAL_RANK", "0") == "0"
-
-
-def _silence_libraries() -> None:
-    """No progress bars or library chatter when the output is piped."""
-    import warnings
-
-    warnings.filterwarnings("ignore", module="torch.utils.data")
-    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-    if _quiet():
-        import datasets
-        import transformers
-
-        datasets.disable_progress_bars()
-        transformers.utils.logging.set_verbosity_error()
-        transformers.utils.logging.disable_progress_bar()
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
-
-
-def _run(fn: Callable[[], Any]) -> Any:
-    from verislice.cli import terminate_as_interrupt
-
-    from ..errors import SalvError
-
-    try:
-        with terminate_as_interrupt():  # SIGTERM/SIGHUP unwind like Ctrl-C: cleanup runs
-            return fn()
-    except SalvError as exc:
-        _fail(str(exc))
-    except KeyboardInterrupt:
-        typer.echo("interrupted: resume with --resume latest", err=True)
-        raise typer.Exit(130) from None
 
 
 def _config_command(name: str, cls: type, runner: Callable[[Any], Any], help_text: str) -> None:
@@ -79,32 +41,27 @@ def _config_command(name: str, cls: type, runner: Callable[[Any], Any], help_tex
         ),
     ]
     for f in fields(cls):
+        # every flag defaults to None ("not given"), so that a flag overrides the --config file
         kind = _TYPES[f.type if isinstance(f.type, str) else f.type.__name__]
         flag = "--" + f.name.replace("_", "-")
-        default = f.default if f.default is not MISSING else None
-        decl = [f"{flag}/--no-{flag[2:]}"] if kind is bool else [flag]
-        shown = f" (default: {default})" if default not in ("", None) else ""
-        params.append(
-            inspect.Parameter(
-                f.name, inspect.Parameter.KEYWORD_ONLY, annotation=Optional[kind],
-                default=typer.Option(None, *decl, help=f.metadata.get("help", "") + shown, show_default=False),
-            )
-        )
+        shown = f" (default: {f.default})" if f.default not in ("", None) else ""
+        params.append(field_option(cls, f.name, f"{flag}/--no-{flag[2:]}" if kind is bool else flag,
+                                   default=None, annotation=Optional[kind], help_suffix=shown,
+                                   show_default=False)[0])
 
     def command(**kwargs: Any) -> None:
         from ..config import load_config
 
         config, as_json = kwargs.pop("config"), kwargs.pop("as_json")
-        _silence_libraries()
+        quiet_libraries()
 
-        def go():
+        def go() -> Optional[Summary]:
             cfg = load_config(cls, config, **kwargs)
             cfg.validate()
-            return runner(cfg)
+            result = runner(cfg)
+            return _summary(result) if _main_process() else None
 
-        result = _run(go)
-        if _main_process():
-            _report(result, as_json)
+        run(go, json_out=as_json, interrupted=_INTERRUPTED, tracebacks=True)
 
     command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     command.__doc__ = help_text
@@ -112,29 +69,17 @@ def _config_command(name: str, cls: type, runner: Callable[[Any], Any], help_tex
     app.command(name=name, help=help_text)(command)
 
 
-def _report(result: Any, as_json: bool) -> None:
+def _summary(result: Any) -> Summary:
+    """A training run's summary: steps, rows, the last metrics, the rows left out and why."""
     data = result.to_dict()
-    if as_json:
-        typer.echo(json.dumps(data, indent=2))
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"salv-train {result.stage}: {result.output_dir}", show_header=False)
-    table.add_column("", style="bold")
-    table.add_column("")
-    table.add_row("optimizer steps", str(result.steps))
-    table.add_row("rows trained on", str(result.rows))
+    rows: list[tuple[str, object]] = [("optimizer steps", result.steps), ("rows trained on", result.rows)]
     keys = ("train_loss", "loss", "rewards/accuracies", "rewards/margins", "mask/fraction", "train_runtime")
-    for key in keys:
-        if key in result.metrics:
-            table.add_row(key, f"{result.metrics[key]:.4g}")
+    rows += [(key, f"{result.metrics[key]:.4g}") for key in keys if key in result.metrics]
     for key in ("dropped_kind", "dropped_empty", "dropped_truncated", "dropped_unaligned"):
         if data["data"].get(key):
-            table.add_row(key.replace("_", " "), str(data["data"][key]))
-    for reason, n in (data["data"].get("unaligned_reasons") or {}).items():
-        table.add_row(f"  unaligned: {reason}", str(n))
-    Console(stderr=False).print(table)
+            rows.append((key.replace("_", " "), data["data"][key]))
+    rows += [(f"  unaligned: {reason}", n) for reason, n in (data["data"].get("unaligned_reasons") or {}).items()]
+    return Summary(data, f"salv-train {result.stage}: {result.output_dir}", rows)
 
 
 def _run_sft(cfg):  # noqa: ANN001
@@ -196,9 +141,13 @@ def merge(
     """
     from ..training import merge_adapter
 
-    _silence_libraries()
-    out = _run(lambda: merge_adapter(adapter, output, bf16=bf16))
-    if as_json:
-        typer.echo(json.dumps({"adapter": str(adapter), "output": str(out)}))
-    else:
-        typer.echo(f"merged {adapter} -> {out}")
+    quiet_libraries()
+
+    def body() -> None:
+        out = merge_adapter(adapter, output, bf16=bf16)
+        if as_json:
+            print_json({"adapter": str(adapter), "output": str(out)})
+        else:
+            typer.echo(f"merged {adapter} -> {out}")
+
+    run(body, interrupted=_INTERRUPTED, tracebacks=True)

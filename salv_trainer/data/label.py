@@ -44,6 +44,7 @@ from .._executor import Executor, LocalExecutor
 from .._paths import refuse_overwrite
 from .._shard import Shard
 from .._text import verilog_safe
+from ..config import setting
 from ..extract import extract_code
 from ._errors import DataError
 from ._jsonl import JsonlWriter, done_ids, read_jsonl, require_fields
@@ -56,17 +57,18 @@ __all__ = ["LabelConfig", "LabelReport", "cone_spans", "label", "label_rows"]
 class LabelConfig:
     """Options of :func:`label` (and of ``salv-train label``)."""
 
-    jobs: int = 1
-    """Parallel simulations."""
-    prompts_per_call: int = 64
-    """Prompt groups per :func:`verislice.equiv.check_batch` call: more packs more candidates into
-    each simulation; it is also the unit written to the output (and redone after a crash)."""
+    jobs: int = setting(1, "Parallel simulations (with --executor ray: per Ray task, the CPUs each "
+                           "task takes).", short="-j")
+    prompts_per_call: int = setting(64, "Prompts packed into one batched equivalence call "
+                                        "(verislice.equiv.check_batch) and written together (with "
+                                        "--executor ray: one Ray task); more packs more candidates "
+                                        "into each simulation.")
     equiv: EquivOptions = field(default_factory=EquivOptions)
     """How references and candidates are checked: ``method`` (``"sim"``, ``"formal"`` or
     ``"both"``: simulate, then prove the outputs simulation calls MATCH), and for simulation
     cycles, seed, engine, timeout, ... (``verislice.equiv.EquivOptions``; its defaults)."""
-    cones: bool = True
-    """Compute cone spans (turn off to get verdicts only)."""
+    cones: bool = setting(True, "Verdicts only, no cone spans.", flag="--no-cones")
+    """Compute cone spans (``--no-cones``, the help above: verdicts only)."""
     formal: Any = None
     """The prover's options for ``method="formal"|"both"`` (``verislice.equiv.FormalOptions``:
     depth, solver time limit, ...); ``None``: its defaults."""

@@ -48,6 +48,7 @@ from typing import Any, Literal
 from verislice.equiv import OK
 
 from .._paths import refuse_overwrite
+from ..config import setting
 from ._errors import DataError
 from ._jsonl import JsonlWriter, read_jsonl, require_fields
 from ._verdicts import CORRECT_VERDICTS, correct_outputs, is_fully_correct
@@ -80,14 +81,13 @@ _PROMPT_FIELDS = ("prompt", "messages", "module_header", "top_module")
 class PairsConfig:
     """Options of :func:`make_pairs` (and of ``salv-train pairs``)."""
 
-    mode: PairMode = "signal"
-    """``signal`` (Eq. 1 with cone spans) or ``module`` (standard DPO, whole responses)."""
-    kinds: tuple[str, ...] = KINDS
-    """Which pair kinds to keep (``complete``, ``partial``)."""
-    max_pairs_per_prompt: int | None = None
-    """Keep at most this many pairs per prompt, drawn at random (``seed``); ``None``: all."""
-    seed: int = 0
-    """Seed of the per-prompt draw (the draw for a prompt depends only on seed and id)."""
+    mode: PairMode = setting("signal", "signal (Eq. 1, cone spans) or module (standard DPO, whole "
+                                       "responses).")
+    kinds: tuple[str, ...] = setting(KINDS, "Pair kinds to keep, comma-separated (complete, partial).")
+    max_pairs_per_prompt: int | None = setting(None, "Keep at most N pairs per prompt (random draw; "
+                                                     "default: all).")
+    seed: int = setting(0, "Seed of the --max-pairs-per-prompt draw (a prompt's draw depends only "
+                           "on the seed and its id).")
 
     def __post_init__(self) -> None:
         if self.mode not in ("signal", "module"):
