@@ -10,7 +10,7 @@ from typing import NoReturn, Optional
 
 import typer
 
-from ..eval._model import EvalConfig
+from ..eval import EvalConfig
 from . import _engine
 from ._app import app
 from ._common import print_json, progress_bars, quiet_libraries, run
@@ -121,8 +121,7 @@ def eval_command(*, canonical: bool, details: bool, protocol: Optional[str], rtl
         return
     run(lambda: _eval(ks, canonical=canonical, details=details, rtllm_v1=rtllm_v1, rtllm_v2=rtllm_v2,
                       output_dir=output_dir, **settings),
-        interrupted="interrupted: finished verdicts are in the cache; rerun the same command to resume",
-        tracebacks=True)
+        interrupted=_INTERRUPTED, tracebacks=True)
 
 
 def _eval(ks: Optional[tuple[int, ...]], *, canonical: bool, details: bool, rtllm_v1: Optional[str],
