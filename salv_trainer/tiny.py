@@ -27,14 +27,19 @@ templates and a Llama 3 style tokenizer on top of this kit).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .config import ConfigError
 
 __all__ = [
     "CHAT_TEMPLATE",
     "DEFAULT_CORPUS",
     "SPECIAL_TOKENS",
+    "TinyModelConfig",
     "build_tiny_model",
     "build_tiny_tokenizer",
     "make_tiny_model_dir",
@@ -71,18 +76,68 @@ DEFAULT_CORPUS: tuple[str, ...] = (
 )
 
 
+@dataclass
+class TinyModelConfig:
+    """The shape of a tiny model and of its tokenizer: the one definition of these settings.
+
+    :func:`make_tiny_model_dir` and :func:`build_tiny_model` take one (or its fields as keywords),
+    and the pipeline's ``model:`` section is one (:class:`salv_trainer.pipeline.PipelineConfig`,
+    with larger defaults of its own). The defaults give about 0.1 M parameters: a forward +
+    backward pass over a few hundred tokens takes milliseconds on a CPU. Their :attr:`head_size`
+    (``hidden / heads`` = 32) is the smallest vLLM's CPU attention supports (32, 64, 80, ...), so
+    ``TinyModelConfig()`` is the shape that runs on the vLLM backend (``tests/test_vllm.py``);
+    smaller shapes (e.g. ``hidden=32, heads=4``) still work everywhere else. The feed-forward
+    layer is ``2 * hidden`` wide.
+    """
+
+    vocab_size: int = 512
+    """Tokenizer vocabulary, counting the 256 byte symbols and the 4 :data:`SPECIAL_TOKENS` (the
+    model's embedding is sized by the tokenizer it is built for)."""
+    hidden: int = 64
+    layers: int = 2
+    heads: int = 2
+    """Attention heads; ``hidden`` must divide by it."""
+    kv_heads: int = 1
+    """Key/value heads (grouped-query attention); ``heads`` must divide by it."""
+    max_positions: int = 4096
+    """Longest sequence: the model's position embeddings and the tokenizer's ``model_max_length``."""
+
+    @property
+    def head_size(self) -> int:
+        """``hidden / heads``: what vLLM's attention kernels must support."""
+        return self.hidden // self.heads
+
+    def validate(self) -> None:
+        """Raise :class:`~salv_trainer.config.ConfigError` (a ``ValueError``) for a shape no
+        model can have."""
+        if min(self.hidden, self.layers, self.heads, self.kv_heads, self.max_positions) < 1:
+            raise ConfigError(f"hidden, layers, heads, kv_heads and max_positions must be at least 1, "
+                              f"got {self}")
+        if self.hidden % self.heads or self.heads % self.kv_heads:
+            raise ConfigError(f"hidden ({self.hidden}) must divide by heads ({self.heads}), "
+                              f"heads by kv_heads ({self.kv_heads})")
+
+
+def _shape(config: TinyModelConfig | None, overrides: dict[str, int]) -> TinyModelConfig:
+    """``config`` (default: ``TinyModelConfig()``) with the keyword ``overrides`` of its fields;
+    an unknown keyword is a TypeError, as for any function."""
+    shape = dataclasses.replace(config or TinyModelConfig(), **overrides)
+    shape.validate()
+    return shape
+
+
 def build_tiny_tokenizer(
     texts: Iterable[str] | None = None,
     *,
-    vocab_size: int = 512,
-    model_max_length: int = 4096,
+    vocab_size: int = TinyModelConfig.vocab_size,
+    model_max_length: int = TinyModelConfig.max_positions,
 ) -> Any:
     """Train a byte-level BPE tokenizer on ``texts`` and wrap it for ``transformers``.
 
-    Returns a fast ``transformers`` tokenizer (as reloaded from a Qwen2 model directory) with the ChatML :data:`CHAT_TEMPLATE`,
-    ``eos_token="<|im_end|>"``, ``pad_token="<|pad|>"`` and no BOS. ``vocab_size`` counts the 256
-    byte symbols and the 4 :data:`SPECIAL_TOKENS`; any text at all can be encoded (byte fallback).
-    Training is deterministic for a given corpus.
+    Returns a fast ``transformers`` tokenizer (as reloaded from a Qwen2 model directory) with the
+    ChatML :data:`CHAT_TEMPLATE`, ``eos_token="<|im_end|>"``, ``pad_token="<|pad|>"`` and no BOS.
+    ``vocab_size`` counts the 256 byte symbols and the 4 :data:`SPECIAL_TOKENS`; any text at all
+    can be encoded (byte fallback). Training is deterministic for a given corpus.
     """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
@@ -134,37 +189,29 @@ def _as_reloaded(tokenizer: Any) -> Any:
 
 def build_tiny_model(
     tokenizer: Any,
+    config: TinyModelConfig | None = None,
     *,
-    hidden: int = 64,
-    layers: int = 2,
-    heads: int = 2,
-    kv_heads: int = 1,
-    intermediate: int | None = None,
-    max_positions: int = 4096,
     seed: int = 0,
+    **shape: int,
 ) -> Any:
     """A randomly initialised Qwen2 causal LM (float32) sized for ``tokenizer``.
 
-    ``hidden`` must be divisible by ``heads``, and ``heads`` by ``kv_heads``. The defaults give
-    about 0.1 M parameters: a forward + backward pass over a few hundred tokens takes milliseconds
-    on a CPU. Their head size (``hidden / heads`` = 32) is the smallest vLLM's CPU attention
-    supports (32, 64, 80, ...), so the same model runs on the vLLM backend; smaller shapes
-    (e.g. ``hidden=32, heads=4``) still work everywhere else. Initialisation is deterministic
-    for a given ``seed``.
+    ``config`` (default :class:`TinyModelConfig`'s defaults) gives the shape; keywords named like
+    its fields (``hidden=32, layers=1``) override it. ``vocab_size`` is the tokenizer's, whatever
+    the config says. Initialisation is deterministic for a given ``seed``.
     """
     import torch
     from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
-    if hidden % heads or heads % kv_heads:
-        raise ValueError(f"hidden ({hidden}) must divide by heads ({heads}), heads by kv_heads ({kv_heads})")
-    config = Qwen2Config(
+    m = _shape(config, shape)
+    qwen = Qwen2Config(
         vocab_size=len(tokenizer),
-        hidden_size=hidden,
-        intermediate_size=intermediate or 2 * hidden,
-        num_hidden_layers=layers,
-        num_attention_heads=heads,
-        num_key_value_heads=kv_heads,
-        max_position_embeddings=max_positions,
+        hidden_size=m.hidden,
+        intermediate_size=2 * m.hidden,
+        num_hidden_layers=m.layers,
+        num_attention_heads=m.heads,
+        num_key_value_heads=m.kv_heads,
+        max_position_embeddings=m.max_positions,
         tie_word_embeddings=True,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
@@ -173,7 +220,7 @@ def build_tiny_model(
     )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = Qwen2ForCausalLM(config)
+        model = Qwen2ForCausalLM(qwen)
     model.generation_config = GenerationConfig(
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
@@ -194,26 +241,20 @@ def save_tiny(model: Any, tokenizer: Any, out_dir: str | Path) -> Path:
 def make_tiny_model_dir(
     out_dir: str | Path,
     texts: Sequence[str] | None = None,
+    config: TinyModelConfig | None = None,
     *,
-    vocab_size: int = 512,
-    hidden: int = 64,
-    layers: int = 2,
-    heads: int = 2,
-    kv_heads: int = 1,
-    intermediate: int | None = None,
-    max_positions: int = 4096,
     seed: int = 0,
+    **shape: int,
 ) -> Path:
-    """Build a tokenizer (trained on ``texts``, default :data:`DEFAULT_CORPUS`) and a tiny model,
-    save both into ``out_dir`` and return it. Takes well under a second with the defaults.
+    """Build a tokenizer (trained on ``texts``, default :data:`DEFAULT_CORPUS`) and a tiny model
+    of the shape ``config`` (default :class:`TinyModelConfig`'s defaults; keywords named like its
+    fields override it, e.g. ``vocab_size=300, hidden=32, layers=1``), save both into ``out_dir``
+    and return it. Takes well under a second with the defaults.
 
     The result loads with ``AutoTokenizer.from_pretrained(out_dir)`` and
     ``AutoModelForCausalLM.from_pretrained(out_dir)``, and is a valid ``--model`` for every
     ``salv-train`` command.
     """
-    tokenizer = build_tiny_tokenizer(texts, vocab_size=vocab_size, model_max_length=max_positions)
-    model = build_tiny_model(
-        tokenizer, hidden=hidden, layers=layers, heads=heads, kv_heads=kv_heads,
-        intermediate=intermediate, max_positions=max_positions, seed=seed,
-    )
-    return save_tiny(model, tokenizer, out_dir)
+    m = _shape(config, shape)
+    tokenizer = build_tiny_tokenizer(texts, vocab_size=m.vocab_size, model_max_length=m.max_positions)
+    return save_tiny(build_tiny_model(tokenizer, m, seed=seed), tokenizer, out_dir)

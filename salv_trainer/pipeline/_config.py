@@ -26,6 +26,7 @@ from ..config import ConfigError, DPORunConfig, SFTRunConfig, read_yaml_mapping
 from ..data import LabelConfig, PairsConfig, SampleConfig
 from ..eval import EvalError, ProtocolConfig
 from ..synth import SynthConfig
+from ..tiny import TinyModelConfig
 
 __all__ = [
     "BUDGETS",
@@ -36,19 +37,6 @@ __all__ = [
     "Variant",
     "load_pipeline_config",
 ]
-
-
-@dataclass
-class TinyModelConfig:
-    """The from-scratch model: a byte-level BPE tokenizer trained on the train split and a randomly
-    initialised Qwen2 causal LM (:mod:`salv_trainer.tiny`)."""
-
-    vocab_size: int = 1024
-    hidden: int = 128
-    layers: int = 3
-    heads: int = 4
-    kv_heads: int = 2
-    max_positions: int = 1024
 
 
 @dataclass
@@ -114,6 +102,12 @@ class SweepConfig:
         return [(lr, b) for lr in self.learning_rates for b in self.betas]
 
 
+def _model_default() -> TinyModelConfig:
+    # The from-scratch model (a BPE tokenizer trained on the train split, a random Qwen2): larger
+    # than the tiny kit's default, with the same head size (32, which vLLM supports).
+    return TinyModelConfig(vocab_size=1024, hidden=128, layers=3, heads=4, kv_heads=2, max_positions=1024)
+
+
 def _sft_default() -> SFTRunConfig:
     # From scratch, a tiny model needs a far larger learning rate than the paper's 1e-5 fine-tune.
     return SFTRunConfig(learning_rate=2e-3, max_steps=1200, per_device_batch_size=8,
@@ -152,7 +146,7 @@ class PipelineConfig:
     teacher-forced metrics of different models), each with ``max(1, threads // workers)`` torch
     threads. 1: everything in this process, one stage after another. Results do not depend on it."""
     synth: SynthConfig = field(default_factory=SynthConfig)
-    model: TinyModelConfig = field(default_factory=TinyModelConfig)
+    model: TinyModelConfig = field(default_factory=_model_default)
     sft: SFTRunConfig = field(default_factory=_sft_default)
     sample: SampleConfig = field(default_factory=_sample_default)
     label: LabelConfig = field(default_factory=LabelConfig)
