@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
-from verislice import VerisliceError
+from .errors import SalvError
 
 __all__ = ["EXECUTORS", "Executor", "ExecutorError", "LocalExecutor", "RayExecutor", "make_executor"]
 
@@ -45,7 +45,7 @@ EXECUTORS = ("local", "ray")
 _PASSED_ENV = ("VERISLICE_SANDBOX",)
 
 
-class ExecutorError(VerisliceError):
+class ExecutorError(SalvError):
     """The executor cannot start, or a task failed for good (CLI: message, exit status 2)."""
 
 

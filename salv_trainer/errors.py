@@ -9,17 +9,19 @@ an error: it becomes a verdict in the data.
 
 The typed errors live beside the code that raises them:
 
-========================================  ===================  ===========================================
-error                                     also a               raised for
-========================================  ===================  ===========================================
-``salv_trainer.config.ConfigError``       ``ValueError``       a bad configuration file or value
-``salv_trainer.synth.SynthError``         ``ConfigError``      a synthetic-data catalogue that cannot work
-``salv_trainer.data.DataError``                                bad input to prepare/sample/label/pairs
-``salv_trainer.eval.EvalError``                                bad input to the evaluator
-``salv_trainer.training.DataFormatError``  ``ValueError``       a malformed SFT/DPO data file (``file:line``)
-``salv_trainer.masks.SpanError``          ``ValueError``       a span outside its text
-``salv_trainer.masks.MaskAlignmentError`` ``ValueError``       spans that cannot be placed on tokens
-========================================  ===================  ===========================================
+=========================================  ===============  =============================================================
+error                                      also a           raised for
+=========================================  ===============  =============================================================
+``salv_trainer.config.ConfigError``        ``ValueError``   a bad configuration file or value
+``salv_trainer.synth.SynthError``          ``ConfigError``  a synthetic-data catalogue that cannot work
+``salv_trainer.data.DataError``                             bad input to prepare/sample/label/pairs
+``salv_trainer.eval.EvalError``                             bad input to the evaluator
+``salv_trainer.training.DataFormatError``  ``ValueError``   a malformed SFT/DPO data file (``file:line``)
+``salv_trainer.masks.SpanError``           ``ValueError``   a span outside its text
+``salv_trainer.masks.MaskAlignmentError``  ``ValueError``   spans that cannot be placed on tokens
+``salv_trainer.generate.GenerationError``                   a model that cannot be loaded or run as asked
+``salv_trainer._executor.ExecutorError``                    an executor that cannot start, or a task that failed for good
+=========================================  ===============  =============================================================
 
 (``ValueError`` is kept where callers caught it before the root existed.)
 """

@@ -27,9 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from verislice import VerisliceError
-
 from ._sampling import SamplingSettings
+from .errors import SalvError
 from .prompts import render_prompt
 
 __all__ = ["GenerationError", "SamplingConfig", "generate", "load_model", "load_tokenizer"]
@@ -38,7 +37,7 @@ Messages = Sequence[Mapping[str, str]]
 Progress = Callable[[int, int], None]
 
 
-class GenerationError(VerisliceError):
+class GenerationError(SalvError):
     """A model cannot be loaded or run with the given settings (CLI: message, exit status 2)."""
 
 
