@@ -25,13 +25,17 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Sequence
+import weakref
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from pyslang import parsing, syntax
 
 from ._errors import VerisliceError
 from ._frontend import Design, Source
-from ._graph import SignalGraph, _SNode, _Unit, as_design, build_graph, deep_recursion, file_range
+from ._graph import SignalGraph, as_design, build_graph, deep_recursion
+from ._stmts import StmtNode, Unit
+from ._walk import file_range
 
 __all__ = ["Slice", "cone"]
 
@@ -149,7 +153,7 @@ def _cone_with_triggers(graph: SignalGraph, requested: list[str]) -> set[str]:
     keep = graph.cone(requested)
     while True:
         extra: set[str] = set()
-        for u in graph._units:
+        for u in graph.statements.units:
             if u.untriggered(keep):
                 extra |= u.reads - keep
         if not extra:
@@ -169,8 +173,8 @@ class _Slicer:
         self.tree = self.design.trees[idx]
         self.data = src.text.encode("utf-8")
         self.removals: list[tuple[int, int, bytes]] = []
-        self.units: dict[int, list[_Unit]] = {}
-        for u in graph._units:
+        self.units: dict[int, list[Unit]] = {}
+        for u in graph.statements.units:
             self.units.setdefault(u.start, []).append(u)
         self.kept_modules: set[str] = set()
         # declarative candidates: (names declared, referenced-text ranges, removal ranges)
@@ -254,31 +258,29 @@ class _Slicer:
         no character of the removed statement."""
         self.removals.append((start, end, b";"))
 
-    def remove_list_elements(self, elems: list[tuple[int, int, bool, int | None]]) -> None:
-        """Remove the unkept elements of a comma-separated list, commas included.
-
-        ``elems``: (start, end, keep, prefix_end) where a removed element keeps its bytes up to
-        ``prefix_end`` when the next kept element inherits them (ANSI port headers)."""
+    def remove_list_elements(self, elems: list[_ListElem]) -> None:
+        """Remove the unkept elements of a comma-separated list, commas included."""
         n = len(elems)
-        for i, (s, e, k, pfx) in enumerate(elems):
-            if k:
+        for i, el in enumerate(elems):
+            if el.keep:
                 continue
-            nxt = next((j for j in range(i + 1, n) if elems[j][2]), None)
+            nxt = next((j for j in range(i + 1, n) if elems[j].keep), None)
             if nxt is not None:
-                self.removals.append((pfx if pfx is not None else s, elems[i + 1][0], b""))
+                start = el.prefix_end if el.prefix_end is not None else el.start
+                self.removals.append((start, elems[i + 1].start, b""))
             else:
-                prev = next((j for j in range(i - 1, -1, -1) if elems[j][2]), None)
+                prev = next((j for j in range(i - 1, -1, -1) if elems[j].keep), None)
                 if prev is None:
                     raise AssertionError("list with nothing kept")
-                self.removals.append((elems[prev][1], e, b""))
+                self.removals.append((elems[prev].end, el.end, b""))
 
-    def unit_at(self, node) -> list[_Unit]:
+    def unit_at(self, node) -> list[Unit]:
         return self.units.get(node.sourceRange.start.offset, [])
 
-    def units_in(self, start: int, end: int) -> list[_Unit]:
+    def units_in(self, start: int, end: int) -> list[Unit]:
         return [u for s, us in self.units.items() if start <= s < end for u in us]
 
-    def live(self, units: Iterable[_Unit]) -> bool:
+    def live(self, units: Iterable[Unit]) -> bool:
         return any(u.targets & self.keep for u in units)
 
     # -- header ----------------------------------------------------------------------------------
@@ -295,7 +297,7 @@ class _Slicer:
             raise VerisliceError(f"{self.where(elems[0])}: --ports used does not support "
                                  "explicit port expressions (.name(expr)); use --ports all")
         want = set(self.requested) | (self.keep & set(self.g.inputs + self.g.outputs))
-        self.header_elems = []
+        decls = []
         for p in elems:
             name = (p.declarator.name.valueText if p.kind == SX.ImplicitAnsiPort
                     else str(p.expr).strip())
@@ -304,8 +306,8 @@ class _Slicer:
             if p.kind == SX.ImplicitAnsiPort and str(p.header).strip():
                 pfx = p.declarator.sourceRange.start.offset
             inherits = p.kind == SX.ImplicitAnsiPort and not str(p.header).strip()
-            self.header_elems.append([s, e, name in want, pfx, name, inherits])
-        self.cands.append(_Cand("header", [], self.header_elems))
+            decls.append(_Decl(s, e, name in want, pfx, name, inherits))
+        self.cands.append(_Cand("header", [], decls))
 
     # -- module items ----------------------------------------------------------------------------
 
@@ -321,7 +323,7 @@ class _Slicer:
             elif all(u.tree is not None and not u.untriggered(self.keep) for u in units):
                 # one tree per elaboration (a generate loop): cut what none of them needs
                 trees = [u.tree for u in units]
-                if all(_same_shape(trees[0], t) for t in trees[1:]):
+                if all(trees[0].same_shape(t) for t in trees[1:]):
                     self.prune(trees)
         elif k == SX.ContinuousAssign:
             elems = []
@@ -330,7 +332,7 @@ class _Slicer:
                     continue
                 us = self.unit_at(a)
                 as_, ae = self.rng(a)
-                elems.append((as_, ae, self.live(us) if us else True, None))
+                elems.append(_ListElem(as_, ae, self.live(us) if us else True))
             self.list_item(s, e, elems)
         elif k in (SX.HierarchyInstantiation, SX.PrimitiveInstantiation):
             elems = []
@@ -344,7 +346,7 @@ class _Slicer:
                     for u in us:
                         if u.module:
                             self.kept_modules.add(u.module)
-                elems.append((is_, ie, live, None))
+                elems.append(_ListElem(is_, ie, live))
             self.list_item(s, e, elems)
         elif k in _DECLS:
             self.declaration(it, it.declarators)
@@ -420,8 +422,8 @@ class _Slicer:
         s, e = rng
         return any(rs <= s and e <= re_ for rs, re_, _ in self.removals)
 
-    def list_item(self, s: int, e: int, elems: list[tuple[int, int, bool, int | None]]) -> None:
-        if not any(k for _, _, k, _ in elems):
+    def list_item(self, s: int, e: int, elems: list[_ListElem]) -> None:
+        if not any(el.keep for el in elems):
             self.remove_item(s, e)
         else:
             self.remove_list_elements(elems)
@@ -437,17 +439,17 @@ class _Slicer:
             live = live or self.live(self.unit_at(d))
             if port and name in set(self.requested):
                 live = True
-            elems.append([ds, de, live, None, name, False])
+            elems.append(_Decl(ds, de, live, None, name, False))
         self.cands.append(_Cand("decl", [self.rng(it)], elems, item=self.rng(it)))
 
     # -- procedural statements -------------------------------------------------------------------
 
-    def prune(self, nodes: list[_SNode]) -> None:
+    def prune(self, nodes: list[StmtNode]) -> None:
         """``nodes`` (one statement, elaborated once or once per generate iteration) is kept:
         remove its children that drive nothing in the cone in any elaboration."""
         for i, c in enumerate(nodes[0].children):
             cs = [n.children[i] for n in nodes]
-            if any(_needed(x, self.keep) for x in cs):
+            if any(x.needed(self.keep) for x in cs):
                 self.prune(cs)
             elif c.role == "keep":
                 continue
@@ -468,7 +470,7 @@ class _Slicer:
         holes = list(removed)
         for c in self.cands:
             for el in c.elems:
-                holes.append((el[0], el[1]))
+                holes.append((el.start, el.end))
             if c.kind == "whole":
                 holes.append(c.ranges[0])
             if c.item is not None:  # a declaration's type names count only if it is kept
@@ -492,8 +494,8 @@ class _Slicer:
                     declares.setdefault(n.encode(), []).append((ci, -1))
             else:
                 for ei, el in enumerate(c.elems):
-                    declares.setdefault(el[4].encode(), []).append((ci, ei))
-                    if el[2]:
+                    declares.setdefault(el.name.encode(), []).append((ci, ei))
+                    if el.kept:
                         queue.append((ci, ei))
         pending = list(names)
 
@@ -506,8 +508,8 @@ class _Slicer:
                 s, e = c.ranges[0]
             else:
                 el = c.elems[ei]
-                el[2] = True
-                s, e = el[0], el[1]
+                el.kept = True
+                s, e = el.start, el.end
                 if c.item is not None and ("item", ci) not in done:  # the type part, once
                     done.add(("item", ci))
                     pending.extend(_prefix_names(data, c) - names)
@@ -532,11 +534,12 @@ class _Slicer:
                     s, e = c.ranges[0]
                     self.remove_item(s, e)
                 continue
-            elems = [(el[0], el[1], bool(el[2]), _pfx(c, i)) for i, el in enumerate(c.elems)]
+            elems = [_ListElem(el.start, el.end, bool(el.kept), _pfx(c, i))
+                     for i, el in enumerate(c.elems)]
             if c.kind == "header":
-                if not any(k for _, _, k, _ in elems):
+                if not any(el.keep for el in elems):
                     # no port left: remove everything between the parentheses
-                    self.removals.append((elems[0][0], elems[-1][1], b""))
+                    self.removals.append((elems[0].start, elems[-1].end, b""))
                 else:
                     self.remove_list_elements(elems)
             else:
@@ -578,10 +581,10 @@ class _Slicer:
             _check_conditionals(data, m[0], m[1], self.src.name)
         # then the inactive `ifdef branches go, with the directives of their groups
         # the same for every slice of one graph: computed once (a walk over every token)
-        memo = self.g.__dict__.setdefault("_conditional_groups", {})
-        if id(self.tree) not in memo:
-            memo[id(self.tree)] = _inactive_branches(self.tree, data)
-        pre, groups = memo[id(self.tree)]
+        facts = _file_facts(self.g)
+        if facts.conditional_groups is None:
+            facts.conditional_groups = _inactive_branches(self.tree, data)
+        pre, groups = facts.conditional_groups
         rem = _merge_removals([tuple(m) for m in merged] + pre)
         for group in groups:  # inner groups first: a group left with no code goes whole
             if _group_empty(data, group, rem):
@@ -616,11 +619,10 @@ class _Slicer:
         order = {n: i for i, n in enumerate(self.g.graph.nodes)}
         sigs = list(self.requested) + sorted(
             (s for s in self.keep if s not in self.requested), key=lambda n: order.get(n, 0))
-        file_lines = self.g.__dict__.setdefault("_file_lines", {})
-        if id(self.tree) not in file_lines:
-            file_lines[id(self.tree)] = _nonblank_lines(data)
+        if facts.file_lines is None:
+            facts.file_lines = _nonblank_lines(data)
         size = {"bytes": sum(e - s for s, e in spans), "lines": _nonblank_lines(text.encode()),
-                "file_bytes": len(data), "file_lines": file_lines[id(self.tree)]}
+                "file_bytes": len(data), "file_lines": facts.file_lines}
         return Slice(text, spans, char_spans, sigs, list(self.requested), dropped,
                      self.design.top, self.src.name, self.ports, submodules, external,
                      list(self.g.warnings), size)
@@ -660,13 +662,57 @@ class _Slicer:
         return out, external
 
 
+class _ListElem(NamedTuple):
+    """An element of a comma-separated list (declarators, instances, ports, assignments): a
+    removed one keeps its bytes up to ``prefix_end`` when the next kept element inherits them
+    (ANSI port headers)."""
+
+    start: int
+    end: int
+    keep: bool
+    prefix_end: int | None = None
+
+
+@dataclass
+class _Decl:
+    """A name declared by a declarator or a port of the header, kept (``kept``, set by the
+    closure) when the kept text uses it. ``prefix_end``: end of an ANSI port's own header
+    (``input wire [3:0]``), which ``inherits`` ports after it share."""
+
+    start: int
+    end: int
+    kept: bool
+    prefix_end: int | None
+    name: str
+    inherits: bool
+
+
+@dataclass
+class _FileFacts:
+    """What every slice of one graph computes the same way from the top's file (once)."""
+
+    conditional_groups: tuple[list, list] | None = None
+    file_lines: int | None = None
+
+
+_FACTS: weakref.WeakKeyDictionary[SignalGraph, _FileFacts] = weakref.WeakKeyDictionary()
+
+
+def _file_facts(graph: SignalGraph) -> _FileFacts:
+    """The facts of ``graph``'s top file, kept as long as the graph lives."""
+    facts = _FACTS.get(graph)
+    if facts is None:
+        facts = _FACTS[graph] = _FileFacts()
+    return facts
+
+
 class _Cand:
     """Declarations kept by name: ``whole`` items (typedef, function, ...), ``decl`` items
     (declarators kept one by one) and the ``header`` port list with ``ports="used"``.
 
-    ``elems``: mutable [start, end, kept, prefix_end, name, inherits_header]."""
+    ``elems``: the names declared one by one (declarators, ports), each kept or not."""
 
-    def __init__(self, kind: str, ranges, elems, item=None, names=()) -> None:
+    def __init__(self, kind: str, ranges, elems: list[_Decl], item=None, names=()) -> None:
         self.kind = kind
         self.ranges = ranges
         self.elems = elems
@@ -682,33 +728,20 @@ class _Cand:
 def _pfx(c: _Cand, i: int) -> int | None:
     """Keep the ANSI header of removed port ``i`` when the next kept port inherits it."""
     el = c.elems[i]
-    if c.kind != "header" or el[3] is None:
+    if c.kind != "header" or el.prefix_end is None:
         return None
-    for j in range(i + 1, len(c.elems)):
-        if not c.elems[j][5]:
+    for nxt in c.elems[i + 1:]:
+        if not nxt.inherits:
             return None  # a later port states its own header
-        if c.elems[j][2]:
-            return el[3]
+        if nxt.kept:
+            return el.prefix_end
     return None
 
 
 def _prefix_names(data: bytes, c: _Cand) -> set[bytes]:
     s, _ = c.item
-    first = c.elems[0][0] if c.elems else c.item[1]
+    first = c.elems[0].start if c.elems else c.item[1]
     return set(_IDENT.findall(data, s, first))
-
-
-def _same_shape(a: _SNode, b: _SNode) -> bool:
-    return (a.start, a.end, a.role, len(a.children)) == (b.start, b.end, b.role, len(b.children)) \
-        and all(_same_shape(x, y) for x, y in zip(a.children, b.children))
-
-
-def _needed(node: _SNode, keep: set[str]) -> bool:
-    if node.role == "leaf":
-        return bool(node.targets & keep)
-    if node.targets & keep:
-        return True
-    return any(_needed(c, keep) for c in node.children)
 
 
 def _back(data: bytes, start: int, floor: int) -> int:
