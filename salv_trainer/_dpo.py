@@ -51,7 +51,7 @@ from .masks import (
     truncated_mask_count,
 )
 from .prompts import DEFAULT_SYSTEM, build_messages, render_prompt
-from ._training import (
+from ._trainer_setup import (
     DataFormatError,
     TrainResult,
     check_output_dir,

@@ -17,7 +17,7 @@ from typing import Any
 from .config import SFTRunConfig
 from ._distributed import check_launch, launch_kwargs, load_in_bf16
 from .prompts import DEFAULT_SYSTEM, build_messages, format_response, render_prompt
-from ._training import (
+from ._trainer_setup import (
     DataFormatError,
     TrainResult,
     check_output_dir,

@@ -25,7 +25,7 @@ from ._dpo import (
     train_dpo,
 )
 from ._sft import load_sft_rows, sft_dataset, train_sft
-from ._training import DataFormatError, TrainResult
+from ._trainer_setup import DataFormatError, TrainResult
 
 __all__ = [
     "ConfigError",

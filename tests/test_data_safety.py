@@ -267,7 +267,7 @@ def test_eval_cache_resume_keeps_a_last_entry_without_newline(bench, tmp_path):
 
 
 def test_saved_responses_resume_follows_the_same_rule(tmp_path):
-    from salv_trainer.eval._model import read_responses, write_responses
+    from salv_trainer.eval._run_eval import read_responses, write_responses
 
     path = tmp_path / "gens.jsonl"
     write_responses(path, [{"id": "a", "responses": ["x"]}])

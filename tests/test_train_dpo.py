@@ -18,7 +18,7 @@ from peft import LoraConfig
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from trl import DPOConfig, DPOTrainer
 
-from salv_trainer._training import checkpointing_kwarg
+from salv_trainer._trainer_setup import checkpointing_kwarg
 from salv_trainer.training import (
     DPORunConfig,
     SignalAwareDPOTrainer,

@@ -32,7 +32,7 @@ from peft import LoraConfig
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from trl import DPOConfig
 
-from salv_trainer._training import checkpointing_kwarg
+from salv_trainer._trainer_setup import checkpointing_kwarg
 from salv_trainer.masks import MaskAlignmentError, normalize_spans
 from salv_trainer.tiny import CHAT_TEMPLATE, DEFAULT_CORPUS, build_tiny_model, build_tiny_tokenizer, save_tiny
 from salv_trainer.training import DPORunConfig, SignalAwareDPOTrainer, load_pairs, pairs_to_dataset, train_dpo

@@ -50,7 +50,7 @@ def build(model_dir: Path, rows, *, variant: str, seq_len: int, batch: int, out:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOConfig, DPOTrainer
 
-    from salv_trainer._training import checkpointing_kwarg
+    from salv_trainer._trainer_setup import checkpointing_kwarg
     from salv_trainer.training import SignalAwareDPOTrainer, pairs_to_dataset
 
     tok = AutoTokenizer.from_pretrained(model_dir)

@@ -20,7 +20,7 @@ from ._load import load_benchmark
 from ._passk import mean_pass_at_k, pass_at_k
 from ._runner import EvalResult, TaskResult, VerdictCache, score_responses
 from ._tasks import BENCHMARKS, Benchmark, Task
-from ._model import EvalConfig, evaluate_model, read_responses, run_eval, write_json, write_responses
+from ._run_eval import EvalConfig, evaluate_model, read_responses, run_eval, write_json, write_responses
 from ._protocol import PROTOCOLS, ProtocolConfig, ProtocolResult, run_protocol
 
 __all__ = [

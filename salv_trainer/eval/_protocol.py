@@ -31,7 +31,7 @@ from typing import Any
 from .._vllm import VllmSettings
 from ._errors import EvalError
 from ._load import load_benchmark
-from ._model import (EvalConfig, evaluate_model, load_generator, read_responses, release_generator,
+from ._run_eval import (EvalConfig, evaluate_model, load_generator, read_responses, release_generator,
                      run_eval, saved_responses, write_json)
 from ._runner import EvalResult
 from ._tasks import Task

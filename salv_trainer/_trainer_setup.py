@@ -1,4 +1,10 @@
-"""Pieces shared by the SFT and DPO stages: JSONL reading, resume, logging, trainer arguments."""
+"""Setting up and recording a Hugging Face ``Trainer`` run, shared by the SFT and DPO stages.
+
+Before training: the data file's rows (:func:`read_jsonl`, :class:`DataFormatError`), the output
+directory and ``resume`` checks, the policy model (:func:`load_policy`) and the keyword arguments
+common to TRL's SFTConfig and DPOConfig (:func:`trainer_kwargs`). During: the JSONL log callback
+and a quiet console when piped. After: the run record :class:`TrainResult` (``salv_run.json``).
+"""
 
 from __future__ import annotations
 
