@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-import click
 import typer
 import typer.main
 from typer.testing import CliRunner
@@ -17,9 +16,8 @@ from salv_trainer.data import LabelConfig, PairsConfig, SampleConfig
 from salv_trainer.eval import EvalConfig
 
 
-def _params(command: str) -> dict[str, click.Parameter]:
-    group = typer.main.get_command(app)
-    cmd = group.get_command(click.Context(group), command)
+def _params(command: str) -> dict:
+    cmd = typer.main.get_command(app).commands[command]  # type: ignore[attr-defined]
     return {p.name: p for p in cmd.params}
 
 

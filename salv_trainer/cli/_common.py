@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Optional
 
-import click
 import typer
 
 from verislice import VerisliceError
@@ -67,7 +66,7 @@ def run(body: Callable[[], Summary | int | None], *, json_out: bool = False,
                 raise
             typer.echo(f"error: {exc.message}", err=True)
             raise typer.Exit(exc.exit_code) from None
-        except (typer.Exit, click.ClickException, click.Abort, BrokenPipeError):
+        except (typer.Exit, BrokenPipeError):
             raise
         except Exception:
             if not tracebacks:
