@@ -274,3 +274,33 @@ def test_cli_report_json_and_errors(run, tmp_path):
     res = cli.invoke(app, ["pipeline", "--config", str(bad)])
     assert res.exit_code == 2
     assert f"{bad}: sft: unknown key 'max_step'" in res.stderr
+
+
+def test_stages_run_in_worker_processes_give_what_one_process_gives(run):
+    """ci.yaml runs its sweep points, DPO runs and evaluations on two worker processes; redoing
+    one DPO run, its evaluations and teacher metrics in this process (workers: 1) must give the
+    same adapter bit for bit and the same scores."""
+    import dataclasses
+    import shutil
+
+    cfg, out, results = run
+    assert cfg.workers == 2
+    sd = out / "seed0"
+    name = "salv-d1"
+    before = {p: json.loads((sd / p).read_text())
+              for p in (f"eval/{name}/result.json", f"eval_greedy/{name}/result.json", f"teacher/{name}.json")}
+    digest = weights_digest(sd / "dpo" / name)
+    for path in (sd / "dpo" / name, sd / "eval" / name, sd / "eval_greedy" / name):
+        shutil.rmtree(path)
+    (sd / "teacher" / f"{name}.json").unlink()
+    rec = _Record()
+    run_pipeline(dataclasses.replace(cfg, workers=1), rec)
+    assert sorted(rec.ran) == sorted([f"seed0/dpo-{name}", f"seed0/eval-{name}", f"seed0/eval-{name}/label",
+                                      f"seed0/eval_greedy-{name}", f"seed0/eval_greedy-{name}/label",
+                                      f"seed0/teacher-{name}"])
+    assert weights_digest(sd / "dpo" / name) == digest
+    for p, old in before.items():
+        new = json.loads((sd / p).read_text())
+        for d in (old, new):
+            d.pop("seconds", None)
+        assert new == old, p

@@ -21,9 +21,9 @@ greedy scores per problem and per output, teacher-forced metrics on validation p
 :func:`mcnemar`) and the mask/diff overlap of the pairs (:func:`mask_overlap`).
 """
 
-from ._config import DEFAULT_VARIANTS, PipelineConfig, TinyModelConfig, Variant, load_pipeline_config
+from ._config import DEFAULT_VARIANTS, SFT, PipelineConfig, TinyModelConfig, Variant, load_pipeline_config
 from ._report import render_table, summarize, write_chart
-from ._run import SFT, Reporter, run_pipeline, weights_digest
+from ._run import Reporter, run_pipeline, weights_digest
 from ._score import mean_ci, paired_delta, score_labeled, score_rows
 from ._overlap import mask_overlap
 from ._teacher import load_scoring_model, pair_logps, signal_pairs, teacher_metrics

@@ -32,11 +32,15 @@ __all__ = [
     "BUDGETS",
     "DEFAULT_VARIANTS",
     "PipelineConfig",
+    "SFT",
     "SweepConfig",
     "TinyModelConfig",
     "Variant",
     "load_pipeline_config",
 ]
+
+#: The SFT model's key among the evaluated models (no variant may take it).
+SFT = "sft"
 
 
 @dataclass
@@ -57,7 +61,7 @@ class Variant:
     def validate(self) -> None:
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():
             raise ConfigError(f"variant name must be letters, digits, - or _, got {self.name!r}")
-        if self.name == "sft":
+        if self.name == SFT:
             raise ConfigError("variant name 'sft' is taken by the SFT model")
         if self.pairs not in ("module", "signal"):
             raise ConfigError(f"variant {self.name}: pairs must be module or signal, got {self.pairs!r}")
@@ -251,7 +255,7 @@ _WIRED = {
     "sft": {"model", "data", "output_dir", "resume", "seed"},
     "dpo": {"model", "pairs", "output_dir", "resume", "mask", "kinds", "seed"},
     "sample": {"model"},
-    "eval": {"model", "limit"},
+    "eval": {"model"},  # limit: the first N test problems (the sweep always scores every validation one)
     "pairs": {"mode", "kinds"},
     "protocol_eval": {"model", "output_dir"},
 }

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ._config import PipelineConfig
-from ._run import SFT
+from ._config import SFT, PipelineConfig
 from ._score import mean_ci, paired_delta
 from ._stats import mcnemar, paired_bootstrap, seed_problem_ci
 

@@ -35,13 +35,12 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError
-from ._config import PipelineConfig, Variant
+from ._config import SFT, PipelineConfig, Variant
+from ._report import summarize, write_chart
 
 SWEEP_CHOICE = "choice.json"
 
 __all__ = ["SFT", "Reporter", "run_pipeline", "weights_digest"]
-
-SFT = "sft"
 
 
 class Reporter:
@@ -123,7 +122,7 @@ class _Run:
         if path.exists():
             old = yaml.safe_load(path.read_text()) or {}
             # the protocol only adds an evaluation: it may be turned on for a finished run
-            differ = sorted(k for k in mine if k not in ("seeds", "output_dir", "threads",
+            differ = sorted(k for k in mine if k not in ("seeds", "output_dir", "threads", "workers",
                                                           "protocol", "protocol_eval")
                             and _plain(old.get(k)) != _plain(mine[k]))
             if differ:
@@ -253,7 +252,8 @@ class _Run:
 
         ed = ed or sd / ("eval_greedy" if greedy else "eval") / name
         key = key or f"seed{seed}/eval{'_greedy' if greedy else ''}-{name}"
-        cfg = dataclasses.replace(self.cfg.eval, model=str(model), seed=self.cfg.eval.seed + seed)
+        cfg = dataclasses.replace(self.cfg.eval, model=str(model), seed=self.cfg.eval.seed + seed,
+                                  limit=self.cfg.eval.limit if split == "test" else None)
         if greedy:
             cfg = dataclasses.replace(cfg, k=1, temperature=0.0)
 
@@ -325,27 +325,11 @@ class _Run:
         if marker.exists():
             self.rep.skip(f"seed{seed}/sweep-{variant.name}", f"{marker.relative_to(self.root)} exists")
             return _read_json(marker)
-        train_seed = (self.cfg.dpo_seeds or (seed,))[0]
         points = []
         for lr, beta in sw.grid:
-            tag = f"lr{lr:g}-beta{beta:g}"
-            out = vdir / tag
-            over = {"learning_rate": lr, "beta": beta}
-            if sw.max_steps:
-                over["max_steps"] = sw.max_steps
-            trained = self.dpo(f"seed{seed}/sweep-{variant.name}-{tag}", out / "dpo", train_seed, sft,
-                               variant, pairs, **over)
-            if trained is None:
+            point = self.sweep_point(sd, seed, sft, variant, pairs, lr, beta)
+            if point is None:
                 return {"variant": variant.name, "skipped": True, "points": []}
-            point: dict[str, Any] = {"learning_rate": lr, "beta": beta}
-            if sw.metric == "outputs_greedy":
-                res = self.evaluate(sd, seed, variant.name, trained, greedy=True, split="validation",
-                                    ed=out / "val_greedy", key=f"seed{seed}/sweep-{variant.name}-{tag}-val")
-                point["outputs_greedy"] = res["output_accuracy"]
-                point["pass1_greedy"] = res["pass1"]["mean"]
-            if self.cfg.teacher or sw.metric == "reward_accuracy":
-                m = self.teacher(sd, seed, f"sweep-{variant.name}-{tag}", trained, sft, beta)
-                point.update(reward_accuracy=m["reward_accuracy"], reward_margin=m["reward_margin"])
             points.append(point)
 
         def rank(p: dict) -> tuple:
@@ -358,6 +342,32 @@ class _Run:
         self.rep.done(f"seed{seed}/sweep-{variant.name}", 0.0,
                       f"lr {best['learning_rate']:g}, beta {best['beta']:g}")
         return choice
+
+    def sweep_point(self, sd: Path, seed: int, sft: Path, variant: Variant, pairs: Path,
+                    lr: float, beta: float) -> dict[str, Any] | None:
+        """One grid point of the sweep: train ``variant`` at ``lr``/``beta`` (the first DPO seed)
+        and score it on the validation split; None when the variant has no pairs."""
+        sw = self.cfg.sweep
+        tag = f"lr{lr:g}-beta{beta:g}"
+        out = sd / "sweep" / variant.name / tag
+        over: dict[str, Any] = {"learning_rate": lr, "beta": beta}
+        if sw.max_steps:
+            over["max_steps"] = sw.max_steps
+        train_seed = (self.cfg.dpo_seeds or (seed,))[0]
+        trained = self.dpo(f"seed{seed}/sweep-{variant.name}-{tag}", out / "dpo", train_seed, sft,
+                           variant, pairs, **over)
+        if trained is None:
+            return None
+        point: dict[str, Any] = {"learning_rate": lr, "beta": beta}
+        if sw.metric == "outputs_greedy":
+            res = self.evaluate(sd, seed, variant.name, trained, greedy=True, split="validation",
+                                ed=out / "val_greedy", key=f"seed{seed}/sweep-{variant.name}-{tag}-val")
+            point["outputs_greedy"] = res["output_accuracy"]
+            point["pass1_greedy"] = res["pass1"]["mean"]
+        if self.cfg.teacher or sw.metric == "reward_accuracy":
+            m = self.teacher(sd, seed, f"sweep-{variant.name}-{tag}", trained, sft, beta)
+            point.update(reward_accuracy=m["reward_accuracy"], reward_margin=m["reward_margin"])
+        return point
 
     def protocol(self, sd: Path, seed: int, name: str, model: Path) -> dict:
         """The paper's benchmark protocol for one model (resumable by itself: its responses and
@@ -373,14 +383,12 @@ class _Run:
         self.rep.done(key, time.monotonic() - start, f"{cfg.output_dir}/paper.md")
         return result.tables()
 
-    def dpo_runs(self, sd: Path, seed: int, sft: Path, pair_files: dict[str, Path],
-                 chosen: dict[str, dict]) -> tuple[dict[str, Path], dict[str, dict], dict[str, float]]:
-        """Every DPO run of one SFT seed: variant x budget x DPO seed, with the sweep's lr/beta.
-        Returns the models (SFT first) by key, each run's ``{variant, dpo_seed, budget}`` and beta."""
+    def dpo_plan(self, chosen: dict[str, dict], seed: int
+                 ) -> list[tuple[str, int, Variant, str, dict[str, Any]]]:
+        """Every DPO run of one SFT seed as ``(name, dpo_seed, variant, budget, overrides)``:
+        variant x budget x DPO seed, with the sweep's learning rate and beta."""
         cfg = self.cfg
-        models: dict[str, Path] = {SFT: sft}
-        runs: dict[str, dict[str, Any]] = {}
-        betas: dict[str, float] = {SFT: cfg.dpo.beta}
+        plan = []
         for v, budget in cfg.runs():
             base = v.name.removesuffix("-epochs") if budget == "epochs" else v.name
             over: dict[str, Any] = {}
@@ -389,14 +397,35 @@ class _Run:
             if budget == "epochs":
                 over.update(max_steps=-1, num_train_epochs=cfg.dpo_epochs)
             for d in cfg.dpo_seeds or (seed,):
-                name = f"{v.name}-d{d}" if cfg.dpo_seeds else v.name
-                trained = self.dpo(f"seed{seed}/dpo-{name}", sd / "dpo" / name, d, sft, v,
-                                   pair_files[v.pairs], **over)
-                if trained is not None:
-                    models[name] = trained
-                    runs[name] = {"variant": v.name, "dpo_seed": d, "budget": budget}
-                    betas[name] = over.get("beta", cfg.dpo.beta)
+                plan.append((f"{v.name}-d{d}" if cfg.dpo_seeds else v.name, d, v, budget, over))
+        return plan
+
+    def dpo_runs(self, sd: Path, seed: int, sft: Path, pair_files: dict[str, Path],
+                 chosen: dict[str, dict]) -> tuple[dict[str, Path], dict[str, dict], dict[str, float]]:
+        """Every DPO run of one SFT seed: variant x budget x DPO seed, with the sweep's lr/beta.
+        Returns the models (SFT first) by key, each run's ``{variant, dpo_seed, budget}`` and beta."""
+        cfg = self.cfg
+        models: dict[str, Path] = {SFT: sft}
+        runs: dict[str, dict[str, Any]] = {}
+        betas: dict[str, float] = {SFT: cfg.dpo.beta}
+        for name, d, v, budget, over in self.dpo_plan(chosen, seed):
+            trained = self.dpo(f"seed{seed}/dpo-{name}", sd / "dpo" / name, d, sft, v,
+                               pair_files[v.pairs], **over)
+            if trained is not None:
+                models[name] = trained
+                runs[name] = {"variant": v.name, "dpo_seed": d, "budget": budget}
+                betas[name] = over.get("beta", cfg.dpo.beta)
         return models, runs, betas
+
+    def _parallel(self, jobs: list[tuple[Path, str, tuple, dict]]) -> None:
+        """With ``workers`` > 1, run the ``(marker, method, args, kwargs)`` jobs whose marker does
+        not exist yet in worker processes; the sequential code after it then finds their markers
+        (see :mod:`._parallel`)."""
+        todo = [(method, args, kwargs) for marker, method, args, kwargs in jobs if not marker.exists()]
+        if self.cfg.workers > 1 and todo:
+            from ._parallel import run_jobs
+
+            run_jobs(self.cfg, todo, self.rep)
 
     # -- one seed --------------------------------------------------------------------------------
     def seed(self, seed: int) -> dict[str, Any]:
@@ -410,9 +439,25 @@ class _Run:
         cfg = self.cfg
         if cfg.teacher or cfg.sweep.grid:
             self.validation(sd, seed, sft)
-        chosen = {v.name: self.sweep(sd, seed, sft, v, pair_files[v.pairs]) for v in cfg.variants
-                  if cfg.sweep.grid and (not cfg.sweep.variants or v.name in cfg.sweep.variants)}
+        swept = [v for v in cfg.variants
+                 if cfg.sweep.grid and (not cfg.sweep.variants or v.name in cfg.sweep.variants)]
+        if cfg.teacher or cfg.sweep.metric == "reward_accuracy":
+            self.teacher(sd, seed, SFT, sft, sft, cfg.dpo.beta)  # the reference every job reads
+        self._parallel([(sd / "sweep" / v.name / SWEEP_CHOICE, "sweep_point",
+                         (sd, seed, sft, v, pair_files[v.pairs], lr, beta), {})
+                        for v in swept for lr, beta in cfg.sweep.grid])
+        chosen = {v.name: self.sweep(sd, seed, sft, v, pair_files[v.pairs]) for v in swept}
+        self._parallel([(sd / "dpo" / name / "salv_run.json", "dpo",
+                         (f"seed{seed}/dpo-{name}", sd / "dpo" / name, d, sft, v, pair_files[v.pairs]), over)
+                        for name, d, v, _, over in self.dpo_plan(chosen, seed)
+                        if not (sd / "dpo" / name / "skipped.json").exists()])
         models, runs, betas = self.dpo_runs(sd, seed, sft, pair_files, chosen)
+        self._parallel([(sd / ("eval_greedy" if g else "eval") / name / "result.json", "evaluate",
+                         (sd, seed, name, path), {"greedy": g})
+                        for g in ((False, True) if cfg.greedy else (False,))
+                        for name, path in models.items()]
+                       + [(sd / "teacher" / f"{name}.json", "teacher", (sd, seed, name, path, sft, betas[name]), {})
+                          for name, path in models.items() if cfg.teacher and name != SFT])
         results = {name: self.evaluate(sd, seed, name, path) for name, path in models.items()}
         greedy = ({name: self.evaluate(sd, seed, name, path, greedy=True) for name, path in models.items()}
                   if cfg.greedy else {})
@@ -466,8 +511,6 @@ def _plain(obj: Any) -> Any:
 
 def run_pipeline(cfg: PipelineConfig, reporter: Reporter | None = None) -> dict[str, Any]:
     """Run (or resume) every stage for every seed; write and return ``results.json``'s content."""
-    from ._report import summarize, write_chart
-
     cfg.validate()
     if cfg.threads:
         import torch
