@@ -21,6 +21,8 @@ import typer
 from verislice import VerisliceError
 from verislice.cli import console, err_console, print_json, run_cli, show_progress
 
+from .._quiet import quiet_libraries
+
 __all__ = ["JSON", "Summary", "err_console", "is_tty", "print_json", "progress", "progress_bars",
            "quiet_libraries", "run", "table"]
 
@@ -90,28 +92,6 @@ def is_tty(stream: Any) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
-
-
-def quiet_libraries(quiet: Optional[bool] = None) -> None:
-    """No progress bars or library chatter from transformers and datasets when ``quiet``
-    (default: stderr is not a terminal), and none of torch's warnings that say nothing to a
-    user of these commands."""
-    import warnings
-
-    warnings.filterwarnings("ignore", module="torch.utils.data")
-    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-    if quiet is None:
-        quiet = not is_tty(sys.stderr)
-    if not quiet:
-        return
-    try:
-        import datasets
-        import transformers
-    except ImportError:  # not installed: nothing of theirs to silence
-        return
-    datasets.disable_progress_bars()
-    transformers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
 
 
 def table(title: str, rows: Sequence[tuple[str, object]]) -> None:

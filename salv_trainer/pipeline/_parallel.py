@@ -47,7 +47,10 @@ class _Recorder:
 def _init_worker(threads: int) -> None:
     import torch
 
+    from .._quiet import quiet_libraries
+
     torch.set_num_threads(threads)
+    quiet_libraries(quiet=True)  # the parent reports the worker's stages; bars would interleave
 
 
 def _work(cfg: PipelineConfig, job: Job) -> list[tuple[str, str, float, str]]:
