@@ -215,14 +215,8 @@ def deep_recursion(limit: int = 20_000) -> Iterator[None]:
 
 
 def as_design(source, *, top=None, include_dirs=(), defines=None) -> Design:
-    if isinstance(source, Design):
-        return source
-    if isinstance(source, (str, os.PathLike, Source)):
-        source = [source]
-    return load(list(source), top=top, include_dirs=include_dirs, defines=defines)
-
-
-def as_design(source, *, top=None, include_dirs=(), defines=None) -> Design:
+    """``source`` as a loaded :class:`Design` (a Design is returned as it is; a path, a
+    :class:`Source` or a list of them is loaded)."""
     if isinstance(source, Design):
         return source
     if isinstance(source, (str, os.PathLike, Source)):
