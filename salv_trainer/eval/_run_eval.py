@@ -15,7 +15,8 @@ from verislice.untrusted import run_limited
 
 from .._executor import make_executor
 from .._paths import refuse_overwrite
-from .._vllm import VllmSettings
+from .._sampling import GenerationSettings, SamplingSettings
+from ..config import with_default
 from .._shard import parse_shard
 from ..data._jsonl import JsonlWriter, read_jsonl
 from ._errors import EvalError
@@ -31,11 +32,11 @@ def _f(default: Any, help: str) -> Any:  # noqa: A002 - mirrors typer's name
     return field(default=default, metadata={"help": help})
 
 
-@dataclass
-class EvalConfig(VllmSettings):
+@dataclass(kw_only=True)
+class EvalConfig(GenerationSettings):
     """Everything that defines an evaluation run. Each field's ``metadata["help"]`` is the help
-    text of the matching ``salv-train eval`` option (the vLLM engine settings and ``lora`` are
-    :class:`~salv_trainer._vllm.VllmSettings`')."""
+    text of the matching ``salv-train eval`` option (the sampling settings, ``dtype``, the vLLM engine
+    settings and ``lora`` are :class:`~salv_trainer._sampling.GenerationSettings`')."""
 
     benchmark: str = field(metadata={"help": "Benchmark tag, e.g. verilogeval-v2-spec or rtllm-v2.0."})
     data: str | None = _f(None, "A clone of NVlabs/verilog-eval or hkust-zhiyao/RTLLM, or bundle "
@@ -45,16 +46,9 @@ class EvalConfig(VllmSettings):
                                      '"responses": \\[str, ...]}.')
     n: int = _f(1, "Samples per task (generation).")
     k: tuple[int, ...] = _f((1,), "pass@k values, comma-separated (each <= n).")
-    temperature: float = _f(0.0, "Sampling temperature; 0 = greedy.")
-    top_p: float = _f(0.95, "Nucleus sampling threshold.")
-    max_new_tokens: int = _f(1024, "Generation length limit in tokens.")
-    seed: int = _f(0, "Sampling seed (chunk i of batch_size tasks uses seed + i).")
-    batch_size: int = _f(8, "Sequences per generation batch.")
-    backend: str = _f("transformers", "transformers (HF generate), or vllm (pip install -e "
-                                      "'.\\[vllm]'; one engine per process, options "
-                                      "--tensor-parallel-size ... below).")
-    dtype: str | None = _f(None, "float32, bfloat16 or float16 (default: the checkpoint's; vllm: "
-                                 "vLLM's choice, 16 bits for a float32 checkpoint).")
+    # temperature, top_p, max_new_tokens, batch_size, backend, dtype and the vLLM engine settings:
+    # GenerationSettings (one definition for sample, generate and eval)
+    seed: int = with_default(SamplingSettings, "seed", 0, "(chunk i of batch_size tasks uses seed + i)")
     jobs: int = _f(2, "Simulations run in parallel (--executor local).")
     executor: str = _f("local", "Where the simulations run: local (--jobs threads of this process) "
                                 "or ray (one Ray task per simulation; pip install -e '.\\[ray]').")
@@ -88,6 +82,8 @@ class EvalConfig(VllmSettings):
         return None
 
     def check(self) -> None:
+        if self.model:
+            super().check()  # the sampling settings, when there is sampling
         if bool(self.model) == bool(self.responses):
             raise EvalError("give exactly one of --model (generate) or --responses (score a file)")
         if any(k < 1 for k in self.k) or not self.k:
