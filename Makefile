@@ -35,7 +35,7 @@ demo: setup
 test: setup
 	$(PY) -m pytest -q tests
 
-mini: setup  ## miniature SALV replication, powered design: about 2.7 h on 2 idle cores, estimate (docs/mini.md)
+mini: setup  ## miniature SALV replication, powered design: about 45 min on 2 idle cores, estimate (docs/mini.md)
 	$(VENV)/bin/salv-train pipeline --config examples/mini/config.yaml
 
 bench: setup
