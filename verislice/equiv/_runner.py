@@ -439,6 +439,7 @@ def _simulate(groups: list[SimGroup], options: EquivOptions, out: BatchOutcome, 
         # floods it ($display in a loop) instead of the parent buffering it in memory
         r = run_limited(["sh", "-c", 'exec "$@" >sim.log 2>&1', "sh", *argv], d,
                         timeout=timeout, env=env, memory_mb=options.memory_mb)
+    size = 0
     if log.exists():
         with log.open("rb") as fh:
             size = fh.seek(0, 2)
@@ -453,7 +454,7 @@ def _simulate(groups: list[SimGroup], options: EquivOptions, out: BatchOutcome, 
     if not r.timed_out and text.rstrip().endswith(f"END {nonce}") and status == "PASS":
         out.slowest_ok = max(out.slowest_ok, r.seconds)
         return (layout, text), ""
-    return None, _failure(r, timeout, status)
+    return None, _failure(r, timeout, status, size)
 
 
 def _cocotb_status(d: Path) -> str:
@@ -465,7 +466,16 @@ def _cocotb_status(d: Path) -> str:
         return fh.read(1000).decode("utf-8", "replace").partition("\n")[0].strip()
 
 
-def _failure(r: RunResult, timeout: float, status: str = "") -> str:
+#: Simulator output (the candidates' own $display; the testbench writes results.txt) beyond which
+#: a stopped simulation was flooding, whether the file-size limit or the time limit stopped it
+#: first: which comes first depends on the machine's load, the verdict must not.
+FLOOD_BYTES = 8 << 20
+
+
+def _failure(r: RunResult, timeout: float, status: str = "", log_bytes: int = 0) -> str:
+    if log_bytes >= FLOOD_BYTES:
+        return (f"stopped after printing {log_bytes >> 20} MB (output file size limit: the "
+                f"candidate printed too much)")
     if r.timed_out:
         return f"timed out after {timeout:.1f} s"
     tail = [ln for ln in (r.stdout + "\n" + r.stderr).splitlines() if ln.strip()]
