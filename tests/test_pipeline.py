@@ -88,12 +88,19 @@ def test_every_artefact_exists_and_loads(run):
     assert set(results["models"]) == {SFT, *(v.name for v, _ in cfg.runs())}
     for key in _trained(cfg):
         assert (sd / "dpo" / key / "adapter_config.json").is_file()
+    tested = cfg.eval.limit  # eval.limit: the first N test problems
+    assert tested and tested < cfg.synth.test
     for name in [SFT, *_trained(cfg)]:
         result = json.loads((sd / "eval" / name / "result.json").read_text())
-        assert result["problems"] == cfg.synth.test
-        assert result["samples"] == cfg.synth.test * cfg.eval.k
+        assert result["problems"] == tested
+        assert result["samples"] == tested * cfg.eval.k
         greedy = json.loads((sd / "eval_greedy" / name / "result.json").read_text())
-        assert greedy["samples"] == cfg.synth.test and greedy["sampling"]["temperature"] == 0
+        assert greedy["samples"] == tested and greedy["sampling"]["temperature"] == 0
+    # ...but the sweep scores every validation problem
+    swept = sorted((sd / "sweep").glob("*/lr*/val_greedy/result.json"))
+    assert len(swept) == len(cfg.sweep.grid)
+    for val in swept:
+        assert json.loads(val.read_text())["problems"] == cfg.synth.validation
         assert (sd / "teacher" / f"{name}.json").is_file()
     for name in ("samples", "labeled", "pairs"):
         assert (sd / "validation" / f"{name}.json").is_file()
@@ -177,7 +184,7 @@ def test_scores_in_results_match_the_labeled_test_samples(run):
     for key, (rid, name) in keys.items():
         entry = results["models"][name]["seeds"][rid]
         rows = read_rows(out / "seed0" / "eval" / key / "labeled.jsonl")
-        assert len(rows) == cfg.synth.test
+        assert len(rows) == cfg.eval.limit
         again = score_rows(rows, ks=(1,))
         assert entry["pass1"] == pytest.approx(again["pass1"]["mean"])
         assert entry["output_accuracy"] == pytest.approx(again["output_accuracy"])
@@ -223,7 +230,7 @@ def test_paired_comparisons_follow_from_the_greedy_answers(run):
     got = rows[("salv", "dpo_partial")]["greedy_mcnemar_outputs"]
     assert (got["a_only"], got["b_only"], got["p"]) == (want["a_only"], want["b_only"], want["p"])
     boot = rows[("salv", "dpo_partial")]["pass1_bootstrap"]
-    assert boot["n_runs"] == len(cfg.dpo_seeds) and boot["n_problems"] == cfg.synth.test
+    assert boot["n_runs"] == len(cfg.dpo_seeds) and boot["n_problems"] == cfg.eval.limit
     delta = results["models"]["salv"]["pass1"]["mean"] - results["models"]["dpo_partial"]["pass1"]["mean"]
     assert boot["mean"] == pytest.approx(delta)
     overlap = results["data"]["0"]["pairs"]["signal"]["mask_overlap"]["all"]
