@@ -33,7 +33,7 @@ demo: setup
 	@bash examples/demo.sh $(VENV)
 
 test: setup
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=25 tests  # the slowest tests in the log: the suite must stay under 25 min
 
 mini: setup  ## miniature SALV replication, powered design: about 45 min on 2 idle cores, estimate (docs/mini.md)
 	$(VENV)/bin/salv-train pipeline --config examples/mini/config.yaml

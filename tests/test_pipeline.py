@@ -229,6 +229,10 @@ def test_paired_comparisons_follow_from_the_greedy_answers(run):
     want = mcnemar(pooled_a, pooled_b)
     got = rows[("salv", "dpo_partial")]["greedy_mcnemar_outputs"]
     assert (got["a_only"], got["b_only"], got["p"]) == (want["a_only"], want["b_only"], want["p"])
+    greedy = rows[("salv", "dpo_partial")]["greedy_bootstrap"]  # clusters a problem's runs
+    assert greedy["n_runs"] == len(cfg.dpo_seeds) and greedy["n_problems"] == cfg.eval.limit
+    assert greedy["mean"] == pytest.approx(results["models"]["salv"]["pass1_greedy"]["mean"]
+                                           - results["models"]["dpo_partial"]["pass1_greedy"]["mean"])
     boot = rows[("salv", "dpo_partial")]["pass1_bootstrap"]
     assert boot["n_runs"] == len(cfg.dpo_seeds) and boot["n_problems"] == cfg.eval.limit
     delta = results["models"]["salv"]["pass1"]["mean"] - results["models"]["dpo_partial"]["pass1"]["mean"]
@@ -268,6 +272,17 @@ def test_cli_report_json_and_errors(run, tmp_path):
     assert json.loads(res.stdout)["models"].keys() == results["models"].keys()
     res = cli.invoke(app, ["pipeline", "--config", str(CI_CONFIG), "--output-dir", str(out), "--report"])
     assert res.exit_code == 0 and "SALV:" in res.stdout and "Paired" in res.stdout  # both tables
+    assert results["test_problems"] == cfg.eval.limit  # the scored ones, not the whole split
+    res = cli.invoke(app, ["pipeline", "--config", str(CI_CONFIG), "--output-dir", str(out), "--report", "--markdown"])
+    assert res.exit_code == 0, res.output
+    tables = [block.splitlines() for block in res.stdout.split("\n\n") if block.startswith("|")]
+    assert len(tables) == 2  # models, then paired comparisons
+    models, comparisons = tables
+    assert len(models) == 2 + len(results["models"]) and len(comparisons) == 2 + len(results["comparisons"])
+    for table in tables:  # every row has the header's cells (a label's "|" would break it: escaped)
+        width = table[0].replace("\\|", "").count("|")
+        assert all(row.replace("\\|", "").count("|") == width for row in table)
+    assert any(row.startswith("| SALV: + partial pairs, cone mask [equal epochs] |") for row in models)
     from rich.console import Console
 
     from salv_trainer.pipeline import render_table

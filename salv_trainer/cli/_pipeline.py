@@ -29,6 +29,7 @@ Examples:
   salv-train pipeline --config examples/mini/config.yaml --seeds 0,1,2  # confidence over seeds
   salv-train pipeline --config examples/mini/config.yaml --report       # table of a finished run
   salv-train pipeline --config examples/mini/config.yaml --json > results.json
+  salv-train pipeline --config examples/mini/config.yaml --report --markdown   # tables for docs
 
 Exit status: 0 done, 2 bad configuration or input (message, no traceback).
 """
@@ -89,11 +90,17 @@ def pipeline(
     report: bool = typer.Option(False, "--report", help="Only print the table of the finished run in "
                                 "output_dir (results.json); run nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print results.json on stdout instead of the table."),
+    markdown: bool = typer.Option(False, "--markdown", help="Print the tables as Markdown (for docs)."),
 ) -> None:
     def body() -> None:
         results = _pipeline(config, output_dir, seeds, report)
         if as_json:
             print_json(results)
+            return
+        if markdown:
+            from ..pipeline import render_markdown
+
+            typer.echo(render_markdown(results), nl=False)
             return
         from rich.console import Console
 

@@ -22,7 +22,7 @@ greedy scores per problem and per output, teacher-forced metrics on validation p
 """
 
 from ._config import DEFAULT_VARIANTS, SFT, PipelineConfig, TinyModelConfig, Variant, load_pipeline_config
-from ._report import render_table, summarize, write_chart
+from ._report import render_markdown, render_table, summarize, write_chart
 from ._run import Reporter, run_pipeline, weights_digest
 from ._score import mean_ci, paired_delta, score_labeled, score_rows
 from ._overlap import mask_overlap
@@ -45,6 +45,7 @@ __all__ = [
     "pair_logps",
     "paired_bootstrap",
     "paired_delta",
+    "render_markdown",
     "render_table",
     "run_pipeline",
     "score_labeled",

@@ -9,7 +9,8 @@ from ._config import SFT, PipelineConfig
 from ._score import mean_ci, paired_delta
 from ._stats import mcnemar, paired_bootstrap, seed_problem_ci
 
-__all__ = ["compare", "render_table", "summarize", "write_chart"]
+__all__ = ["compare", "comparison_rows", "model_rows", "render_markdown", "render_table", "summarize",
+           "write_chart"]
 
 RESULTS_VERSION = 2
 
@@ -90,7 +91,7 @@ def summarize(cfg: PipelineConfig, per_seed: dict[str, dict[str, Any]]) -> dict[
         "seeds": [int(s) for s in per_seed],
         "dpo_seeds": list(cfg.dpo_seeds),
         "ci_over": "runs and test problems" if runs > 1 else "test problems",
-        "test_problems": cfg.synth.test,
+        "test_problems": min(cfg.synth.test, cfg.eval.limit or cfg.synth.test),  # the ones scored
         "eval_sampling": {"n": cfg.eval.k, "temperature": cfg.eval.temperature, "top_p": cfg.eval.top_p},
         "greedy": cfg.greedy,
         "dpo_steps": cfg.dpo.max_steps,
@@ -195,7 +196,12 @@ def compare(cfg: PipelineConfig, keys: dict[str, dict[str, tuple[str, str]]],
             xa, xb, _, _ = _pair(keys[a], kb, per_seed, "results", field)
             row[f"{label}_bootstrap"] = paired_bootstrap(xa, xb) if xa else None
         if cfg.greedy:
-            _, _, ga, gb = _pair(keys[a], kb, per_seed, "greedy", "per_problem")
+            xa, xb, ga, gb = _pair(keys[a], kb, per_seed, "greedy", "per_problem")
+            # the bootstrap resamples problems and runs, so a problem's three greedy answers (one
+            # per DPO seed) count as one cluster; the pooled McNemar below treats them as three
+            row["greedy_bootstrap"] = paired_bootstrap(xa, xb) if xa else None
+            xa, xb, _, _ = _pair(keys[a], kb, per_seed, "greedy", "per_problem_outputs")
+            row["greedy_outputs_bootstrap"] = paired_bootstrap(xa, xb) if xa else None
             row["greedy_mcnemar_problems"] = mcnemar(_pooled(ga), _pooled(gb)) if ga else None
             _, _, oa, ob = _pair(keys[a], kb, per_seed, "greedy", "per_output")
             row["greedy_mcnemar_outputs"] = mcnemar(_pooled(oa), _pooled(ob)) if oa else None
@@ -228,8 +234,90 @@ def _num(stat: dict[str, Any] | None, digits: int = 2) -> str:
     return f"{stat['mean']:.{digits}f}"
 
 
+def _signed(stat: dict[str, Any] | None, digits: int) -> str:
+    """``+m [+lo, +hi]`` in the stat's own unit (nats), for small signed quantities."""
+    if not stat or stat.get("mean") is None:
+        return "-"
+    text = f"{stat['mean']:+.{digits}f}"
+    if stat.get("ci95"):
+        text += f" [{stat['ci95'][0]:+.{digits}f}, {stat['ci95'][1]:+.{digits}f}]"
+    return text
+
+
 def _p(row: dict[str, Any] | None) -> str:
     return "-" if not row or row.get("p") is None else f"{row['p']:.3f}"
+
+
+def _title(results: dict[str, Any]) -> str:
+    return (f"Miniature SALV replication: {results['test_problems']} held-out problems, "
+            f"n={results['eval_sampling']['n']} samples at T={results['eval_sampling']['temperature']}, "
+            f"seeds {results['seeds']}" + (f", DPO seeds {results['dpo_seeds']}" if results.get("dpo_seeds") else "")
+            + f" (95% CI over {results['ci_over']})")
+
+
+def model_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The per-model table as text cells: ``(header, rows)``, one row per model (SFT first), the
+    same for the terminal table and the Markdown one."""
+    greedy = results.get("greedy")
+    teacher = any(m.get("teacher") for m in results["models"].values())
+    header = ["model", "pass@1 %", "Δ vs SFT"]
+    header += ["greedy pass@1 %"] if greedy else []
+    header += ["outputs right %", "Δ vs SFT"]
+    header += ["greedy outputs %"] if greedy else []
+    header += ["reward acc %", "margin", "signal shift"] if teacher else []
+    header += ["steps", "epochs", "pairs", "mask", "fully/partly/wrong/broken %"]
+    rows = []
+    for name, m in results["models"].items():
+        if m["skipped"]:
+            rows.append([m["label"], "skipped: no pairs", *[""] * (len(header) - 2)])
+            continue
+        first = next(iter(m["seeds"].values()))
+        cats = first["categories"]
+        cells = [m["label"], _fmt(m["pass1"]), _fmt(m.get("delta_pass1_vs_sft"), signed=True)]
+        cells += [_fmt(m.get("pass1_greedy"))] if greedy else []
+        cells += [_fmt(m["output_accuracy"]), _fmt(m.get("delta_outputs_vs_sft"), signed=True)]
+        cells += [_fmt(m.get("output_accuracy_greedy"))] if greedy else []
+        if teacher:
+            t = m.get("teacher") or {}
+            cells += [_fmt(t.get("reward_accuracy")), _num(t.get("reward_margin"), 3),
+                      _num(t.get("signal_shift"), 3)]
+        cells += [
+            "-" if name == SFT else _num(m.get("steps"), 0),
+            "-" if name == SFT else _num(m.get("epochs"), 2),
+            "-" if name == SFT else str(first["train_rows"]),
+            "-" if first.get("mask_fraction") is None else f"{first['mask_fraction']:.2f}",
+            "/".join(f"{100 * cats.get(c, 0):.0f}" for c in ("fully right", "partially right", "wrong", "broken")),
+        ]
+        rows.append(cells)
+    return header, rows
+
+
+def comparison_rows(results: dict[str, Any]) -> tuple[str, list[str], list[list[str]]]:
+    """The paired comparisons as text cells: ``(title, header, rows)``; no rows without any."""
+    greedy = results.get("greedy")
+    title = ("Paired comparisons (a - b): bootstrap over problems"
+             + (" and runs" if results["ci_over"] != "test problems" else "")
+             + (", McNemar on greedy answers (pooled over runs)" if greedy else ""))
+    header = ["a", "b", "Δ pass@1 % [95% CI]", "p", "Δ outputs % [95% CI]", "p"]
+    header += ["Δ greedy pass@1 % [95% CI]", "p", "Δ greedy outputs % [95% CI]", "p",
+               "greedy problems a/b only", "p", "greedy outputs a/b only", "p"] if greedy else []
+    header += ["Δ signal shift"] if any(r.get("signal_shift_delta") for r in results.get("comparisons") or []) else []
+    labels = {n: m["label"] for n, m in results["models"].items()}
+    rows = []
+    for r in results.get("comparisons") or []:
+        cells = [labels.get(r["a"], r["a"]), labels.get(r["b"], r["b"])]
+        keys = ["pass1_bootstrap", "outputs_bootstrap"]
+        keys += ["greedy_bootstrap", "greedy_outputs_bootstrap"] if greedy else []
+        for key in keys:
+            cells += [_fmt(r.get(key), signed=True), _p(r.get(key))]
+        if greedy:
+            for key in ("greedy_mcnemar_problems", "greedy_mcnemar_outputs"):
+                mc = r.get(key)
+                cells += ["-", "-"] if not mc else [f"{mc['a_only']}/{mc['b_only']} of {mc['n']}", f"{mc['p']:.3f}"]
+        if "Δ signal shift" in header:
+            cells += [_signed(r.get("signal_shift_delta"), 4)]
+        rows.append(cells)
+    return title, header, rows
 
 
 def render_table(results: dict[str, Any], console: Any) -> None:
@@ -238,65 +326,38 @@ def render_table(results: dict[str, Any], console: Any) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(
-        title=f"Miniature SALV replication: {results['test_problems']} held-out problems, "
-              f"n={results['eval_sampling']['n']} samples at T={results['eval_sampling']['temperature']}, "
-              f"seeds {results['seeds']}" + (f", DPO seeds {results['dpo_seeds']}" if results.get("dpo_seeds") else "")
-              + f" (95% CI over {results['ci_over']})",
-    )
-    greedy = results.get("greedy")
-    teacher = any(m.get("teacher") for m in results["models"].values())
-    cols = [("model", "left"), ("pass@1 %", "right"), ("Δ vs SFT", "right")]
-    cols += [("greedy pass@1 %", "right")] if greedy else []
-    cols += [("outputs right %", "right"), ("Δ vs SFT", "right")]
-    cols += [("reward acc %", "right"), ("margin", "right"), ("signal shift", "right")] if teacher else []
-    cols += [("steps", "right"), ("epochs", "right"), ("pairs", "right"), ("mask", "right"),
-             ("fully/partly/wrong/broken %", "right")]
-    for col, just in cols:
-        table.add_column(col, justify=just)
-    for name, m in results["models"].items():
-        if m["skipped"]:
-            table.add_row(escape(m["label"]), "skipped: no pairs", *[""] * (len(cols) - 2))
-            continue
-        first = next(iter(m["seeds"].values()))
-        cats = first["categories"]
-        # labels are text, not rich markup ("[equal epochs]" would vanish as a tag)
-        cells = [escape(m["label"]), _fmt(m["pass1"]), _fmt(m.get("delta_pass1_vs_sft"), signed=True)]
-        cells += [_fmt(m.get("pass1_greedy"))] if greedy else []
-        cells += [_fmt(m["output_accuracy"]), _fmt(m.get("delta_outputs_vs_sft"), signed=True)]
-        if teacher:
-            t = m.get("teacher") or {}
-            cells += [_fmt(t.get("reward_accuracy")), _num(t.get("reward_margin")), _num(t.get("signal_shift"))]
-        cells += [
-            "-" if name == SFT else _num(m.get("steps"), 0),
-            "-" if name == SFT else _num(m.get("epochs"), 2),
-            "-" if name == SFT else str(first["train_rows"]),
-            "-" if first.get("mask_fraction") is None else f"{first['mask_fraction']:.2f}",
-            "/".join(f"{100 * cats.get(c, 0):.0f}" for c in ("fully right", "partially right", "wrong", "broken")),
-        ]
-        table.add_row(*cells)
+    header, rows = model_rows(results)
+    table = Table(title=_title(results))
+    for i, col in enumerate(header):
+        table.add_column(col, justify="left" if i == 0 else "right")
+    for cells in rows:  # labels are text, not rich markup ("[equal epochs]" would vanish as a tag)
+        table.add_row(*map(escape, cells))
     console.print(table)
-    rows = results.get("comparisons") or []
+    title, header, rows = comparison_rows(results)
     if not rows:
         return
-    comp = Table(title="Paired comparisons (a - b): bootstrap over problems"
-                 + (" and runs" if results["ci_over"] != "test problems" else "")
-                 + (", McNemar on greedy answers" if greedy else ""))
-    ccols = ["a", "b", "Δ pass@1 % [95% CI]", "p", "Δ outputs % [95% CI]", "p"]
-    ccols += ["greedy problems a/b only", "p", "greedy outputs a/b only", "p"] if greedy else []
-    for col in ccols:
+    comp = Table(title=title)
+    for col in header:
         comp.add_column(col)
-    labels = {n: escape(m["label"]) for n, m in results["models"].items()}
-    for r in rows:
-        cells = [labels.get(r["a"], r["a"]), labels.get(r["b"], r["b"]),
-                 _fmt(r.get("pass1_bootstrap"), signed=True), _p(r.get("pass1_bootstrap")),
-                 _fmt(r.get("outputs_bootstrap"), signed=True), _p(r.get("outputs_bootstrap"))]
-        if greedy:
-            for key in ("greedy_mcnemar_problems", "greedy_mcnemar_outputs"):
-                mc = r.get(key)
-                cells += ["-", "-"] if not mc else [f"{mc['a_only']}/{mc['b_only']} of {mc['n']}", f"{mc['p']:.3f}"]
-        comp.add_row(*cells)
+    for cells in rows:
+        comp.add_row(*map(escape, cells))
     console.print(comp)
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    """Both tables of :func:`render_table` as GitHub Markdown (for docs and reports)."""
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    def table(header: list[str], rows: list[list[str]]) -> list[str]:
+        return [line(header), "|" + "---|" * len(header), *map(line, rows)]
+
+    lines = [f"**{_title(results)}**", "", *table(*model_rows(results))]
+    title, header, rows = comparison_rows(results)
+    if rows:
+        lines += ["", f"**{title}**", "", *table(header, rows)]
+    return "\n".join(lines) + "\n"
 
 
 def write_chart(results: dict[str, Any], path: str | Path) -> Path:
