@@ -1,5 +1,6 @@
-"""Options shared by ``sample``, ``label`` and ``eval`` to run at scale (``--executor``,
-``--ray-address``, ``--shard``), and ``salv-train merge-shards``, which joins shard outputs."""
+"""Options shared by ``sample`` and ``label`` to run at scale (``--executor``, ``--ray-address``,
+``--shard``; ``eval`` has them as fields of ``EvalConfig``), and ``salv-train merge-shards``,
+which joins shard outputs."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from verislice.cli import console
 
 from ._app import app
 from ._common import JSON, err_console, print_json, run
+from ._flags import Flags
 
 EXECUTOR = typer.Option("local", "--executor", help="Where the work runs: local (this process) "
                         "or ray (a Ray cluster; pip install -e '.\\[ray]'). See docs/scale.md.")
@@ -21,6 +23,15 @@ RAY_ADDRESS = typer.Option(None, "--ray-address", help="--executor ray: address 
 SHARD = typer.Option(None, "--shard", help="Only shard I of N (I/N, 0 <= I < N, e.g. "
                      "$SLURM_ARRAY_TASK_ID/8): rows split by a hash of their id; join the shards "
                      "with salv-train merge-shards.")
+
+
+def flags(replicas_of: type | None = None) -> Flags:
+    """``--executor``, ``--ray-address``, the replica options of ``replicas_of`` (a config with
+    ``replicas`` and ``gpus_per_replica`` fields) when given, and ``--shard``, in ``--help`` order."""
+    out = Flags().option("executor", str, EXECUTOR).option("ray_address", Optional[str], RAY_ADDRESS)
+    if replicas_of is not None:
+        out.fields(replicas_of, "replicas", "gpus_per_replica")
+    return out.option("shard", Optional[str], SHARD)
 
 
 def executor(kind: str, address: Optional[str]):
