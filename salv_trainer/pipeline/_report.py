@@ -123,15 +123,18 @@ def _aggregate(name: str, seeds: dict[str, Any], keys: dict[str, tuple[str, str]
     out: dict[str, Any] = {"seeds": seeds, "skipped": False}
     probs = _per_run(keys, per_seed, "per_problem")
     outs = _per_run(keys, per_seed, "per_problem_outputs")
+    # "outputs right" of a model is the mean over problems of each problem's share of outputs
+    # right, the quantity its interval, the paired tests and the greedy column are computed on
+    # (a run's own `output_accuracy` pools every output, so problems with more outputs weigh more:
+    # kept as `output_accuracy_pooled`)
     if len(vals) == 1:  # one run: the interval is over test problems (normal)
         only = per_seed[keys[next(iter(seeds))][0]]["results"][keys[next(iter(seeds))][1]]
         out["pass1"] = {**mean_ci([vals[0]["pass1"]], (0.0, 1.0)), "ci95": vals[0]["pass1_ci95"]}
-        out["output_accuracy"] = {**mean_ci([vals[0]["output_accuracy"]], (0.0, 1.0)),
-                                  "ci95": only["output_accuracy_ci"]["ci95"]}
+        out["output_accuracy"] = {**only["output_accuracy_ci"], "n": 1}
     else:  # several runs: two-level bootstrap over runs and problems
         out["pass1"] = {**seed_problem_ci(list(probs.values())), "n": len(vals)}
         out["output_accuracy"] = {**seed_problem_ci(list(outs.values())), "n": len(vals)}
-        out["output_accuracy"]["mean"] = sum(v["output_accuracy"] for v in vals) / len(vals)
+    out["output_accuracy_pooled"] = sum(v["output_accuracy"] for v in vals) / len(vals)
     out["pass1_over_seeds"] = mean_ci([v["pass1"] for v in vals], (0.0, 1.0))
     greedy = _per_run(keys, per_seed, "per_problem", "greedy")
     if greedy:
@@ -279,8 +282,8 @@ def model_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         cells += [_fmt(m.get("output_accuracy_greedy"))] if greedy else []
         if teacher:
             t = m.get("teacher") or {}
-            cells += [_fmt(t.get("reward_accuracy")), _num(t.get("reward_margin"), 3),
-                      _num(t.get("signal_shift"), 3)]
+            cells += [_fmt(t.get("reward_accuracy")), _signed(t.get("reward_margin"), 3),
+                      _signed(t.get("signal_shift"), 3)]
         cells += [
             "-" if name == SFT else _num(m.get("steps"), 0),
             "-" if name == SFT else _num(m.get("epochs"), 2),
