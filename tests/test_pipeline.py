@@ -96,12 +96,12 @@ def test_every_artefact_exists_and_loads(run):
         assert result["samples"] == tested * cfg.eval.k
         greedy = json.loads((sd / "eval_greedy" / name / "result.json").read_text())
         assert greedy["samples"] == tested and greedy["sampling"]["temperature"] == 0
+        assert (sd / "teacher" / f"{name}.json").is_file()
     # ...but the sweep scores every validation problem
     swept = sorted((sd / "sweep").glob("*/lr*/val_greedy/result.json"))
     assert len(swept) == len(cfg.sweep.grid)
     for val in swept:
         assert json.loads(val.read_text())["problems"] == cfg.synth.validation
-        assert (sd / "teacher" / f"{name}.json").is_file()
     for name in ("samples", "labeled", "pairs"):
         assert (sd / "validation" / f"{name}.json").is_file()
     assert len(_jsonl(sd / "validation" / "samples.jsonl")) == cfg.synth.validation
