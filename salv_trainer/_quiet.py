@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from typing import Optional
 
-__all__ = ["quiet_libraries"]
+__all__ = ["is_tty", "quiet_libraries"]
 
 
 def quiet_libraries(quiet: Optional[bool] = None) -> None:
@@ -18,7 +18,7 @@ def quiet_libraries(quiet: Optional[bool] = None) -> None:
     warnings.filterwarnings("ignore", module="torch.utils.data")
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     if quiet is None:
-        quiet = not _is_tty(sys.stderr)
+        quiet = not is_tty(sys.stderr)
     if not quiet:
         return
     try:
@@ -31,7 +31,8 @@ def quiet_libraries(quiet: Optional[bool] = None) -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
-def _is_tty(stream: object) -> bool:
+def is_tty(stream: object) -> bool:
+    """Whether ``stream`` is a terminal (False for a closed or fake stream)."""
     try:
         return bool(stream.isatty())  # type: ignore[attr-defined]
     except (AttributeError, ValueError):  # a closed or fake stream

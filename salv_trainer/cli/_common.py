@@ -21,7 +21,7 @@ import typer
 from verislice import VerisliceError
 from verislice.cli import console, err_console, print_json, run_cli, show_progress
 
-from .._quiet import quiet_libraries
+from .._quiet import is_tty, quiet_libraries
 
 __all__ = ["JSON", "Summary", "err_console", "is_tty", "print_json", "progress", "progress_bars",
            "quiet_libraries", "run", "table"]
@@ -84,14 +84,6 @@ def run(body: Callable[[], Summary | int | None], *, json_out: bool = False,
         return result
 
     run_cli(guarded)
-
-
-def is_tty(stream: Any) -> bool:
-    """Whether ``stream`` is a terminal (False for a closed or fake stream)."""
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 def table(title: str, rows: Sequence[tuple[str, object]]) -> None:

@@ -177,6 +177,13 @@ def _pair(a: dict[str, tuple[str, str]], b: dict[str, tuple[str, str]], per_seed
         {r: rb[r] for r in common}
 
 
+#: The paired bootstraps of a comparison: key -> (scores, per-problem field).
+_BOOTSTRAPS = {"pass1_bootstrap": ("results", "per_problem"),
+               "outputs_bootstrap": ("results", "per_problem_outputs"),
+               "greedy_bootstrap": ("greedy", "per_problem"),
+               "greedy_outputs_bootstrap": ("greedy", "per_problem_outputs")}
+
+
 def compare(cfg: PipelineConfig, keys: dict[str, dict[str, tuple[str, str]]],
             per_seed: dict[str, Any]) -> list[dict[str, Any]]:
     """Paired tests of each variant against SFT and of the configured pairs of variants: paired
@@ -195,16 +202,14 @@ def compare(cfg: PipelineConfig, keys: dict[str, dict[str, tuple[str, str]]],
             continue
         kb = keys[b] if b != SFT else {rid: (seed, SFT) for rid, (seed, _) in keys[a].items()}
         row: dict[str, Any] = {"a": a, "b": b}
-        for field, label in (("per_problem", "pass1"), ("per_problem_outputs", "outputs")):
-            xa, xb, _, _ = _pair(keys[a], kb, per_seed, "results", field)
-            row[f"{label}_bootstrap"] = paired_bootstrap(xa, xb) if xa else None
+        # the bootstrap resamples problems and runs, so a problem's greedy answers from several
+        # DPO seeds count as one cluster; the pooled McNemar below treats them as independent
+        for key, (source, field) in _BOOTSTRAPS.items():
+            if source == "results" or cfg.greedy:
+                xa, xb, _, _ = _pair(keys[a], kb, per_seed, source, field)
+                row[key] = paired_bootstrap(xa, xb) if xa else None
         if cfg.greedy:
-            xa, xb, ga, gb = _pair(keys[a], kb, per_seed, "greedy", "per_problem")
-            # the bootstrap resamples problems and runs, so a problem's three greedy answers (one
-            # per DPO seed) count as one cluster; the pooled McNemar below treats them as three
-            row["greedy_bootstrap"] = paired_bootstrap(xa, xb) if xa else None
-            xa, xb, _, _ = _pair(keys[a], kb, per_seed, "greedy", "per_problem_outputs")
-            row["greedy_outputs_bootstrap"] = paired_bootstrap(xa, xb) if xa else None
+            _, _, ga, gb = _pair(keys[a], kb, per_seed, "greedy", "per_problem")
             row["greedy_mcnemar_problems"] = mcnemar(_pooled(ga), _pooled(gb)) if ga else None
             _, _, oa, ob = _pair(keys[a], kb, per_seed, "greedy", "per_output")
             row["greedy_mcnemar_outputs"] = mcnemar(_pooled(oa), _pooled(ob)) if oa else None
@@ -219,15 +224,16 @@ def compare(cfg: PipelineConfig, keys: dict[str, dict[str, tuple[str, str]]],
     return out
 
 
-def _fmt(stat: dict[str, Any] | None, pct: bool = True, signed: bool = False) -> str:
+def _fmt(stat: dict[str, Any] | None, pct: bool = True, signed: bool = False, digits: int = 1) -> str:
+    """``m [lo, hi]``: a share in percent (``pct``), or in the stat's own unit (nats)."""
     if not stat or stat.get("mean") is None:
         return "-"
     scale = 100 if pct else 1
-    sign = "+" if signed else ""
-    text = f"{stat['mean'] * scale:{sign}.1f}"
+    form = ("+" if signed else "") + f".{digits}f"
+    text = f"{stat['mean'] * scale:{form}}"
     if stat.get("ci95"):
         lo, hi = stat["ci95"]
-        text += f" [{lo * scale:{sign}.1f}, {hi * scale:{sign}.1f}]"
+        text += f" [{lo * scale:{form}}, {hi * scale:{form}}]"
     return text
 
 
@@ -235,16 +241,6 @@ def _num(stat: dict[str, Any] | None, digits: int = 2) -> str:
     if not stat or stat.get("mean") is None:
         return "-"
     return f"{stat['mean']:.{digits}f}"
-
-
-def _signed(stat: dict[str, Any] | None, digits: int) -> str:
-    """``+m [+lo, +hi]`` in the stat's own unit (nats), for small signed quantities."""
-    if not stat or stat.get("mean") is None:
-        return "-"
-    text = f"{stat['mean']:+.{digits}f}"
-    if stat.get("ci95"):
-        text += f" [{stat['ci95'][0]:+.{digits}f}, {stat['ci95'][1]:+.{digits}f}]"
-    return text
 
 
 def _p(row: dict[str, Any] | None) -> str:
@@ -282,8 +278,8 @@ def model_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         cells += [_fmt(m.get("output_accuracy_greedy"))] if greedy else []
         if teacher:
             t = m.get("teacher") or {}
-            cells += [_fmt(t.get("reward_accuracy")), _signed(t.get("reward_margin"), 3),
-                      _signed(t.get("signal_shift"), 3)]
+            cells += [_fmt(t.get("reward_accuracy")), _fmt(t.get("reward_margin"), pct=False, signed=True, digits=3),
+                      _fmt(t.get("signal_shift"), pct=False, signed=True, digits=3)]
         cells += [
             "-" if name == SFT else _num(m.get("steps"), 0),
             "-" if name == SFT else _num(m.get("epochs"), 2),
@@ -309,16 +305,15 @@ def comparison_rows(results: dict[str, Any]) -> tuple[str, list[str], list[list[
     rows = []
     for r in results.get("comparisons") or []:
         cells = [labels.get(r["a"], r["a"]), labels.get(r["b"], r["b"])]
-        keys = ["pass1_bootstrap", "outputs_bootstrap"]
-        keys += ["greedy_bootstrap", "greedy_outputs_bootstrap"] if greedy else []
-        for key in keys:
-            cells += [_fmt(r.get(key), signed=True), _p(r.get(key))]
+        for key, (source, _) in _BOOTSTRAPS.items():
+            if source == "results" or greedy:
+                cells += [_fmt(r.get(key), signed=True), _p(r.get(key))]
         if greedy:
             for key in ("greedy_mcnemar_problems", "greedy_mcnemar_outputs"):
                 mc = r.get(key)
                 cells += ["-", "-"] if not mc else [f"{mc['a_only']}/{mc['b_only']} of {mc['n']}", f"{mc['p']:.3f}"]
         if "Δ signal shift" in header:
-            cells += [_signed(r.get("signal_shift_delta"), 4)]
+            cells += [_fmt(r.get("signal_shift_delta"), pct=False, signed=True, digits=4)]
         rows.append(cells)
     return title, header, rows
 
