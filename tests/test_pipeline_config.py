@@ -131,3 +131,20 @@ def test_intervals():
 def test_intervals_of_proportions_are_clipped():
     ci = mean_ci([0.0] * 5 + [1.0], (0.0, 1.0))  # unclipped: 1/6 -+ 2.571 * 0.1667
     assert ci["ci95"] == [0.0, pytest.approx(1 / 6 + 2.571 * (0.4082 / 6 ** 0.5), abs=1e-3)]
+
+
+def test_report_of_a_damaged_results_file_is_an_error_not_a_traceback(tmp_path):
+    from typer.testing import CliRunner
+
+    from salv_trainer.cli import app
+
+    out = tmp_path / "run"
+    out.mkdir()
+    damaged = out / "results.json"
+    damaged.write_text('{"models": \n')  # a run killed while writing it, or an edit gone wrong
+    res = CliRunner().invoke(app, ["pipeline", "--config", str(EXAMPLES / "ci.yaml"),
+                                   "--output-dir", str(out), "--report", "--markdown"])
+    assert res.exit_code == 2
+    assert f"{damaged}:2:1: not a results file (Expecting value); rerun the pipeline" in res.stderr
+    assert "Traceback" not in res.output
+    assert damaged.read_text() == '{"models": \n'  # left as it was

@@ -130,7 +130,13 @@ def _pipeline(config: Optional[Path], output_dir: Optional[str], seeds: Optional
         path = Path(cfg.output_dir) / "results.json"
         if not path.is_file():
             raise ConfigError(f"{path}: no finished run there (run the pipeline first)")
-        return json.loads(path.read_text())
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}:{exc.lineno}:{exc.colno}: not a results file ({exc.msg}); "
+                              f"rerun the pipeline to rewrite it") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: unreadable ({exc}); rerun the pipeline to rewrite it") from None
     _refuse_overwrite(config, Path(cfg.output_dir))
     quiet_libraries()
     return run_pipeline(cfg, _ConsoleReporter())
