@@ -11,7 +11,16 @@ import json
 import os
 from pathlib import Path
 
+import signal
+
 import pytest
+
+# A shell that starts a job in the background without job control (`( make test & )`, nohup
+# wrappers, some CI runners) hands it SIGINT set to "ignore", and exec keeps that for every child.
+# The Ctrl-C tests would then interrupt nothing and time out. Give this process a real handler:
+# exec resets handled signals to the default, so the programs under test get Ctrl-C as a terminal
+# would deliver it.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH_DIR = Path(os.environ.get("SALV_BENCHMARKS", REPO.parent / "shared" / "benchmarks"))
