@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._cpu_decoding import generate_kwargs, use_gqa_attention
 from ._sampling import SamplingSettings
 from .errors import SalvError
 from .prompts import render_prompt
@@ -112,6 +113,7 @@ def load_model(path: str | os.PathLike[str], *, device: str | None = None,
         raise GenerationError(f"{p}: cannot load model: {str(exc).splitlines()[0]}") from None
     model.to(dev)
     model.eval()
+    use_gqa_attention(model)  # on a CPU: the same attention without copying the KV cache
     return model, tokenizer
 
 
@@ -164,7 +166,8 @@ def _generate_hf(model, tokenizer, texts: list[str], cfg: SamplingConfig,
             idx = flat[start:start + cfg.batch_size]
             enc = tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True,
                             add_special_tokens=False).to(device)
-            kwargs: dict[str, Any] = {"max_new_tokens": cfg.max_new_tokens, "pad_token_id": pad_id}
+            kwargs: dict[str, Any] = {"max_new_tokens": cfg.max_new_tokens, "pad_token_id": pad_id,
+                                      **generate_kwargs(model)}
             if greedy:
                 kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
             else:

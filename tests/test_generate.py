@@ -49,6 +49,43 @@ def test_sampling_is_reproducible_for_a_seed(tiny):
     assert len(set(a[0])) > 1                                # a random tiny model: diverse samples
 
 
+def _stock_generate(model_dir, tok, prompts, **kw):
+    """The answers of transformers' own path: default attention, dynamic cache, one batch."""
+    import torch
+    from transformers import AutoModelForCausalLM, set_seed
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    assert model.config._attn_implementation == "sdpa"
+    enc = tok([render_prompt(tok, list(p)) for p in prompts], return_tensors="pt", padding=True,
+              add_special_tokens=False)
+    set_seed(kw.pop("seed", 0))
+    with torch.inference_mode():
+        seqs = model.generate(**enc, pad_token_id=tok.pad_token_id, **kw)
+    return tok.batch_decode(seqs[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
+def test_cpu_fast_path_changes_no_token(tiny, tmp_path):
+    """load_model switches a grouped-query model on a CPU to the copy-free attention and
+    generate uses a static cache (salv_trainer._cpu_decoding): the answers, greedy and seeded
+    samples, are those of transformers' own path."""
+    from salv_trainer._cpu_decoding import ATTENTION
+
+    model_dir = make_tiny_model_dir(tmp_path / "m", heads=4, kv_heads=2)
+    model, tok = load_model(model_dir, device="cpu")
+    assert model.config._attn_implementation == ATTENTION
+    ours = generate(model, tok, PROMPTS, n=1, temperature=0, max_new_tokens=24, batch_size=3)
+    assert [o[0] for o in ours] == _stock_generate(
+        model_dir, tok, PROMPTS, do_sample=False, max_new_tokens=24)
+    ours = generate(model, tok, PROMPTS, n=1, temperature=1.0, top_p=0.9, max_new_tokens=24,
+                    seed=5, batch_size=3)
+    assert [o[0] for o in ours] == _stock_generate(
+        model_dir, tok, PROMPTS, do_sample=True, temperature=1.0, top_p=0.9, top_k=0,
+        max_new_tokens=24, seed=5)
+    # no grouped heads: transformers' attention is already copy-free, left as it is
+    plain, _ = load_model(make_tiny_model_dir(tmp_path / "p", heads=2, kv_heads=2), device="cpu")
+    assert plain.config._attn_implementation == "sdpa"
+
+
 def test_prompts_are_rendered_with_the_shared_template(tiny):
     model, tok = tiny
     text = render_prompt(tok, PROMPTS[1])

@@ -1,5 +1,7 @@
 """Responses per second of ``salv-train sample``'s two backends, HF ``generate`` against vLLM,
-on the same tiny model, prompts and sampling settings, in the same run.
+on the same tiny model, prompts and sampling settings, in the same run; and, as the baseline,
+HF ``generate`` as transformers runs it by default (its ``sdpa`` attention, a dynamic cache),
+without the CPU fast path of ``salv_trainer._cpu_decoding`` that ``load_model`` turns on.
 
     .venv/bin/python tools/bench_sample.py [--prompts 32] [-k 5] [--max-new-tokens 128]
         [--hidden 256] [--layers 4] [--batch-size 40] [--json]
@@ -69,13 +71,25 @@ def main() -> int:
         def chars(outs: list[list[str]]) -> float:
             return sum(len(r) for o in outs for r in o) / sum(len(o) for o in outs)
 
-        t = time.perf_counter()
-        outs = generate(model, tok, prompts, batch_size=a.batch_size, **settings)
-        secs = time.perf_counter() - t
-        figures["transformers"] = {"responses": a.prompts * a.k, "seconds": secs,
-                                   "responses_per_s": a.prompts * a.k / secs,
-                                   "chars_per_response": chars(outs)}
+        def hf(name: str, model: object) -> list[list[str]]:
+            t = time.perf_counter()
+            outs = generate(model, tok, prompts, batch_size=a.batch_size, **settings)
+            secs = time.perf_counter() - t
+            figures[name] = {"responses": a.prompts * a.k, "seconds": secs,
+                             "responses_per_s": a.prompts * a.k / secs,
+                             "chars_per_response": chars(outs)}
+            return outs
+
+        fast = hf("transformers", model)
         del model
+        import salv_trainer.generate as gen
+        from transformers import AutoModelForCausalLM
+
+        gen.generate_kwargs = lambda _model: {}  # the baseline: no static cache either
+        stock = AutoModelForCausalLM.from_pretrained(model_dir).eval()  # transformers' sdpa
+        same = hf("transformers-stock", stock) == fast
+        figures["transformers-stock"]["same_responses_as_fast_path"] = same
+        del stock
         if importlib.util.find_spec("vllm") is None:
             print("vllm is not installed (pip install -e '.[vllm]'): only HF measured", file=sys.stderr)
         else:
@@ -107,7 +121,9 @@ def main() -> int:
                  f"{f['end_to_end_responses_per_s']:.2f} responses/s") if name == "vllm" else ""
         print(f"  {name:12s} {f['responses_per_s']:7.2f} responses/s  {f['chars_per_response']:6.0f} chars/response"
               f"  ({f['seconds']:.1f} s){extra}")
-    if len(figures) == 2:
+    print(f"  HF fast path / HF stock: {figures['transformers']['responses_per_s'] / figures['transformers-stock']['responses_per_s']:.2f}x"
+          f" (same responses: {'yes' if figures['transformers-stock']['same_responses_as_fast_path'] else 'NO'})")
+    if "vllm" in figures:
         print(f"  vLLM / HF: {figures['vllm']['responses_per_s'] / figures['transformers']['responses_per_s']:.2f}x"
               " (sampling only)")
     return 0
