@@ -9,13 +9,14 @@ and a quiet console when piped. After: the run record :class:`TrainResult` (``sa
 from __future__ import annotations
 
 import json
-import os
+import sys
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ._paths import refuse_overwrite
+from ._quiet import is_tty
 from .config import ConfigError, _Common
 from .errors import SalvError
 from .data._jsonl import JsonlWriter
@@ -87,7 +88,7 @@ def checkpointing_kwarg(on: bool) -> dict[str, bool]:
 
 def trainer_kwargs(cfg: _Common) -> dict[str, Any]:
     """Keyword arguments common to TRL's SFTConfig and DPOConfig, from our config."""
-    quiet = not _is_tty()
+    quiet = not is_tty(sys.stderr)
     return dict(
         output_dir=cfg.output_dir,
         learning_rate=cfg.learning_rate,
@@ -119,13 +120,6 @@ def _has_cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def _is_tty() -> bool:
-    try:
-        return os.isatty(2)
-    except (OSError, ValueError):
-        return False
-
-
 def log_callback(path: Path):  # -> TrainerCallback
     """A callback appending every ``Trainer.log`` record as one JSON line to ``path``.
 
@@ -147,7 +141,7 @@ def quiet_when_piped(trainer) -> None:  # noqa: ANN001
     """Drop the printer of log dicts when stderr is not a terminal (train_log.jsonl keeps them)."""
     from transformers.trainer_callback import PrinterCallback
 
-    if not _is_tty():
+    if not is_tty(sys.stderr):
         trainer.remove_callback(PrinterCallback)
 
 
