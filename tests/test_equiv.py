@@ -456,3 +456,24 @@ def test_jobs_from_a_threaded_caller():
         stop.set()
         t.join()
     assert _summary(res) == _summary(equiv.check_batch(_groups(), **FAST))
+
+
+def test_interface_and_compile_errors_are_told_apart_by_type_not_wording():
+    """A design with no module is COMPILE_ERROR; a missing or unusable top is INTERFACE. The
+    verdict follows the error's class (verislice.InterfaceError), so a file or package named
+    like 'top_port' cannot move a candidate from one verdict to the other."""
+    import verislice
+
+    sv_intf = ("interface bus_if; logic [3:0] d; modport mp(input d); endinterface\n"
+               "module m(input [3:0] a, output [3:0] y, bus_if.mp bus); assign y = ~a; endmodule\n")
+    res = equiv.check_batch([(S(GOOD, "ref.v"), [
+        S("// the model wrote no module\n", "top_port.v"),
+        S("package top_port; endpackage\n", "import_port.sv"),
+        S(sv_intf, "intf.sv"),
+    ])], **FAST)[0]
+    assert [(r.verdict, r.message) for r in res[:2]] == [("COMPILE_ERROR", "no module found")] * 2
+    assert res[2].verdict == "INTERFACE"
+    assert res[2].message == "port 'bus': interface and multi-ports are not supported"
+    r = equiv.check(S(GOOD, "ref.v"), S(GOOD, "gen.v"), top_gen="nope", **FAST)
+    assert (r.verdict, r.message) == ("INTERFACE", "top module 'nope' is not defined (modules: m)")
+    assert issubclass(verislice.SeveralTopModulesError, verislice.InterfaceError)

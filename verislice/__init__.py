@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._errors import Diagnostic, DiagnosticError, SeveralTopModulesError, VerisliceError
+from ._errors import (Diagnostic, DiagnosticError, InterfaceError, SeveralTopModulesError,
+                      VerisliceError)
 from ._frontend import Design, Port, Source, load, module_names, rename_modules
 
 __version__ = "0.1.0"
@@ -27,6 +28,7 @@ __all__ = [
     "Design",
     "Diagnostic",
     "DiagnosticError",
+    "InterfaceError",
     "Port",
     "SeveralTopModulesError",
     "Slice",

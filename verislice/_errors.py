@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Diagnostic", "DiagnosticError", "SeveralTopModulesError", "VerisliceError"]
+__all__ = ["Diagnostic", "DiagnosticError", "InterfaceError", "SeveralTopModulesError",
+           "VerisliceError"]
 
 
 class VerisliceError(Exception):
@@ -17,7 +18,13 @@ class VerisliceError(Exception):
         self.message = message
 
 
-class SeveralTopModulesError(VerisliceError):
+class InterfaceError(VerisliceError):
+    """The design compiles but has no top module or ports that can stand for the one asked
+    for: a named top that is not defined, no top or several, a port kind verislice cannot drive.
+    ``verislice equiv`` reports a candidate with this problem as INTERFACE, not COMPILE_ERROR."""
+
+
+class SeveralTopModulesError(InterfaceError):
     """More than one module could be the top and none was chosen: ``names`` are the candidates.
     Callers that can decide (e.g. by the reference's port names) catch this one and retry with
     ``top=``; every other VerisliceError is a real failure."""

@@ -14,7 +14,8 @@ import pyslang
 from pyslang import ast, syntax
 
 from . import _params
-from ._errors import Diagnostic, DiagnosticError, SeveralTopModulesError, VerisliceError
+from ._errors import (Diagnostic, DiagnosticError, InterfaceError, SeveralTopModulesError,
+                      VerisliceError)
 
 __all__ = ["Design", "Port", "Source", "load", "rename_modules", "module_names"]
 
@@ -178,7 +179,7 @@ def _elaborate(srcs, trees, comp, modules, top, sm, engine, names) -> Design:
     """Check diagnostics, choose the top instance and read its ports."""
     if top and top not in modules:
         known = ", ".join(modules) or "none"
-        raise VerisliceError(f"top module '{top}' is not defined (modules: {known})")
+        raise InterfaceError(f"top module '{top}' is not defined (modules: {known})")
     root = comp.getRoot()
     diags = [_diagnostic(sm, engine, d, names) for d in comp.getAllDiagnostics()]
     errors = [d for d in diags if d.severity == "error"]
@@ -186,8 +187,9 @@ def _elaborate(srcs, trees, comp, modules, top, sm, engine, names) -> Design:
         raise DiagnosticError(errors)
     tops = [inst for inst in root.topInstances]
     if not tops:
-        raise VerisliceError("no module found" if not modules else
-                             f"no top module: every module is instantiated ({', '.join(modules)})")
+        if not modules:
+            raise VerisliceError("no module found")
+        raise InterfaceError(f"no top module: every module is instantiated ({', '.join(modules)})")
     if len(tops) > 1:
         found = tuple(sorted(t.name for t in tops))
         raise SeveralTopModulesError(f"several top modules ({', '.join(found)}): choose one with --top",
@@ -201,7 +203,7 @@ def _elaborate(srcs, trees, comp, modules, top, sm, engine, names) -> Design:
 
 def _port(p) -> Port:
     if p.kind != ast.SymbolKind.Port:
-        raise VerisliceError(f"port '{p.name}': interface and multi-ports are not supported")
+        raise InterfaceError(f"port '{p.name}': interface and multi-ports are not supported")
     t = p.type
     return Port(p.name, _DIRECTIONS.get(p.direction, "inout"), int(t.bitWidth), bool(t.isSigned))
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._canonical import Rejected, canonicalize, rename_globals, screen, unknown_modules
-from ._errors import DiagnosticError, SeveralTopModulesError, VerisliceError
+from ._errors import DiagnosticError, InterfaceError, SeveralTopModulesError, VerisliceError
 from ._frontend import Design, Port, Source, load, module_names
 
 __all__ = ["JOBS", "RefInterface", "RefUnit", "Screened", "CandUnit"]
@@ -317,9 +317,10 @@ def equiv_candidate(sources: Sequence[Source], ref: RefInterface, options: Any,
     except DiagnosticError as exc:
         why = _escape_attempt(exc, canon)
         return CandUnit(REJECTED, why) if why else CandUnit(COMPILE_ERROR, exc.message)
+    except InterfaceError as exc:
+        return CandUnit(INTERFACE, exc.message)
     except VerisliceError as exc:
-        return CandUnit(INTERFACE if "top" in exc.message or "port" in exc.message else
-                        COMPILE_ERROR, exc.message)
+        return CandUnit(COMPILE_ERROR, exc.message)
     except RuntimeError as exc:
         return CandUnit(COMPILE_ERROR, f"cannot parse: {exc}")
     unknown = unknown_modules(d)
