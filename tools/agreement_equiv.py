@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from verislice import Source, equiv, load  # noqa: E402
-from verislice._sandbox import run_limited, sandbox_dir  # noqa: E402
+from verislice.untrusted import run_limited, sandbox_dir  # noqa: E402
 from verislice.equiv._detect import detect_timing  # noqa: E402
 
 try:

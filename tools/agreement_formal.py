@@ -37,9 +37,9 @@ sys.path.insert(0, str(REPO / "tests"))
 from conftest import VERILOGEVAL_FILES, load_bundle, ref_passes_on_icarus11  # noqa: E402
 
 from verislice import Source, VerisliceError, equiv  # noqa: E402
-from verislice._formal import FormalOptions  # noqa: E402
+from verislice.equiv import FormalOptions  # noqa: E402
 from verislice._formal_replay import replay  # noqa: E402
-from verislice._sandbox import run_limited, sandbox_dir  # noqa: E402
+from verislice.untrusted import run_limited, sandbox_dir  # noqa: E402
 from verislice.mutate import mutants  # noqa: E402
 
 CORRECT = {"MATCH", "PROVEN", "BOUNDED"}

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import verislice  # noqa: E402
-from verislice._graph import build_graph  # noqa: E402
+from verislice import build_graph  # noqa: E402
 
 PAPER_AST_MS = 95.7  # QiMeng-SALV, AST parsing per sample on one core
 FILES = ["verilogeval_v2_spec.jsonl", "verilogeval_v2_completion.jsonl",

@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from verislice import Source, _worker, equiv  # noqa: E402
-from verislice._sandbox import run_limited, sandbox_dir  # noqa: E402
+from verislice.untrusted import run_limited, sandbox_dir  # noqa: E402
 from verislice.mutate import mutants  # noqa: E402
 
 BENCH = Path(os.environ.get("SALV_BENCHMARKS", REPO.parent / "shared" / "benchmarks"))

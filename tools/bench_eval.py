@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO))
 
 from salv_trainer.eval import load_benchmark, score_responses  # noqa: E402
 from salv_trainer.eval._harness import candidate_files, sv_iv_analyze  # noqa: E402
-from verislice._sandbox import run_limited, sandbox_dir  # noqa: E402
+from verislice.untrusted import run_limited, sandbox_dir  # noqa: E402
 from verislice.mutate import mutants  # noqa: E402
 
 BENCH = Path(os.environ.get("SALV_BENCHMARKS", REPO.parent / "shared" / "benchmarks"))

@@ -33,9 +33,9 @@ sys.path.insert(0, str(REPO / "tests"))
 from conftest import load_bundle, ref_passes_on_icarus11  # noqa: E402
 
 from verislice import Source, VerisliceError, equiv, load  # noqa: E402
-from verislice._formal import FormalOptions  # noqa: E402
+from verislice.equiv import FormalOptions  # noqa: E402
 from verislice.equiv._detect import detect_timing  # noqa: E402
-from verislice.equiv._options import EquivOptions  # noqa: E402
+from verislice.equiv import EquivOptions  # noqa: E402
 from verislice.mutate import mutants  # noqa: E402
 
 
