@@ -1,7 +1,7 @@
 """Faster HF decoding on a CPU for grouped-query-attention models, without changing a token.
 
 Measured on the miniature's model (Qwen2 layout, 4 query heads over 2 key/value heads, one torch
-thread, batch 40, ``tools/bench_generate.py``): HF ``generate`` spent most of each step copying
+thread, batch 40; ``tools/bench_sample.py`` measures both paths): HF ``generate`` spent most of each step copying
 the KV cache, not computing. Two copies, two fixes:
 
 - transformers' ``sdpa`` attention repeats every key/value head to the query heads whenever a mask

@@ -161,13 +161,14 @@ def _generate_hf(model, tokenizer, texts: list[str], cfg: SamplingConfig,
         tokenizer.pad_token = tokenizer.eos_token
     set_seed(cfg.seed)
     device = next(model.parameters()).device
+    fast = generate_kwargs(model)  # the same for every batch
     try:
         for start in range(0, len(flat), cfg.batch_size):
             idx = flat[start:start + cfg.batch_size]
             enc = tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True,
                             add_special_tokens=False).to(device)
             kwargs: dict[str, Any] = {"max_new_tokens": cfg.max_new_tokens, "pad_token_id": pad_id,
-                                      **generate_kwargs(model)}
+                                      **fast}
             if greedy:
                 kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
             else:

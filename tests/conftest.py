@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
-
 import signal
+from pathlib import Path
 
 import pytest
 
