@@ -64,7 +64,7 @@ def use_gqa_attention(model: Any) -> bool:
     heads = getattr(config, "num_attention_heads", None)
     kv = getattr(config, "num_key_value_heads", None)
     if (next(base.parameters()).device.type != "cpu" or not heads or not kv or kv >= heads
-            or not base._can_set_attn_implementation()):
+            or not getattr(base, "_can_set_attn_implementation", lambda: False)()):
         return False
     _register()
     base.set_attn_implementation(ATTENTION)
