@@ -37,6 +37,7 @@ import trl
 from trl import DPOConfig, DPOTrainer
 from trl.trainer.dpo_trainer import DataCollatorForPreference
 
+from . import _ref_cache
 from ._paths import refuse_overwrite
 from .config import ConfigError, DPORunConfig
 from ._distributed import check_launch, launch_kwargs, load_in_bf16
@@ -386,10 +387,14 @@ class SignalAwareDPOTrainer(DPOTrainer):
     ``precompute_ref_log_probs``, accelerate/DeepSpeed) is TRL's own.
     """
 
-    def __init__(self, *args: Any, mask_mode: str = "cone", data_collator: Any = None, **kwargs: Any):
+    def __init__(self, *args: Any, mask_mode: str = "cone", data_collator: Any = None,
+                 ref_cache_dir: str | Path | None = None, **kwargs: Any):
         if mask_mode not in MASK_MODES:
             raise ValueError(f"mask_mode must be one of {', '.join(MASK_MODES)}, got {mask_mode!r}")
         self.mask_mode = mask_mode
+        # read by _precompute_ref_logps, which TRL calls from its __init__
+        self.ref_cache_dir = Path(ref_cache_dir) if ref_cache_dir else None
+        self.ref_cache_hits: list[str] = []
         self.mask_stats: dict[str, MaskStats] = {}
         dpo_args: DPOConfig | None = kwargs.get("args")
         tok = kwargs.get("processing_class")
@@ -461,6 +466,26 @@ class SignalAwareDPOTrainer(DPOTrainer):
                 if col not in self._signature_columns:
                     self._signature_columns.append(col)
 
+    # -- reference log-probs shared across runs (see _ref_cache)
+    def _precompute_ref_logps(self, dataset, name, batch_size):  # noqa: ANN001
+        if self.ref_cache_dir is None:
+            return super()._precompute_ref_logps(dataset, name, batch_size)
+        reference = self.ref_model or self.accelerator.unwrap_model(self.model)
+        settings = {"max_length": self.args.max_length, "truncation_mode": self.args.truncation_mode,
+                    "pad_to_multiple_of": self.args.pad_to_multiple_of, "batch_size": batch_size,
+                    "ld_alpha": self.ld_alpha, "mask_mode": self.mask_mode,
+                    "dtype": str(next(reference.parameters()).dtype), "trl": trl.__version__}
+        path = _ref_cache.cache_path(self.ref_cache_dir, reference=_ref_cache.reference_digest(reference),
+                                     rows=_ref_cache.rows_digest(dataset), settings=settings)
+        stored = _ref_cache.load(path, len(dataset))
+        if stored is not None:
+            self.ref_cache_hits.append(name)
+            return dataset.add_column("ref_chosen_logps", stored[0]).add_column("ref_rejected_logps", stored[1])
+        dataset = super()._precompute_ref_logps(dataset, name, batch_size)
+        if self.accelerator.is_main_process:
+            _ref_cache.store(path, dataset["ref_chosen_logps"], dataset["ref_rejected_logps"])
+        return dataset
+
     # -- logging hooks: pop our bookkeeping key, record the fraction of completion tokens in the mask
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001
         full = inputs.pop(_TOKEN_KEY, None)
@@ -486,7 +511,7 @@ def build_dpo_config(cfg: DPORunConfig) -> DPOConfig:
         **launch_kwargs(cfg.bf16),
         beta=cfg.beta,
         loss_type=[cfg.loss_type],
-        precompute_ref_log_probs=cfg.precompute_ref_log_probs,
+        precompute_ref_log_probs=cfg.precompute_ref_log_probs or bool(cfg.ref_log_probs_cache),
         remove_unused_columns=True,
     )
 
@@ -532,6 +557,7 @@ def train_dpo(cfg: DPORunConfig, *, callbacks: Sequence[Any] = ()) -> TrainResul
         processing_class=tokenizer,
         peft_config=build_lora_config(cfg),
         mask_mode=cfg.mask,
+        ref_cache_dir=cfg.ref_log_probs_cache or None,
         callbacks=[log_callback(out / "train_log.jsonl"), *callbacks],
     )
     stats = trainer.mask_stats["train"]
@@ -548,12 +574,21 @@ def train_dpo(cfg: DPORunConfig, *, callbacks: Sequence[Any] = ()) -> TrainResul
         steps=trainer.state.global_step,
         rows=stats.rows_trained,
         metrics=final_metrics(trainer.state.log_history),
-        data=stats.to_dict(),
+        data={**stats.to_dict(), "ref_log_probs": _ref_source(cfg, trainer)},
         config=asdict(cfg),
     )
     if trainer.accelerator.is_main_process:
         write_run_record(result)
     return result
+
+
+def _ref_source(cfg: DPORunConfig, trainer: SignalAwareDPOTrainer) -> str:
+    """Where the run's reference log-probs came from, for its record."""
+    if "train" in trainer.ref_cache_hits:
+        return "cache"
+    if cfg.ref_log_probs_cache or cfg.precompute_ref_log_probs:
+        return "precomputed"
+    return "per step"
 
 
 def merge_adapter(adapter_dir: str | Path, output_dir: str | Path, *, bf16: bool = False) -> Path:

@@ -138,6 +138,9 @@ class DPORunConfig(_Common):
     lora_target: str = setting("all-linear", "LoRA target modules: all-linear or comma-separated names "
                           "[released config: all linear layers].")
     precompute_ref_log_probs: bool = setting(False, "Compute the reference log-probs once before training.")
+    ref_log_probs_cache: str = setting("", "Directory keeping precomputed reference log-probs for later runs "
+                                       "on the same pairs, mask and reference weights (implies "
+                                       "precompute_ref_log_probs).")
 
     def validate(self) -> None:
         from .masks import MASK_MODES

@@ -50,7 +50,15 @@ def test_sampling_is_reproducible_for_a_seed(tiny):
 
 
 def _stock_generate(model_dir, tok, prompts, **kw):
-    """The answers of transformers' own path: default attention, dynamic cache, one batch."""
+    """The answers of transformers' own path: default attention, dynamic cache, one batch whose
+    rows are in generate's order (longest prompt first), given back in the prompts' order."""
+    texts = [render_prompt(tok, list(p)) for p in prompts]
+    order = sorted(range(len(texts)), key=lambda i: -len(tok(texts[i], add_special_tokens=False).input_ids))
+    answers = _stock_batch(model_dir, tok, [prompts[i] for i in order], **kw)
+    return [answers[order.index(i)] for i in range(len(prompts))]
+
+
+def _stock_batch(model_dir, tok, prompts, **kw):
     import torch
     from transformers import AutoModelForCausalLM, set_seed
 

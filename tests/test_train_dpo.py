@@ -211,6 +211,39 @@ def test_precomputed_reference_log_probs_use_the_cone_mask(tiny, tmp_path):
         assert tr.train_dataset[0][f"ref_{side}_logps"] == pytest.approx(expected, abs=1e-4)
 
 
+def test_shared_reference_cache_is_reused_only_for_the_same_rows_mask_and_weights(tiny, tmp_path):
+    """``ref_log_probs_cache``: the first run stores the reference log-probs, a later run on the
+    same pairs (another seed and lr: LoRA starts differ) reads them and trains exactly as a run that
+    computes the reference at every step; another mask or other weights get their own file."""
+    pairs = write_pairs(tmp_path / "pairs.jsonl", [pair(i) for i in range(4)])
+    cache = tmp_path / "ref"
+
+    def run(name, **kw):
+        kw = {"learning_rate": 5e-3, **kw}
+        cfg = DPORunConfig(model=str(tiny), pairs=str(pairs), output_dir=str(tmp_path / name),
+                           max_steps=4, per_device_batch_size=2, logging_steps=1,
+                           save_steps=100, warmup_ratio=0.0, **kw)
+        result = train_dpo(cfg)
+        log = [json.loads(line) for line in (tmp_path / name / "train_log.jsonl").read_text().splitlines()]
+        return result, [r["loss"] for r in log if "loss" in r]
+
+    first, _ = run("a", ref_log_probs_cache=str(cache))
+    assert first.data["ref_log_probs"] == "precomputed" and len(list(cache.glob("*.pt"))) == 1
+    cached, cached_losses = run("b", ref_log_probs_cache=str(cache), seed=3, learning_rate=1e-2)
+    assert cached.data["ref_log_probs"] == "cache" and len(list(cache.glob("*.pt"))) == 1
+    per_step, per_step_losses = run("c", seed=3, learning_rate=1e-2)
+    assert per_step.data["ref_log_probs"] == "per step"
+    assert cached_losses == pytest.approx(per_step_losses, abs=1e-5)
+    assert run("d", ref_log_probs_cache=str(cache), mask="full")[0].data["ref_log_probs"] == "precomputed"
+    assert len(list(cache.glob("*.pt"))) == 2
+    # the same tokenizer (same texts) and rows, other weights
+    other = make_tiny_model_dir(tmp_path / "other", [GOOD, BAD_Y, BAD_X, "Task: x is a AND b, y is a OR b."],
+                                vocab_size=400, hidden=32, layers=2, heads=4, kv_heads=2, seed=1)
+    cfg = DPORunConfig(model=str(other), pairs=str(pairs), output_dir=str(tmp_path / "e"), max_steps=1,
+                       per_device_batch_size=2, save_steps=100, ref_log_probs_cache=str(cache))
+    assert train_dpo(cfg).data["ref_log_probs"] == "precomputed" and len(list(cache.glob("*.pt"))) == 3
+
+
 def test_gradient_is_zero_exactly_where_the_mask_is_zero(tiny, tmp_path):
     tr = build(tiny, tmp_path, ROWS, mask="cone")
     batch = batch_of(tr)

@@ -225,9 +225,11 @@ class _Run:
         sweep's learning rate and beta, or the epochs budget)."""
         from ..training import load_pairs, train_dpo
 
+        # every run on one SFT model shares its reference log-probs (computed once per pair set and mask)
+        cache = self.cfg.dpo.ref_log_probs_cache or str(sft.parent / "ref_logps")
         cfg = dataclasses.replace(self.cfg.dpo, model=str(sft), pairs=str(pairs), output_dir=str(out),
                                   mask=variant.mask, kinds=variant.kinds, seed=seed, resume=_resume(out),
-                                  **overrides)
+                                  ref_log_probs_cache=cache, **overrides)
         skipped = out / "skipped.json"
         if skipped.exists():
             self.rep.skip(key, "no pairs to train on")
@@ -445,7 +447,9 @@ class _Run:
             self.teacher(sd, seed, SFT, sft, sft, cfg.dpo.beta)  # the reference every job reads
         self._parallel([(sd / "sweep" / v.name / SWEEP_CHOICE, "sweep_point",
                          (sd, seed, sft, v, pair_files[v.pairs], lr, beta), {})
-                        for v in swept for lr, beta in cfg.sweep.grid])
+                        # variants interleaved: the two workers start on different pair sets/masks,
+                        # so neither recomputes the reference log-probs the other is computing
+                        for lr, beta in cfg.sweep.grid for v in swept])
         chosen = {v.name: self.sweep(sd, seed, sft, v, pair_files[v.pairs]) for v in swept}
         self._parallel([(sd / "dpo" / name / "salv_run.json", "dpo",
                          (f"seed{seed}/dpo-{name}", sd / "dpo" / name, d, sft, v, pair_files[v.pairs]), over)
