@@ -3,6 +3,7 @@ the pipeline's worker processes, whose output would interleave with the parent's
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Optional
 
@@ -27,6 +28,8 @@ def quiet_libraries(quiet: Optional[bool] = None) -> None:
     except ImportError:  # not installed: nothing of theirs to silence
         return
     datasets.disable_progress_bars()
+    # tqdm's own switch: TRL's bars (reference log-probs, ...) are plain tqdm read at call time
+    os.environ["TQDM_DISABLE"] = "1"
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
 

@@ -272,6 +272,11 @@ def test_cli_report_json_and_errors(run, tmp_path):
     assert json.loads(res.stdout)["models"].keys() == results["models"].keys()
     res = cli.invoke(app, ["pipeline", "--config", str(CI_CONFIG), "--output-dir", str(out), "--report"])
     assert res.exit_code == 0 and "SALV:" in res.stdout and "Paired" in res.stdout  # both tables
+    copy = tmp_path / "copied run"  # a finished run moved elsewhere: the report names where it is now
+    copy.mkdir()
+    (copy / "results.json").write_bytes((out / "results.json").read_bytes())
+    res = cli.invoke(app, ["pipeline", "--config", str(CI_CONFIG), "--output-dir", str(copy), "--report"])
+    assert res.exit_code == 0 and f"results: {copy.resolve() / 'results.json'}" in res.stderr
     assert results["test_problems"] == cfg.eval.limit  # the scored ones, not the whole split
     res = cli.invoke(app, ["pipeline", "--config", str(CI_CONFIG), "--output-dir", str(out), "--report", "--markdown"])
     assert res.exit_code == 0, res.output

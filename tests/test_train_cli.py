@@ -49,7 +49,8 @@ def invoke(*args):
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_sft_output_is_a_valid_dpo_input(tiny, data, tmp_path):
+def test_sft_output_is_a_valid_dpo_input(tiny, data, tmp_path, monkeypatch):
+    monkeypatch.setenv("TQDM_DISABLE", "")  # the CLI sets it when piped; undone after the test
     code, out, err = invoke("sft", "--model", tiny, "--data", data / "train.jsonl", "--output-dir",
                             tmp_path / "sft", "--max-steps", 6, "--learning-rate", 3e-3, "--logging-steps", 1,
                             "--per-device-batch-size", 2, "--json")
@@ -61,10 +62,13 @@ def test_sft_output_is_a_valid_dpo_input(tiny, data, tmp_path):
     assert losses[-1] < losses[0]
 
     code, out, err = invoke("dpo", "--model", tmp_path / "sft", "--pairs", data / "pairs.jsonl",
-                            "--output-dir", tmp_path / "dpo", "--max-steps", 2, "--json")
+                            "--output-dir", tmp_path / "dpo", "--max-steps", 2, "--json",
+                            "--ref-log-probs-cache", tmp_path / "ref")
     assert code == 0, err
     dpo = json.loads(out)
     assert dpo["stage"] == "dpo" and dpo["steps"] == 2 and dpo["data"]["rows_trained"] == 4
+    assert dpo["data"]["ref_log_probs"] == "precomputed" and list((tmp_path / "ref").glob("*.pt"))
+    assert "reference log probs" not in err  # TRL's tqdm bar: off when piped, like the others
     assert (tmp_path / "dpo" / "adapter_config.json").is_file()
     assert json.loads((tmp_path / "dpo" / "adapter_config.json").read_text())["r"] == 8
 

@@ -93,7 +93,7 @@ def pipeline(
     markdown: bool = typer.Option(False, "--markdown", help="Print the tables as Markdown (for docs)."),
 ) -> None:
     def body() -> None:
-        results = _pipeline(config, output_dir, seeds, report)
+        results, out = _pipeline(config, output_dir, seeds, report)
         if as_json:
             print_json(results)
             return
@@ -109,13 +109,15 @@ def pipeline(
         tty = is_tty(sys.stdout)
         render_table(results, Console(force_terminal=None if tty else False,
                                       color_system="auto" if tty else None, width=None if tty else 200))
-        out = Path(results["config"]["output_dir"]).resolve()
+        # the directory read or written now (a copied run records where it was made)
         typer.echo(f"results: {out / 'results.json'}, chart: {out / 'results.png'}", err=True)
 
     run(body, interrupted="interrupted: rerun the same command to resume", tracebacks=True)
 
 
-def _pipeline(config: Optional[Path], output_dir: Optional[str], seeds: Optional[str], report: bool) -> dict:
+def _pipeline(config: Optional[Path], output_dir: Optional[str], seeds: Optional[str],
+              report: bool) -> tuple[dict, Path]:
+    """The results of the run (read with ``report``, else made) and its output directory."""
     from ..config import ConfigError
     from ..pipeline import load_pipeline_config, run_pipeline
 
@@ -126,12 +128,13 @@ def _pipeline(config: Optional[Path], output_dir: Optional[str], seeds: Optional
         except ValueError:
             raise ConfigError(f"--seeds: expected comma-separated integers, got {seeds!r}") from None
     cfg = load_pipeline_config(config, output_dir=output_dir, seeds=seed_list)
+    out = Path(cfg.output_dir).resolve()
     if report:
         path = Path(cfg.output_dir) / "results.json"
         if not path.is_file():
             raise ConfigError(f"{path}: no finished run there (run the pipeline first)")
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            return json.loads(path.read_text(encoding="utf-8")), out
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path}:{exc.lineno}:{exc.colno}: not a results file ({exc.msg}); "
                               f"rerun the pipeline to rewrite it") from None
@@ -139,7 +142,7 @@ def _pipeline(config: Optional[Path], output_dir: Optional[str], seeds: Optional
             raise ConfigError(f"{path}: unreadable ({exc}); rerun the pipeline to rewrite it") from None
     _refuse_overwrite(config, Path(cfg.output_dir))
     quiet_libraries()
-    return run_pipeline(cfg, _ConsoleReporter())
+    return run_pipeline(cfg, _ConsoleReporter()), out
 
 
 def _refuse_overwrite(config: Optional[Path], output_dir: Path) -> None:
