@@ -35,7 +35,7 @@ demo: setup
 test: setup
 	$(PY) -m pytest -q --durations=25 tests  # the slowest tests in the log: the suite must stay under 25 min
 
-mini: setup  ## miniature SALV replication, powered design: about 1.6 h on 2 idle cores (docs/mini.md, "Cost")
+mini: setup  ## miniature SALV replication, powered design: 1 h 8 min on 2 idle cores (docs/mini.md, "Cost")
 	$(VENV)/bin/salv-train pipeline --config examples/mini/config.yaml
 
 bench: setup

@@ -24,7 +24,7 @@ Rerunning the same command resumes: every stage whose artefact exists is skipped
 
 Examples:
 
-  salv-train pipeline --config examples/mini/config.yaml                # full run (~1.6 h, 2 cores)
+  salv-train pipeline --config examples/mini/config.yaml                # full run (~1 h 10 min, 2 cores)
   salv-train pipeline --config examples/mini/ci.yaml --output-dir /tmp/mini
   salv-train pipeline --config examples/mini/config.yaml --seeds 0,1,2  # confidence over seeds
   salv-train pipeline --config examples/mini/config.yaml --report       # table of a finished run
