@@ -34,6 +34,7 @@ from typing import Any
 
 import torch
 import trl
+from accelerate.utils import broadcast_object_list
 from trl import DPOConfig, DPOTrainer
 from trl.trainer.dpo_trainer import DataCollatorForPreference
 
@@ -477,14 +478,37 @@ class SignalAwareDPOTrainer(DPOTrainer):
                     "dtype": str(next(reference.parameters()).dtype), "trl": trl.__version__}
         path = _ref_cache.cache_path(self.ref_cache_dir, reference=_ref_cache.reference_digest(reference),
                                      rows=_ref_cache.rows_digest(dataset), settings=settings)
-        stored = _ref_cache.load(path, len(dataset))
+        # rank 0 decides (and its path is the one written): under ZeRO-3 each rank hashes only
+        # its shard, and ranks that disagreed on hit/miss would deadlock in the precompute's gather
+        decided = [_ref_cache.load(path, len(dataset)) if self.accelerator.is_main_process else None, path]
+        broadcast_object_list(decided, from_process=0)
+        stored, path = decided
         if stored is not None:
             self.ref_cache_hits.append(name)
-            return dataset.add_column("ref_chosen_logps", stored[0]).add_column("ref_rejected_logps", stored[1])
-        dataset = super()._precompute_ref_logps(dataset, name, batch_size)
-        if self.accelerator.is_main_process:
-            _ref_cache.store(path, dataset["ref_chosen_logps"], dataset["ref_rejected_logps"])
-        return dataset
+        else:
+            stored = self._reference_log_probs(dataset, batch_size)
+            if self.accelerator.is_main_process:
+                _ref_cache.store(path, *stored)
+        return dataset.add_column("ref_chosen_logps", stored[0]).add_column("ref_rejected_logps", stored[1])
+
+    def _reference_log_probs(self, dataset, batch_size: int) -> tuple[list[float], list[float]]:  # noqa: ANN001
+        """TRL's precompute loop (the same collator, ``compute_ref_log_probs``, gather) without its
+        arrow cache file: for an in-memory dataset that file lies in a temporary directory of the
+        process that wrote it, which the other ranks of a multi-process run cannot open."""
+        if self.is_deepspeed_enabled:
+            raise ConfigError("ref_log_probs_cache is not supported under DeepSpeed; use "
+                              "precompute_ref_log_probs alone (TRL's own precompute)")
+        from torch.utils.data import DataLoader
+
+        loader = self.accelerator.prepare(DataLoader(dataset, batch_size=batch_size, collate_fn=self.data_collator,
+                                                     shuffle=False))
+        model = self.ref_model or self.model
+        chosen, rejected = [], []
+        for batch in loader:
+            c, r = self.accelerator.gather_for_metrics(self.compute_ref_log_probs(model, batch))
+            chosen.append(c.cpu())
+            rejected.append(r.cpu())
+        return torch.cat(chosen).tolist(), torch.cat(rejected).tolist()
 
     # -- logging hooks: pop our bookkeeping key, record the fraction of completion tokens in the mask
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001

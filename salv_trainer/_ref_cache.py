@@ -34,11 +34,12 @@ ROW_COLUMNS = ("prompt_ids", "chosen_ids", "rejected_ids", "chosen_token_mask", 
 
 def reference_digest(model: Any) -> str:
     """SHA-256 of the reference weights: ``model``'s parameters and buffers, names included,
-    without LoRA tensors (a PEFT reference is the model with its adapter disabled)."""
+    without the trained LoRA tensors (a PEFT reference is the model with its adapter disabled, or
+    TRL's adapter named ``ref``, whose tensors are kept)."""
     h = hashlib.sha256()
     state = model.state_dict()
     for name in sorted(state):
-        if "lora_" in name:
+        if "lora_" in name and ".ref." not in name:  # TRL's reference adapter, if any, is "ref"
             continue
         t = state[name].detach().to("cpu").contiguous()
         h.update(name.encode())

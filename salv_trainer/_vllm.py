@@ -66,8 +66,9 @@ class VllmSettings:
                                              "(the system prompt).")
     enforce_eager: bool = _opt(False, "vLLM: no CUDA graphs or torch.compile: much faster start "
                                       "(seconds instead of minutes on CPU), slower decoding.")
-    lora: str | None = _opt(None, "A LoRA adapter directory (PEFT) applied on top of --model, "
-                                  "unmerged (vLLM's LoRA support, or PEFT on the transformers backend).")
+    lora: str | None = _opt(None, "A LoRA adapter directory (PEFT) applied on top of --model: "
+                                  "unmerged with vLLM (its LoRA support), merged in memory on the "
+                                  "transformers backend (nothing on disk changes).")
 
     def vllm_options(self, *, dtype: str | None = None, seed: int = 0) -> VllmOptions:
         """These settings with the run's ``dtype`` (None: auto) and ``seed``."""
