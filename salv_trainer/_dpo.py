@@ -470,7 +470,10 @@ class SignalAwareDPOTrainer(DPOTrainer):
     # -- reference log-probs shared across runs (see _ref_cache)
     def _precompute_ref_logps(self, dataset, name, batch_size):  # noqa: ANN001
         if self.ref_cache_dir is None:
-            return super()._precompute_ref_logps(dataset, name, batch_size)
+            if self.is_deepspeed_enabled:  # TRL's loop wraps the model for ZeRO itself
+                return super()._precompute_ref_logps(dataset, name, batch_size)
+            chosen, rejected = self._reference_log_probs(dataset, batch_size)
+            return dataset.add_column("ref_chosen_logps", chosen).add_column("ref_rejected_logps", rejected)
         reference = self.ref_model or self.accelerator.unwrap_model(self.model)
         settings = {"max_length": self.args.max_length, "truncation_mode": self.args.truncation_mode,
                     "pad_to_multiple_of": self.args.pad_to_multiple_of, "batch_size": batch_size,

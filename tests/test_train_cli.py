@@ -187,12 +187,12 @@ def test_dpo_runs_data_parallel_on_two_processes(tiny, data, tmp_path):
     torchrun = Path(sys.executable).with_name("torchrun")
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "ACCELERATE_USE_CPU": "true", "TOKENIZERS_PARALLELISM": "false"}
 
-    def ddp(out):
+    def ddp(out, *ref):
         return subprocess.run(
             [str(torchrun), "--nproc_per_node", "2", "-m", "salv_trainer.cli", "dpo", "--model", str(tiny),
              "--pairs", str(data / "pairs.jsonl"), "--output-dir", str(tmp_path / out), "--max-steps", "2",
              "--per-device-batch-size", "1", "--logging-steps", "1", "--json",
-             "--ref-log-probs-cache", str(tmp_path / "ref")],
+             *(ref or ("--ref-log-probs-cache", str(tmp_path / "ref")))],
             capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path,
         )
 
@@ -203,6 +203,9 @@ def test_dpo_runs_data_parallel_on_two_processes(tiny, data, tmp_path):
     again = ddp("ddp-again")  # rank 0 finds the stored reference and tells rank 1: no rank computes alone
     assert again.returncode == 0, again.stderr[-3000:]
     assert json.loads(again.stdout)["data"]["ref_log_probs"] == "cache"
+    plain = ddp("ddp-precompute", "--precompute-ref-log-probs")  # no cache: each rank gets every value
+    assert plain.returncode == 0, plain.stderr[-3000:]
+    assert json.loads(plain.stdout)["data"]["ref_log_probs"] == "precomputed"
     log = [json.loads(line) for line in (tmp_path / "ddp" / "train_log.jsonl").read_text().splitlines()]
     steps = [r for r in log if "loss" in r]
     assert [r["step"] for r in steps] == [1, 2]  # only rank 0 logs
