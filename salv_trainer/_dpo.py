@@ -385,7 +385,9 @@ class SignalAwareDPOTrainer(DPOTrainer):
     chat template produces are dropped before training and counted, with reasons, in
     :attr:`mask_stats`; the run never aborts for one row (only for a tokenizer whose offsets cannot
     be trusted). Everything else (loss types, PEFT reference = adapter disabled,
-    ``precompute_ref_log_probs``, accelerate/DeepSpeed) is TRL's own.
+    accelerate/DeepSpeed) is TRL's own; the reference pass of ``precompute_ref_log_probs`` runs
+    TRL's steps in a loop of ours (:meth:`_reference_log_probs`), and ``ref_cache_dir`` keeps its
+    values for later runs (:mod:`salv_trainer._ref_cache`).
     """
 
     def __init__(self, *args: Any, mask_mode: str = "cone", data_collator: Any = None,
